@@ -1,0 +1,5 @@
+import sys
+
+from keras_har.cli import main
+
+sys.exit(main())

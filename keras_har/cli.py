@@ -1,0 +1,43 @@
+"""The ``keras-har`` command line (also ``python -m keras_har``).
+
+Each subcommand lives in the module that does the work: the module defines
+``add_parser(subparsers)``, which registers its flags and sets ``func`` to a
+function taking the parsed arguments. This file only lists the modules, so
+that ``keras-har --help`` does not import TensorFlow.
+"""
+
+import argparse
+import importlib
+import sys
+
+# subcommand name -> module that defines add_parser()
+COMMANDS = {
+    "profile": "keras_har.commands.profile",
+}
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="keras-har",
+        description="Ultra-lightweight human activity recognition (TinierHAR) for microcontrollers.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name, module_name in COMMANDS.items():
+        importlib.import_module(module_name).add_parser(subparsers, name)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except (ValueError, FileNotFoundError) as error:
+        # Bad input from the user: say what was wrong, without a traceback.
+        print(f"keras-har {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the ``keras-har`` command line; see ``keras_har.cli``."""

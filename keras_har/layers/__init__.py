@@ -1,0 +1,7 @@
+"""Custom Keras layers, all registered as serialisable under ``keras_har>``."""
+
+from keras_har.layers.attention_pooling import AttentionPooling
+from keras_har.layers.cross_channel_attention import CrossChannelSelfAttention
+from keras_har.layers.temporal_weighted_aggregation import TemporalWeightedAggregation
+
+__all__ = ["AttentionPooling", "CrossChannelSelfAttention", "TemporalWeightedAggregation"]
