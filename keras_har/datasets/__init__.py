@@ -1,0 +1,78 @@
+"""Human activity recognition datasets as labelled windows with subject ids.
+
+Each dataset has a `load_<name>` function and is also reachable through
+`load_dataset(name)`. Loaders read the original files (downloading them if
+asked), parse them once into an `.npz` cache, and cut sliding windows that
+never cross a recording boundary. Splits by subject and the per-channel
+`Standardizer` are in `keras_har.datasets.splits`.
+
+Example:
+    >>> import keras_har
+    >>> data = keras_har.datasets.load_dataset("hapt", data_home="/data/har")  # doctest: +SKIP
+    >>> folds = keras_har.datasets.splits.paper_folds("hapt", data.subjects)  # doctest: +SKIP
+"""
+
+from keras_har.datasets import splits
+from keras_har.datasets.base import HARDataset
+from keras_har.datasets.daphnet import load_daphnet
+from keras_har.datasets.hapt import load_hapt
+from keras_har.datasets.home import get_data_home
+from keras_har.datasets.mhealth import load_mhealth
+from keras_har.datasets.motionsense import load_motionsense
+from keras_har.datasets.pamap2 import load_pamap2
+from keras_har.datasets.standardizer import Standardizer
+from keras_har.datasets.uci_har import load_uci_har
+from keras_har.datasets.usc_had import load_usc_had
+from keras_har.datasets.wisdm import load_wisdm
+
+_LOADERS = {
+    "uci_har": load_uci_har,
+    "hapt": load_hapt,
+    "usc_had": load_usc_had,
+    "wisdm": load_wisdm,
+    "pamap2": load_pamap2,
+    "mhealth": load_mhealth,
+    "motionsense": load_motionsense,
+    "daphnet": load_daphnet,
+}
+DATASET_NAMES = tuple(_LOADERS)
+
+__all__ = [
+    "DATASET_NAMES", "HARDataset", "Standardizer", "get_data_home", "load_dataset", "splits",
+    *(f"load_{name}" for name in DATASET_NAMES),
+]
+
+
+def load_dataset(name, *, data_home=None, download_if_missing=True, window_sec=None, step_sec=None, cache=True,
+                 cache_dir=None, verbose=True):
+    """Loads a dataset by name as a `keras_har.datasets.HARDataset`.
+
+    Args:
+        name: one of `DATASET_NAMES`: "uci_har", "hapt", "usc_had", "wisdm",
+            "pamap2", "mhealth", "motionsense", "daphnet".
+        data_home: folder with one sub-folder per dataset, in the original
+            layout; default `$KERAS_HAR_DATA`, else `~/keras_har_data`.
+        download_if_missing: download the original archive if files are missing.
+        window_sec: window length in seconds (default: the paper's, 4 s; 2.56 s
+            for UCI HAR).
+        step_sec: step between window starts (default: half a window).
+        cache: keep the parsed recordings in an `.npz` cache.
+        cache_dir: cache folder (default `$KERAS_HAR_CACHE`, else inside the
+            dataset folder, else `~/.cache/keras_har` if that is read-only).
+        verbose: show progress while downloading and parsing.
+
+    Returns:
+        A `keras_har.datasets.HARDataset`.
+
+    Example:
+        >>> import keras_har
+        >>> data = keras_har.datasets.load_dataset("usc_had", data_home="/data/har")  # doctest: +SKIP
+        >>> data.sampling_rate_hz, data.num_classes  # doctest: +SKIP
+        (100.0, 12)
+    """
+    if name not in _LOADERS:
+        raise ValueError(f"Unknown dataset; known datasets: {', '.join(DATASET_NAMES)}. Received: name={name!r}")
+    return _LOADERS[name](
+        data_home=data_home, download_if_missing=download_if_missing, window_sec=window_sec, step_sec=step_sec,
+        cache=cache, cache_dir=cache_dir, verbose=verbose,
+    )

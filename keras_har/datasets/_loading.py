@@ -1,0 +1,193 @@
+"""What every dataset loader shares: find or download the files, parse them
+once into a cache, then cut windows."""
+
+import dataclasses
+import hashlib
+import os
+import pathlib
+import tempfile
+import typing
+import warnings
+
+import numpy as np
+
+from keras_har.datasets import download, home, windows
+from keras_har.datasets.base import HARDataset
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """How one dataset is laid out on disk and parsed.
+
+    Attributes:
+        name: the name `load_dataset` accepts, also the folder name in the
+            data home.
+        raw_dir: folder inside `<data_home>/<name>/`, in the original archive's
+            layout, that holds the files the parser reads.
+        sampling_rate_hz: sampling rate of the parsed recordings.
+        window_sec: default window length in seconds.
+        class_names: names of the kept classes, in label-index order.
+        channel_names: names of the channels, in order.
+        parse: `parse(raw_dir_path, verbose) -> list[Recording]`.
+        remote: the original archive, or None.
+        version: bump when parsing changes, so old caches are not reused.
+        step_sec: default step in seconds; None means half a window.
+    """
+
+    name: str
+    raw_dir: str
+    sampling_rate_hz: float
+    window_sec: float
+    class_names: tuple
+    channel_names: tuple
+    parse: typing.Callable
+    remote: typing.Optional[download.RemoteFileMetadata] = None
+    version: int = 1
+    step_sec: typing.Optional[float] = None
+
+
+def missing_file_error(spec, path, data_home):
+    """The FileNotFoundError for a missing data file, with how to get it."""
+    where = f"download it from {spec.remote.url} and unpack it" if spec.remote else "put the original files"
+    return FileNotFoundError(
+        f"{spec.name}: file not found: {path}. Call keras_har.datasets.load_{spec.name}("
+        f"download_if_missing=True), or {where} under {pathlib.Path(data_home) / spec.name} "
+        f"(so that {spec.name}/{spec.raw_dir} exists), or point `data_home` / the "
+        f"{home.DATA_HOME_ENV} environment variable at the folder that holds '{spec.name}/'. "
+        f"Received: data_home={data_home}"
+    )
+
+
+def _download(spec, dataset_dir, data_home, verbose):
+    archive = download.fetch_remote(spec.remote, dataset_dir, verbose=verbose)
+    try:
+        download.extract_archive(archive, dataset_dir)
+        # Some archives (UCI's newer ones) wrap the original zip in another zip.
+        raw = dataset_dir / spec.raw_dir
+        if not raw.is_dir():
+            for inner in sorted(dataset_dir.glob("*.zip")):
+                if inner != archive:
+                    download.extract_archive(inner, dataset_dir)
+                    inner.unlink()
+    finally:
+        archive.unlink(missing_ok=True)
+    if not (dataset_dir / spec.raw_dir).is_dir():
+        raise missing_file_error(spec, dataset_dir / spec.raw_dir, data_home)
+
+
+def _fingerprint(raw):
+    """Hash of every file's relative path, size and modification time."""
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(raw):
+        dirs.sort()
+        for file_name in sorted(files):
+            path = pathlib.Path(root) / file_name
+            stat = path.stat()
+            digest.update(f"{path.relative_to(raw)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _save_npz_atomically(path, **arrays):
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, **arrays)
+        os.replace(temp_name, path)
+    except BaseException:
+        if os.path.exists(temp_name):
+            os.remove(temp_name)
+        raise
+
+
+def _parsed_recordings(spec, raw, dataset_dir, cache, cache_dir, verbose):
+    cache_path = fingerprint = None
+    if cache:
+        folder = home.get_cache_dir(spec.name, dataset_dir, cache_dir)
+        if folder is not None:
+            cache_path = folder / f"{spec.name}_recordings_v{spec.version}.npz"
+            fingerprint = _fingerprint(raw)
+            if cache_path.exists():
+                try:
+                    with np.load(cache_path, allow_pickle=False) as stored:
+                        if str(stored["fingerprint"]) == fingerprint:
+                            return tuple(stored[key] for key in ("signal", "labels", "offsets", "subjects"))
+                except Exception as error:  # a damaged cache is rebuilt, never trusted
+                    warnings.warn(f"Ignoring unreadable cache {cache_path}: {error!r}", stacklevel=4)
+    recordings = spec.parse(raw, verbose)
+    if not recordings:
+        raise FileNotFoundError(f"{spec.name}: no recordings found in {raw}.")
+    signal, labels, offsets, subjects = windows.concatenate(recordings)
+    if cache_path is not None:
+        _save_npz_atomically(
+            cache_path, signal=signal, labels=labels, offsets=offsets, subjects=subjects,
+            fingerprint=np.array(fingerprint),
+        )
+    return signal, labels, offsets, subjects
+
+
+def load(spec, *, data_home, download_if_missing, window_sec, step_sec, cache, cache_dir, verbose):
+    """Loads `spec`'s dataset as windows; see `keras_har.datasets.load_dataset`."""
+    data_home = home.get_data_home(data_home)
+    dataset_dir = data_home / spec.name
+    raw = dataset_dir / spec.raw_dir
+    if not raw.is_dir():
+        if not (download_if_missing and spec.remote is not None):
+            raise missing_file_error(spec, raw, data_home)
+        _download(spec, dataset_dir, data_home, verbose)
+
+    window_sec = spec.window_sec if window_sec is None else window_sec
+    step_sec = spec.step_sec if step_sec is None else step_sec
+    window_length, step_length = windows.window_length_and_step(spec.sampling_rate_hz, window_sec, step_sec)
+
+    signal, labels, offsets, subjects = _parsed_recordings(spec, raw, dataset_dir, cache, cache_dir, verbose)
+    X, y, window_subjects = windows.sliding_windows(
+        signal, labels, offsets, subjects, window_length=window_length, step_length=step_length,
+        num_classes=len(spec.class_names), name=spec.name,
+    )
+    return HARDataset(
+        name=spec.name, X=X, y=y, subjects=window_subjects,
+        class_names=list(spec.class_names), channel_names=list(spec.channel_names),
+        sampling_rate_hz=float(spec.sampling_rate_hz),
+        window_sec=window_length / spec.sampling_rate_hz,
+        step_sec=step_length / spec.sampling_rate_hz,
+    )
+
+
+def read_table(path, *, columns, delimiter=None, skiprows=0, usecols=None, name="dataset"):
+    """Reads a numeric text table (plain or .gz) with a clear error on bad rows.
+
+    Returns a float64 array of shape `(rows, columns)`. A missing file, a row
+    with the wrong number of fields or a field that is not a number raises
+    with the file's path in the message.
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{name}: file not found: {path}")
+    try:
+        table = np.loadtxt(path, delimiter=delimiter, skiprows=skiprows, usecols=usecols, ndmin=2)
+    except ValueError as error:
+        raise ValueError(
+            f"{name}: cannot parse {path}: expected {columns} numeric columns in every row "
+            f"(a truncated or garbled row?). Received: {error}"
+        ) from error
+    except (OSError, EOFError) as error:  # e.g. a truncated .gz file
+        raise ValueError(f"{name}: cannot read {path}: {error}") from error
+    if table.shape[1] != columns and len(table):
+        raise ValueError(
+            f"{name}: {path} has {table.shape[1]} columns per row, expected {columns}. "
+            f"Received: columns={table.shape[1]}"
+        )
+    return table
+
+
+def check_finite(array, path, name):
+    """Raises if `array` holds NaN or infinite values, naming the first row."""
+    bad = ~np.isfinite(array)
+    if bad.any():
+        row = int(np.argwhere(bad)[0][0])
+        raise ValueError(
+            f"{name}: {path} has a NaN or infinite value at data row {row + 1}. The official "
+            f"loader has no rule for missing values in this dataset (its copy has none), so "
+            f"keras_har refuses rather than train on NaN; repair or remove the file. "
+            f"Received: row={row + 1}"
+        )
