@@ -1,0 +1,47 @@
+"""Self-supervised pretraining for HAR, and fine-tuning with few labels.
+
+Pretexts (CPC, reconstruction, multi-task, SimCLR) wrap any encoder and keep
+it as ``.encoder``; `pretrain` trains them on variance-sampled unlabelled
+windows; `build_classifier` and `label_scarce_study` compare frozen,
+finetuned and from-scratch encoders as in Dumbrava et al., "Don't freeze:
+Finetune encoders for better Self-Supervised HAR" (arXiv:2307.01168).
+"""
+
+from keras_har.ssl import augmentations
+from keras_har.ssl.augmentations import AUGMENTATIONS, Augmenter
+from keras_har.ssl.cnn_gru_encoder import CNNGRUEncoder
+from keras_har.ssl.cpc import CPC
+from keras_har.ssl.finetune import (
+    HEAD_UNITS,
+    MODES,
+    WINDOWS_PER_CLASS,
+    PretextRegularizedClassifier,
+    build_classifier,
+    classifier_on,
+    macro_f1,
+)
+from keras_har.ssl.losses import info_nce_loss, nt_xent_loss, reconstruction_loss
+from keras_har.ssl.multi_task import MultiTask
+from keras_har.ssl.pretext_model import PretextModel
+from keras_har.ssl.pretrain import (
+    PRETEXTS,
+    get_pretext_class,
+    load_encoder,
+    load_metadata,
+    load_pretext,
+    pretrain,
+    save_pretrained,
+)
+from keras_har.ssl.protocol import copy_pretext, label_scarce_study, plot_study, save_csv, summarize
+from keras_har.ssl.reconstruction import Reconstruction
+from keras_har.ssl.sampling import VarianceSampler, pool_windows, resample_windows, variance_sampling_probabilities
+from keras_har.ssl.sim_clr import SimCLR
+
+__all__ = [
+    "AUGMENTATIONS", "Augmenter", "CNNGRUEncoder", "CPC", "HEAD_UNITS", "MODES", "MultiTask", "PRETEXTS",
+    "PretextModel", "PretextRegularizedClassifier", "Reconstruction", "SimCLR", "VarianceSampler",
+    "WINDOWS_PER_CLASS", "augmentations", "build_classifier", "classifier_on", "copy_pretext",
+    "get_pretext_class", "info_nce_loss", "label_scarce_study", "load_encoder", "load_metadata", "load_pretext",
+    "macro_f1", "nt_xent_loss", "plot_study", "pool_windows", "pretrain", "reconstruction_loss",
+    "resample_windows", "save_csv", "save_pretrained", "summarize", "variance_sampling_probabilities",
+]

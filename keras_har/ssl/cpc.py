@@ -1,0 +1,140 @@
+"""Contrastive predictive coding (CPC) for sensor windows."""
+
+from keras_har.backend import keras, register, tf
+from keras_har.ssl.losses import info_nce_loss
+from keras_har.ssl.pretext_model import PretextModel
+
+# Per-step encodings, in order of preference: CNNGRUEncoder's GRU, TinierHAR's
+# BiGRU, TinierHAR's flattened convolution output.
+SEQUENCE_LAYERS = ("sequence", "recurrent", "reshape")
+
+
+def find_sequence_layer(encoder, sequence_layer=None):
+    """Name of the encoder layer whose output ``(batch, T', D)`` CPC predicts."""
+    names = [layer.name for layer in encoder.layers]
+    if sequence_layer is None:
+        for candidate in SEQUENCE_LAYERS:
+            if candidate in names:
+                return candidate
+        raise ValueError(
+            f"CPC needs per-step encodings; the encoder has none of the layers {list(SEQUENCE_LAYERS)}. "
+            f"Pass `sequence_layer` naming a layer with output (batch, time, features). Received: sequence_layer=None"
+        )
+    if sequence_layer not in names or len(encoder.get_layer(sequence_layer).output.shape) != 3:
+        raise ValueError(
+            "`sequence_layer` must name an encoder layer with output (batch, time, features). "
+            f"Received: sequence_layer={sequence_layer!r}"
+        )
+    return sequence_layer
+
+
+@register
+class CPC(PretextModel):
+    """Contrastive predictive coding over the encoder's per-step encodings.
+
+    Haresamudram et al., "Contrastive Predictive Coding for Human Activity
+    Recognition" (IMWUT 2021), as used in Dumbrava et al. (arXiv:2307.01168).
+    The encoder layer ``sequence_layer`` gives per-step encodings
+    ``(batch, T', D)``: for `keras_har.TinierHARBackbone` the BiGRU named
+    ``"recurrent"`` (``T' = T / 4``, ``D = 2N``), or ``"reshape"`` for the
+    convolution output; for `keras_har.ssl.CNNGRUEncoder` its ``"sequence"``
+    GRU. They are projected to ``z_t`` (``feature_dim`` wide; with the shared
+    ``"projection"`` layer when ``D`` equals the encoder's output width, so
+    that the pooled features fine-tuning reads live in the same space), a
+    GRU context network gives ``c_t``, and ``prediction_steps`` linear maps
+    ``W_k`` predict ``z_{t+k}`` from ``c_t``. The loss is InfoNCE with the
+    other windows of the batch as negatives, averaged over ``k``.
+
+    Layers after ``sequence_layer`` (TinierHAR's attention pooling) get no
+    signal from CPC; fine-tuning trains them, a frozen encoder keeps them
+    at their initial values.
+
+    Args:
+        encoder: a keras.Model from windows to features.
+        feature_dim: width of ``z`` and of the fine-tuning features.
+        context_units: GRU units of the context network.
+        prediction_steps: how many future steps ``k = 1..K`` are predicted.
+        sequence_layer: encoder layer giving per-step encodings; found
+            automatically from ``"sequence"``, ``"recurrent"``, ``"reshape"``.
+        name: model name.
+
+    Example:
+    >>> import numpy as np
+    >>> import keras_har
+    >>> cpc = keras_har.ssl.CPC(keras_har.TinierHARBackbone(input_shape=(64, 3)), prediction_steps=4)
+    >>> cpc.sequence_layer
+    'recurrent'
+    >>> float(cpc.pretext_loss(np.zeros((8, 64, 3), "float32"))) > 0
+    True
+    """
+
+    def __init__(
+        self,
+        encoder,
+        feature_dim=256,
+        context_units=256,
+        prediction_steps=12,
+        sequence_layer=None,
+        name="cpc",
+        **kwargs,
+    ):
+        super().__init__(encoder, feature_dim=feature_dim, name=name, **kwargs)
+        self.sequence_layer = find_sequence_layer(encoder, sequence_layer)
+        step_output = encoder.get_layer(self.sequence_layer).output
+        steps, step_width = step_output.shape[1], int(step_output.shape[-1])
+        if not isinstance(prediction_steps, int) or not 1 <= prediction_steps < steps:
+            raise ValueError(
+                f"`prediction_steps` must be an integer in [1, {steps - 1}]: the encoder gives {steps} "
+                f"steps at layer {self.sequence_layer!r}. Received: prediction_steps={prediction_steps!r}"
+            )
+        if not isinstance(context_units, int) or context_units < 1:
+            raise ValueError(f"`context_units` must be a positive integer. Received: context_units={context_units!r}")
+        self.context_units = context_units
+        self.prediction_steps = prediction_steps
+        # One pass of the encoder gives both the steps and the pooled output.
+        # object.__setattr__ keeps this view (which owns no weights of its
+        # own) out of Keras's layer tracking.
+        object.__setattr__(self, "_taps", keras.Model(encoder.inputs, [step_output, encoder.output]))
+        # === Layers ===
+        self.step_projection = None
+        if step_width != self.encoder_width and step_width != feature_dim:
+            self.step_projection = keras.layers.Dense(feature_dim, name="step_projection")
+            self.step_projection.build((None, None, step_width))
+        z_width = feature_dim if (self.projection is not None or self.step_projection is not None) else step_width
+        self.context_network = keras.layers.GRU(context_units, return_sequences=True, name="context")
+        self.context_network.build((None, None, z_width))
+        self.predictors = []
+        for step in range(1, prediction_steps + 1):
+            predictor = keras.layers.Dense(z_width, use_bias=False, name=f"predictor_{step}")
+            predictor.build((None, None, context_units))
+            self.predictors.append(predictor)
+
+    def step_encodings(self, steps):
+        """``z_t`` from the encoder's per-step outputs."""
+        if self.step_projection is not None:
+            return self.step_projection(steps)
+        if int(steps.shape[-1]) == self.encoder_width:
+            return self.project(steps)
+        return steps
+
+    def cpc_loss(self, steps, training=None):
+        encodings = self.step_encodings(steps)
+        context = self.context_network(encodings, training=training)
+        losses = [
+            info_nce_loss(predictor(context[:, :-step]), encodings[:, step:])
+            for step, predictor in enumerate(self.predictors, start=1)
+        ]
+        return tf.add_n(losses) / len(losses)
+
+    def pretext_loss(self, windows, training=None):
+        steps, _ = self._taps(windows, training=training)
+        return self.cpc_loss(steps, training=training)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            context_units=self.context_units,
+            prediction_steps=self.prediction_steps,
+            sequence_layer=self.sequence_layer,
+        )
+        return config
