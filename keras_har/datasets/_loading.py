@@ -63,15 +63,14 @@ def _download(spec, dataset_dir, data_home, verbose):
     try:
         download.extract_archive(archive, dataset_dir)
         # Some archives (UCI's newer ones) wrap the original zip in another zip.
-        raw = dataset_dir / spec.raw_dir
-        if not raw.is_dir():
+        if _find_raw(dataset_dir, spec.raw_dir) is None:
             for inner in sorted(dataset_dir.glob("*.zip")):
                 if inner != archive:
                     download.extract_archive(inner, dataset_dir)
                     inner.unlink()
     finally:
         archive.unlink(missing_ok=True)
-    if not (dataset_dir / spec.raw_dir).is_dir():
+    if _find_raw(dataset_dir, spec.raw_dir) is None:
         raise missing_file_error(spec, dataset_dir / spec.raw_dir, data_home)
 
 
@@ -125,15 +124,30 @@ def _parsed_recordings(spec, raw, dataset_dir, cache, cache_dir, verbose):
     return signal, labels, offsets, subjects
 
 
+def _find_raw(dataset_dir, raw_dir):
+    """The raw folder, also when the archive had no top-level folder.
+
+    Some archives (HAPT's) unpack their files without the folder that other
+    copies have (`HAPT Data Set/`): `<name>/RawData` is accepted as well as
+    `<name>/HAPT Data Set/RawData`.
+    """
+    parts = pathlib.PurePosixPath(raw_dir).parts
+    for candidate in (dataset_dir.joinpath(*parts), dataset_dir.joinpath(*parts[1:])):
+        if len(candidate.parts) > len(dataset_dir.parts) and candidate.is_dir():
+            return candidate
+    return None
+
+
 def load(spec, *, data_home, download_if_missing, window_sec, step_sec, cache, cache_dir, verbose):
     """Loads `spec`'s dataset as windows; see `keras_har.datasets.load_dataset`."""
     data_home = home.get_data_home(data_home)
     dataset_dir = data_home / spec.name
-    raw = dataset_dir / spec.raw_dir
-    if not raw.is_dir():
+    raw = _find_raw(dataset_dir, spec.raw_dir)
+    if raw is None:
         if not (download_if_missing and spec.remote is not None):
-            raise missing_file_error(spec, raw, data_home)
+            raise missing_file_error(spec, dataset_dir / spec.raw_dir, data_home)
         _download(spec, dataset_dir, data_home, verbose)
+        raw = _find_raw(dataset_dir, spec.raw_dir)
 
     window_sec = spec.window_sec if window_sec is None else window_sec
     step_sec = spec.step_sec if step_sec is None else step_sec

@@ -4,6 +4,8 @@ Malekzadeh, Clegg, Cavallaro, Haddadi. Mobile Sensor Data Anonymization.
 IoTDI 2019.
 """
 
+import re
+
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -27,16 +29,24 @@ CHANNEL_NAMES = (
     "rotationRate.x", "rotationRate.y", "rotationRate.z",
     "userAcceleration.x", "userAcceleration.y", "userAcceleration.z",
 )
-SUBJECTS = range(1, 25)
+
+
+_FOLDER_PATTERN = re.compile(r"^(dws|ups|wlk|jog|sit|std)_(\d+)$")
+_FILE_PATTERN = re.compile(r"^sub_(\d+)\.csv$")
 
 
 def _parse(raw, verbose):
+    jobs = []
+    for folder in raw.iterdir():
+        trial = _FOLDER_PATTERN.match(folder.name)
+        if not (trial and folder.is_dir() and int(trial[2]) in TRIALS[trial[1]]):
+            continue
+        for path in folder.iterdir():
+            subject = _FILE_PATTERN.match(path.name)
+            if subject:
+                jobs.append((int(subject[1]), CLASS_CODES.index(trial[1]), int(trial[2]), path))
     recordings = []
-    jobs = [(s, code, t) for s in SUBJECTS for code in ("dws", "ups", "wlk", "jog", "sit", "std") for t in TRIALS[code]]
-    for subject, code, trial in tqdm(jobs, desc=f"Parsing {NAME}", disable=not verbose):
-        path = raw / f"{code}_{trial}" / f"sub_{subject}.csv"
-        if not path.is_file():
-            raise FileNotFoundError(f"{NAME}: file not found: {path}")
+    for subject, label, _, path in tqdm(sorted(jobs), desc=f"Parsing {NAME}", disable=not verbose):
         with open(path) as file:
             header = [name.strip().strip('"') for name in file.readline().strip().split(",")]
         if tuple(header[1:]) != CHANNEL_NAMES:
@@ -46,7 +56,7 @@ def _parse(raw, verbose):
         table = _loading.read_table(path, columns=len(CHANNEL_NAMES), delimiter=",", skiprows=1,
                                     usecols=range(1, 13), name=NAME)
         _loading.check_finite(table, path, NAME)
-        labels = np.full(len(table), CLASS_CODES.index(code), dtype=np.int64)
+        labels = np.full(len(table), label, dtype=np.int64)
         recordings.append(Recording(table.astype(np.float32), labels, subject, str(path)))
     return recordings
 
@@ -62,8 +72,8 @@ def load_motionsense(*, data_home=None, download_if_missing=True, window_sec=Non
     """Loads MotionSense (Device Motion) as 4 s windows of 12 channels at 50 Hz.
 
     Follows the official `dataloader_MOTIONSENSE_har.py`: the
-    `A_DeviceMotion_data/<activity>_<trial>/sub_<n>.csv` files of subjects 1
-    to 24 for the official trial codes, all 12 columns (attitude, gravity,
+    `A_DeviceMotion_data/<activity>_<trial>/sub_<n>.csv` files (24 subjects)
+    of the official trial codes (other folders are ignored), all 12 columns (attitude, gravity,
     rotation rate, user acceleration), 6 classes in the order downstairs,
     upstairs, sitting, standing, walking, jogging. Each file is one recording
     with one label.
