@@ -1,0 +1,206 @@
+"""A batch-1 inference graph of a trained TinierHAR that converts to a small int8 TFLite model.
+
+Keras's GRU either becomes a ``WHILE`` loop over a ``TensorList`` (which the
+int8 converter rejects) or, unrolled, about 30 ops per step and direction,
+because every step repeats the input projection, the gate splits and the
+bias handling (``shared/reference/TOOLCHAIN.md``: 999 ops, 268 KB, 300 KB
+arena). The recurrence here computes the same function from the same
+weights with far fewer ops:
+
+- The input projection ``x_t W + b`` of every step is one ``FULLY_CONNECTED``
+  over the whole sequence, done once before the loop.
+- The two directions of the BiGRU run as ONE recurrence: the state is
+  ``[h_fwd, h_bwd]`` and the recurrent kernel is block-diagonal, so each step
+  is one set of ops for both directions. The backward direction reads the
+  time-reversed sequence, which is reversed once before the loop.
+- The ``z`` and ``r`` gates share one ``ADD`` and one ``LOGISTIC``; the
+  recurrent bias of ``z`` and ``r`` is folded into the input projection,
+  where it is added once for all steps.
+
+Each step is then 11 ops (2 ``FULLY_CONNECTED``, ``ADD``, ``LOGISTIC``,
+``SPLIT``, ``MUL``, ``ADD``, ``TANH``, ``SUB``, ``MUL``, ``ADD``).
+
+The float graph equals the Keras model to float rounding; see
+``tests/test_export_graph.py``.
+"""
+
+import numpy as np
+
+from keras_har.backend import keras, tf
+
+RECURRENCES = ("merged", "per_direction", "keras_unrolled")
+
+
+def inference_function(model, *, recurrence="merged"):
+    """Returns a ``tf.function`` for one window ``(1, T, C)`` -> logits ``(1, K)``.
+
+    Args:
+        model: a trained `keras_har.TinierHAR`. Models without a recurrent
+            layer (``recurrent="none"``), with LSTMs, or of another class are
+            traced as they are.
+        recurrence: how a GRU/BiGRU is written out. ``"merged"`` (default):
+            both directions in one recurrence, input projection hoisted out of
+            the loop. ``"per_direction"``: the same, but one recurrence per
+            direction. ``"keras_unrolled"``: Keras's own GRU with
+            ``unroll=True``, for comparison.
+
+    Returns:
+        A ``tf.function`` with a fixed input signature ``(1, T, C)`` float32.
+
+    Example:
+    >>> import numpy as np, keras_har
+    >>> from keras_har.export.inference_graph import inference_function
+    >>> model = keras_har.TinierHAR(input_shape=(32, 3), num_classes=4)
+    >>> fn = inference_function(model)
+    >>> fn(np.zeros((1, 32, 3), "float32")).shape
+    TensorShape([1, 4])
+    """
+    if recurrence not in RECURRENCES:
+        raise ValueError(f"`recurrence` must be one of {list(RECURRENCES)}. Received: recurrence={recurrence!r}")
+    window_shape = tuple(model.input_shape[1:])
+    spec = tf.TensorSpec((1, *window_shape), tf.float32, name="window")
+    recurrent_kind = getattr(model, "recurrent", None)
+    if recurrent_kind not in ("bigru", "gru"):
+        # Nothing to rewrite: fixing the batch to 1 is all the converter needs.
+        return tf.function(lambda window: model(window, training=False), input_signature=[spec])
+
+    front = keras.Model(model.inputs, model.get_layer("dropout").output)
+    recurrent_layer = model.get_layer("recurrent")
+    pooling = model.get_layer("pooling")
+    logits = model.get_layer("logits")
+    if recurrence == "keras_unrolled":
+        unrolled = _unrolled_copy(recurrent_layer, front.output_shape)
+
+        def keras_tail(sequence):
+            return logits(pooling(unrolled(sequence, training=False), training=False))
+
+        return tf.function(lambda window: keras_tail(front(window, training=False)), input_signature=[spec])
+
+    cells = _gru_cells(recurrent_layer)
+    if recurrence == "merged":
+        recur = _merged_recurrence(cells)
+    else:
+        parts = [_merged_recurrence([cell]) for cell in cells]
+
+        def recur(sequence):
+            outputs = [parts[0](sequence)]
+            if len(parts) == 2:
+                backward = parts[1](tf.reverse(sequence, axis=[0]))
+                outputs.append(tf.reverse(backward, axis=[0]))
+            return tf.concat(outputs, axis=1) if len(outputs) == 2 else outputs[0]
+
+    aggregate = _aggregation(model.aggregation, pooling)
+    kernel, bias = (tf.constant(w) for w in logits.get_weights())
+
+    def forward(window):
+        sequence = front(window, training=False)
+        sequence = tf.reshape(sequence, sequence.shape[1:])
+        features = aggregate(recur(sequence))
+        return tf.matmul(features, kernel) + bias
+
+    return tf.function(forward, input_signature=[spec])
+
+
+def _unrolled_copy(layer, input_shape):
+    config = layer.get_config()
+    if isinstance(layer, keras.layers.Bidirectional):
+        config["layer"]["config"]["unroll"] = True
+        if config.get("backward_layer"):
+            config["backward_layer"]["config"]["unroll"] = True
+    else:
+        config["unroll"] = True
+    copy = layer.__class__.from_config(config)
+    copy.build(input_shape)
+    copy.set_weights(layer.get_weights())
+    return copy
+
+
+def _gru_cells(layer):
+    """(kernel, recurrent_kernel, bias) per direction, forward first."""
+    grus = [layer.forward_layer, layer.backward_layer] if isinstance(layer, keras.layers.Bidirectional) else [layer]
+    cells = []
+    for gru in grus:
+        if not gru.reset_after:
+            raise ValueError(
+                "The int8 export rewrites GRUs with reset_after=True (TinierHAR's, PyTorch's "
+                f"parameterisation). Received: reset_after={gru.reset_after!r}"
+            )
+        kernel, recurrent_kernel, bias = (np.asarray(w, "float32") for w in gru.get_weights())
+        cells.append((kernel, recurrent_kernel, bias))
+    return cells
+
+
+def _merged_recurrence(cells):
+    """Builds ``recur(sequence (T, D)) -> outputs (T, D_out)`` for 1 or 2 GRU directions.
+
+    Columns of the merged gates are ordered ``[z_1..z_d, r_1..r_d]`` and
+    ``[n_1..n_d]`` over directions ``d``, so one SPLIT separates z from r for
+    all directions at once.
+    """
+    directions = len(cells)
+    input_dim, units = cells[0][0].shape[0], cells[0][1].shape[0]
+    state = directions * units
+    # Keras's GRU column order is (z, r, h); bias row 0 is the input bias, row 1 the recurrent one.
+    w_zr = np.zeros((directions * input_dim, 2 * state), "float32")
+    w_n = np.zeros((directions * input_dim, state), "float32")
+    b_zr = np.zeros((2 * state,), "float32")
+    b_n = np.zeros((state,), "float32")
+    u_zr = np.zeros((state, 2 * state), "float32")
+    u_n = np.zeros((state, state), "float32")
+    b_hn = np.zeros((state,), "float32")
+    for d, (kernel, recurrent_kernel, bias) in enumerate(cells):
+        rows = slice(d * input_dim, (d + 1) * input_dim)
+        hidden = slice(d * units, (d + 1) * units)
+        z_cols = slice(d * units, (d + 1) * units)
+        r_cols = slice(state + d * units, state + (d + 1) * units)
+        w_zr[rows, z_cols] = kernel[:, :units]
+        w_zr[rows, r_cols] = kernel[:, units : 2 * units]
+        w_n[rows, hidden] = kernel[:, 2 * units :]
+        # z and r only ever see input and recurrent biases summed: add them once.
+        b_zr[z_cols] = bias[0, :units] + bias[1, :units]
+        b_zr[r_cols] = bias[0, units : 2 * units] + bias[1, units : 2 * units]
+        b_n[hidden] = bias[0, 2 * units :]
+        u_zr[hidden, z_cols] = recurrent_kernel[:, :units]
+        u_zr[hidden, r_cols] = recurrent_kernel[:, units : 2 * units]
+        u_n[hidden, hidden] = recurrent_kernel[:, 2 * units :]
+        # The recurrent bias of n sits inside r * (...), so it stays per step.
+        b_hn[hidden] = bias[1, 2 * units :]
+    w_zr, w_n, b_zr, b_n, u_zr, u_n, b_hn = map(tf.constant, (w_zr, w_n, b_zr, b_n, u_zr, u_n, b_hn))
+
+    def recur(sequence):
+        steps = sequence.shape[0]
+        inputs = sequence if directions == 1 else tf.concat([sequence, tf.reverse(sequence, axis=[0])], axis=1)
+        gates_zr = tf.unstack(tf.matmul(inputs, w_zr) + b_zr, axis=0)
+        gates_n = tf.unstack(tf.matmul(inputs, w_n) + b_n, axis=0)
+        h = tf.zeros((1, state), tf.float32)
+        outputs = []
+        for t in range(steps):
+            zr = tf.sigmoid(gates_zr[t] + tf.matmul(h, u_zr))
+            z, r = tf.split(zr, 2, axis=1)
+            n = tf.tanh(gates_n[t] + r * (tf.matmul(h, u_n) + b_hn))
+            h = n + z * (h - n)
+            outputs.append(h)
+        # TFLM's CONCATENATION takes at most 10 inputs; PACK takes any number.
+        outputs = tf.reshape(tf.stack(outputs, axis=0), (steps, state))
+        if directions == 1:
+            return outputs
+        # Step t of the backward direction belongs to time T-1-t.
+        forward, backward = tf.split(outputs, 2, axis=1)
+        return tf.concat([forward, tf.reverse(backward, axis=[0])], axis=1)
+
+    return recur
+
+
+def _aggregation(kind, pooling):
+    if kind == "mean":
+        return lambda outputs: tf.reduce_mean(outputs, axis=0, keepdims=True)
+    if kind == "last":
+        return lambda outputs: outputs[-1:]
+    score_kernel, score_bias = (tf.constant(w) for w in pooling.get_weights())
+
+    def attention(outputs):
+        scores = tf.reshape(tf.matmul(outputs, score_kernel) + score_bias, (1, -1))
+        weights = tf.reshape(tf.nn.softmax(scores, axis=1), (-1, 1))
+        return tf.reduce_sum(weights * outputs, axis=0, keepdims=True)
+
+    return attention

@@ -1,0 +1,127 @@
+"""One call from a trained model to a checked int8 model, firmware files and ``report.json``."""
+
+import json
+import os
+import time
+
+import numpy as np
+
+from keras_har.export.convert import convert_int8, describe
+from keras_har.export.firmware import write_atomic, write_firmware
+from keras_har.export.tflm import find_arena_bytes, run_litert, run_tflm
+
+
+def macro_f1(labels, predictions, num_classes):
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(labels, predictions, average="macro", labels=np.arange(num_classes), zero_division=0))
+
+
+def export_model(
+    model,
+    output_dir,
+    *,
+    representative_windows,
+    sampling_rate_hz,
+    channel_names,
+    label_names,
+    channel_mean,
+    channel_std,
+    test_windows=None,
+    test_labels=None,
+    float_model=None,
+    qat_model=None,
+    recurrence="merged",
+    progress=True,
+):
+    """Converts, checks, measures and writes the firmware artefacts of a trained model.
+
+    Steps: full-integer int8 conversion (`keras_har.export.convert_int8`),
+    the smallest TFLM arena (`keras_har.export.find_arena_bytes`), the C
+    array, ``model_settings.h`` and ``model_ops.h``
+    (`keras_har.export.write_firmware`), then, with test windows, macro-F1 of
+    the float Keras model, the QAT Keras model, LiteRT int8 and TFLM int8 on
+    every test window, and how often TFLM and LiteRT agree.
+
+    Args:
+        model: the trained float model to convert (for QAT, the
+            `keras_har.export.dequantized_copy` of the QAT model).
+        output_dir: where the files and ``report.json`` go.
+        representative_windows: normalised training windows ``(N, T, C)``
+            for calibration (a few hundred are enough).
+        sampling_rate_hz, channel_names, label_names, channel_mean,
+            channel_std: written to ``model_settings.h``.
+        test_windows, test_labels: normalised test windows and their labels;
+            without them no accuracy is measured.
+        float_model: the float-trained model, when ``model`` came out of QAT.
+        qat_model: the QAT Keras model, for its macro-F1.
+        recurrence: see `keras_har.export.inference_graph.inference_function`.
+        progress: show progress bars for the interpreter runs.
+
+    Returns:
+        The report dict, also written to ``output_dir/report.json``.
+
+    Example:
+    >>> import numpy as np, keras_har
+    >>> from keras_har.export import export_model
+    >>> model = keras_har.TinierHAR(input_shape=(32, 3), num_classes=2)
+    >>> report = export_model(model, "/tmp/har_export", representative_windows=np.zeros((4, 32, 3), "float32"),
+    ...     sampling_rate_hz=50.0, channel_names=["x", "y", "z"], label_names=["rest", "walk"],
+    ...     channel_mean=[0, 0, 0], channel_std=[1, 1, 1])  # doctest: +SKIP
+    """
+    started = time.time()
+    flatbuffer = convert_int8(model, representative_windows, recurrence=recurrence)
+    facts = describe(flatbuffer)
+    arena_bytes = find_arena_bytes(flatbuffer, window=np.asarray(representative_windows)[0])
+    files = write_firmware(
+        output_dir, flatbuffer, sampling_rate_hz=sampling_rate_hz, channel_names=channel_names,
+        label_names=label_names, channel_mean=channel_mean, channel_std=channel_std, arena_bytes=arena_bytes,
+    )
+    report = {
+        "recurrence": recurrence,
+        "flash_bytes": facts["flash_bytes"],
+        "arena_bytes": arena_bytes,
+        "op_count": facts["op_count"],
+        "op_types": facts["op_types"],
+        "float_tensors": facts["float_tensors"],
+        "input": facts["input"],
+        "output": facts["output"],
+        "params": int(model.count_params()),
+        "files": sorted(os.path.basename(path) for path in files.values()),
+    }
+    if test_windows is not None:
+        report.update(evaluate_int8(
+            flatbuffer, test_windows, test_labels, float_model=float_model or model, qat_model=qat_model,
+            arena_bytes=arena_bytes, progress=progress,
+        ))
+    report["seconds"] = round(time.time() - started, 1)
+    write_atomic(os.path.join(output_dir, "report.json"), json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def evaluate_int8(flatbuffer, windows, labels, *, float_model, qat_model=None, arena_bytes=None, progress=True):
+    """Macro-F1 of float Keras, QAT Keras, LiteRT int8 and TFLM int8, and their agreement.
+
+    Returns:
+        dict with ``macro_f1`` (one entry per runtime), ``test_windows``,
+        ``agreement`` (argmax agreement TFLM-vs-LiteRT for each LiteRT
+        resolver, TFLM-vs-float Keras, and the largest int8 output
+        difference TFLM-vs-LiteRT).
+    """
+    labels = np.asarray(labels)
+    classes = describe(flatbuffer)["output"]["shape"][-1]
+    tflm = run_tflm(flatbuffer, windows, arena_bytes=arena_bytes, progress=progress)
+    float_predictions = float_model.predict(windows, verbose=0, batch_size=256).argmax(-1)
+    f1 = {"float_keras": macro_f1(labels, float_predictions, classes)}
+    if qat_model is not None:
+        f1["qat_keras"] = macro_f1(labels, qat_model.predict(windows, verbose=0, batch_size=256).argmax(-1), classes)
+    agreement = {"tflm_vs_float_keras_argmax": float(np.mean(tflm.argmax(-1) == float_predictions))}
+    for resolver in ("builtin", "auto", "reference"):
+        litert = run_litert(flatbuffer, windows, op_resolver=resolver, progress=progress)
+        if resolver == "builtin":
+            f1["litert_int8"] = macro_f1(labels, litert.argmax(-1), classes)
+        agreement[f"tflm_vs_litert_{resolver}_argmax"] = float(np.mean(tflm.argmax(-1) == litert.argmax(-1)))
+        agreement[f"tflm_vs_litert_{resolver}_max_abs_int8"] = int(np.abs(tflm.astype(int) - litert).max())
+        agreement[f"tflm_vs_litert_{resolver}_exact_windows"] = float(np.mean((tflm == litert).all(-1)))
+    f1["tflm_int8"] = macro_f1(labels, tflm.argmax(-1), classes)
+    return {"macro_f1": f1, "agreement": agreement, "test_windows": int(len(windows))}
