@@ -109,7 +109,8 @@ def _parsed_recordings(spec, raw, dataset_dir, cache, cache_dir, verbose):
                 try:
                     with np.load(cache_path, allow_pickle=False) as stored:
                         if str(stored["fingerprint"]) == fingerprint:
-                            return tuple(stored[key] for key in ("signal", "labels", "offsets", "subjects"))
+                            return (stored["signal"], stored["labels"].astype(np.int64), stored["offsets"],
+                                    stored["subjects"])
                 except Exception as error:  # a damaged cache is rebuilt, never trusted
                     warnings.warn(f"Ignoring unreadable cache {cache_path}: {error!r}", stacklevel=4)
     recordings = spec.parse(raw, verbose)
@@ -118,7 +119,8 @@ def _parsed_recordings(spec, raw, dataset_dir, cache, cache_dir, verbose):
     signal, labels, offsets, subjects = windows.concatenate(recordings)
     if cache_path is not None:
         _save_npz_atomically(
-            cache_path, signal=signal, labels=labels, offsets=offsets, subjects=subjects,
+            # Labels are in [-1, K) with K at most a few dozen: int8 keeps the cache small.
+            cache_path, signal=signal, labels=labels.astype(np.int8), offsets=offsets, subjects=subjects,
             fingerprint=np.array(fingerprint),
         )
     return signal, labels, offsets, subjects
