@@ -375,3 +375,24 @@ def test_real_uci_har_staged_copy_lacks_inertial_signals(real_data_home, tmp_pat
         # The staged folder exists but has no Inertial Signals: parsing names the first missing file.
         datasets.load_uci_har(data_home=real_data_home, download_if_missing=False, cache_dir=tmp_path,
                               verbose=False)
+
+
+def test_interrupted_cache_write_leaves_no_file(tmp_path, monkeypatch):
+    facts = fixtures.write_hapt(tmp_path)
+
+    def failing_savez(file, **arrays):
+        file.write(b"half of an npz")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", failing_savez)
+    with pytest.raises(KeyboardInterrupt):
+        _load("hapt", tmp_path, tmp_path / "cache", facts)
+    assert _cache_files(tmp_path / "cache") == []
+
+
+def test_verbose_load_shows_parsing_progress(tmp_path, capsys):
+    facts = fixtures.write_daphnet(tmp_path)
+    data = datasets.load_daphnet(data_home=tmp_path, download_if_missing=False, window_sec=1.0,
+                                 step_sec=0.5, cache_dir=tmp_path / "cache", verbose=True)
+    assert data.y.tolist() == facts["y"]
+    assert "Parsing daphnet" in capsys.readouterr().err

@@ -172,6 +172,10 @@ def load(spec, *, data_home, download_if_missing, window_sec, step_sec, cache, c
 def read_table(path, *, columns, delimiter=None, skiprows=0, usecols=None, name="dataset"):
     """Reads a numeric text table (plain or .gz) with a clear error on bad rows.
 
+    The default `delimiter=None` splits on any run of white space, which also
+    copes with the leading and doubled spaces of UCI HAR's files and with
+    trailing tabs.
+
     Returns a float64 array of shape `(rows, columns)`. A missing file, a row
     with the wrong number of fields or a field that is not a number raises
     with the file's path in the message.

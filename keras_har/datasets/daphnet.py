@@ -36,7 +36,7 @@ def _parse(raw, verbose):
     )
     recordings = []
     for subject, _, path in tqdm(files, desc=f"Parsing {NAME}", disable=not verbose):
-        table = _loading.read_table(path, columns=11, delimiter=" ", name=NAME)
+        table = _loading.read_table(path, columns=11, name=NAME)
         _loading.check_finite(table, path, NAME)
         annotation = table[:, 10].astype(np.int64)
         if not np.isin(annotation, (0, 1, 2)).all():

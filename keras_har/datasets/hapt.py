@@ -51,8 +51,8 @@ def _parse(raw, verbose):
     for user, experiment in tqdm(experiments, desc=f"Parsing {NAME}", disable=not verbose):
         stem = f"exp{experiment:02d}_user{user:02d}"
         acc_path, gyro_path = _signal_file(raw, "acc_" + stem), _signal_file(raw, "gyro_" + stem)
-        acc = _loading.read_table(acc_path, columns=3, delimiter=" ", name=NAME)
-        gyro = _loading.read_table(gyro_path, columns=3, delimiter=" ", name=NAME)
+        acc = _loading.read_table(acc_path, columns=3, name=NAME)
+        gyro = _loading.read_table(gyro_path, columns=3, name=NAME)
         if len(acc) != len(gyro):
             raise ValueError(
                 f"{NAME}: {acc_path} has {len(acc)} rows but {gyro_path} has {len(gyro)}; "

@@ -41,7 +41,7 @@ def _parse(raw, verbose):
     files = sorted((int(m[1]), path) for path in raw.iterdir() if (m := _FILE_PATTERN.match(path.name)))
     recordings = []
     for subject, path in tqdm(files, desc=f"Parsing {NAME}", disable=not verbose):
-        table = _loading.read_table(path, columns=len(CHANNEL_NAMES) + 1, delimiter="\t", name=NAME)
+        table = _loading.read_table(path, columns=len(CHANNEL_NAMES) + 1, name=NAME)
         _loading.check_finite(table, path, NAME)
         activity = table[:, -1].astype(np.int64)
         if len(activity) and (activity.min() < 0 or activity.max() > len(CLASS_NAMES)):
