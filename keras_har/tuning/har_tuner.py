@@ -1,0 +1,159 @@
+"""A KerasTuner Tuner that scores trials by macro-F1 on held-out subjects."""
+
+import json
+import os
+import time
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+from keras_har.backend import keras, tf
+from keras_har.tuning._keras_tuner import keras_tuner
+from keras_har.tuning.budget import Budget, model_footprint
+from keras_har.tuning.data import standardize
+
+OBJECTIVE = "val_macro_f1"
+RESULT_FILE = "result.json"
+FIT_LOG_FILE = "fit_log.csv"
+TENSORBOARD_DIR = "tensorboard"
+_PREDICT_BATCH_SIZE = 1024
+
+
+def write_json_atomic(path, payload):
+    """Writes JSON to a temporary file beside ``path``, then moves it into place."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def macro_f1(model, x, y):
+    """Macro-averaged F1 of a logits model on ``(x, y)``, computed by scikit-learn."""
+    predictions = np.argmax(model.predict(x, batch_size=_PREDICT_BATCH_SIZE, verbose=0), axis=-1)
+    return float(f1_score(y, predictions, average="macro", zero_division=0))
+
+
+class HARTuner(keras_tuner.Tuner):
+    """Runs each trial over subject folds, within a hardware budget.
+
+    For every trial the model is built and footprinted first
+    (`keras_har.tuning.budget.model_footprint`); a configuration over
+    ``budget`` ends as a FAILED trial with the message "over budget: ..."
+    and is never trained. Otherwise, for
+    each ``(train, score)`` fold the windows are standardised with the
+    training statistics, a fresh model is trained with the hypermodel's
+    ``fit(hp, ...)``, and macro-F1 is computed on the held-out subjects. The
+    trial's objective ``val_macro_f1`` is the mean over folds; the footprint
+    is reported with it, so it reaches the chief in distributed tuning.
+
+    Every trial leaves ``trial_<id>/result.json`` (footprint, per-fold
+    scores, status), a TensorBoard HParams record under
+    ``tensorboard/trial_<id>``, and one line per training run in
+    ``fit_log.csv`` (appended with a single write, so concurrent workers
+    do not interleave lines).
+
+    Args:
+        oracle: a KerasTuner oracle whose objective is ``val_macro_f1`` (max).
+        hypermodel: a `keras_har.tuning.TinierHARHyperModel`.
+        budget: a `keras_har.tuning.Budget`, or None for no limits.
+        **kwargs: `keras_tuner.Tuner` arguments (directory, project_name, overwrite).
+
+    Example:
+    >>> import keras_har.tuning
+    >>> kt = keras_har.tuning.keras_tuner
+    >>> tuner = keras_har.tuning.HARTuner(  # doctest: +SKIP
+    ...     kt.oracles.GridSearchOracle(objective=kt.Objective("val_macro_f1", "max")),
+    ...     keras_har.tuning.TinierHARHyperModel((128, 9), 6), directory="runs")
+    """
+
+    def __init__(self, oracle, hypermodel, budget=None, **kwargs):
+        super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
+        self.budget = budget or Budget()
+
+    def _try_run_and_update_trial(self, trial, *args, **kwargs):
+        # The budget is checked here, before run_trial, so that a skipped
+        # configuration ends as FAILED with a one-line message instead of
+        # going through KerasTuner's exception path, which prints a
+        # traceback for every skipped model. (Private hook of
+        # keras-tuner 1.4.x, pinned in setup.py.)
+        model = self._try_build(trial.hyperparameters)
+        footprint = model_footprint(model)
+        violations = self.budget.violations(footprint)
+        if not violations:
+            return super()._try_run_and_update_trial(trial, *args, **kwargs)
+        result = {"trial_id": trial.trial_id, "tuner_id": self.tuner_id, "status": "over_budget",
+                  "violations": violations, **footprint}
+        write_json_atomic(os.path.join(self.get_trial_dir(trial.trial_id), RESULT_FILE), result)
+        print(f"trial {trial.trial_id}: over budget, not trained ({'; '.join(violations)})")
+        trial.status = keras_tuner.engine.trial.TrialStatus.FAILED
+        trial.message = "over budget: " + "; ".join(violations)
+
+    def run_trial(self, trial, *, data, fold_indices, epochs, seed=0, keras_verbose=0):
+        hp = trial.hyperparameters
+        trial_dir = self.get_trial_dir(trial.trial_id)
+        model = self._try_build(hp)
+        footprint = model_footprint(model)
+        result = {"trial_id": trial.trial_id, "tuner_id": self.tuner_id, **footprint}
+        # Hyperband gives each trial its own epoch count.
+        epochs = int(hp.values.get("tuner/epochs", epochs))
+        scores, started = [], time.time()
+        for fold, (train, score) in enumerate(fold_indices):
+            keras.utils.set_random_seed(seed + fold)
+            if fold:
+                model = self._try_build(hp)
+            x_train, x_score = standardize(data.x[train], data.x[score])
+            self._log_fit(trial.trial_id, fold, footprint)
+            board = keras.callbacks.TensorBoard(
+                log_dir=os.path.join(self.project_dir, TENSORBOARD_DIR, f"trial_{trial.trial_id}", f"fold_{fold}"),
+                write_graph=False,
+                profile_batch=0,
+            )
+            self.hypermodel.fit(
+                hp, model, x_train, data.y[train], epochs=epochs, callbacks=[board], verbose=keras_verbose, seed=seed + fold
+            )
+            scores.append(macro_f1(model, x_score, data.y[score]))
+            print(
+                f"trial {trial.trial_id} fold {fold + 1}/{len(fold_indices)}: macro-F1 {scores[-1]:.4f} "
+                f"(M={hp.values.get('filters')}, N={hp.values.get('gru_units')}, "
+                f"params {footprint['params']:,}, MACs {footprint['macs']:,})"
+            )
+        self.save_model(trial.trial_id, model)
+        metrics = {
+            OBJECTIVE: float(np.mean(scores)),
+            "val_macro_f1_std": float(np.std(scores)),
+            "fit_seconds": round(time.time() - started, 2),
+            **{key: float(value) for key, value in footprint.items()},
+        }
+        result.update(status="completed", fold_macro_f1=scores, epochs=epochs, **metrics)
+        write_json_atomic(os.path.join(trial_dir, RESULT_FILE), result)
+        self._write_hparams(trial, metrics)
+        return metrics
+
+    def _log_fit(self, trial_id, fold, footprint):
+        path = os.path.join(self.project_dir, FIT_LOG_FILE)
+        line = f"{trial_id},{fold},{footprint['params']},{footprint['macs']},{self.tuner_id},{os.getpid()},{time.time():.3f}\n"
+        # One write() in append mode: lines from concurrent workers stay whole.
+        with open(path, "a", encoding="utf-8") as handle:
+            if handle.tell() == 0:
+                line = "trial_id,fold,params,macs,tuner_id,pid,unix_time\n" + line
+            handle.write(line)
+
+    def _write_hparams(self, trial, metrics):
+        from tensorboard.plugins.hparams import api as hparams_api
+
+        values = {
+            name: value
+            for name, value in trial.hyperparameters.values.items()
+            if isinstance(value, (bool, int, float, str))
+        }
+        log_dir = os.path.join(self.project_dir, TENSORBOARD_DIR, f"trial_{trial.trial_id}")
+        writer = tf.summary.create_file_writer(log_dir)
+        with writer.as_default():
+            hparams_api.hparams(values, trial_id=trial.trial_id)
+            for name in (OBJECTIVE, "params", "macs"):
+                tf.summary.scalar(name, metrics[name], step=0)
+        writer.close()
+
+    def save_model(self, trial_id, model, step=0):
+        # The last fold's weights, so that get_best_models() works.
+        model.save_weights(self._get_checkpoint_fname(trial_id))

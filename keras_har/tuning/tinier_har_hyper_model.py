@@ -1,0 +1,189 @@
+"""TinierHAR as a KerasTuner HyperModel: the scalability study's search space."""
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from keras_har.backend import keras
+from keras_har.models.tinier_har import TinierHAR
+from keras_har.tuning._keras_tuner import keras_tuner
+
+# The paper's M x N scalability grid, from the comment in the official
+# configs/model.yaml ("nb_filters = 2/4/8 ... num_gru_unit = 8/16/32").
+PAPER_FILTERS = (2, 4, 8)
+PAPER_GRU_UNITS = (8, 16, 32)
+# The wide space: M in 2..32 and N in 4..64, roughly log-spaced so that a
+# random or Bayesian search spends its trials evenly across model sizes.
+WIDE_FILTERS = (2, 3, 4, 6, 8, 12, 16, 24, 32)
+WIDE_GRU_UNITS = (4, 6, 8, 12, 16, 24, 32, 48, 64)
+SPACES = ("paper_grid", "wide")
+
+# The reference recipe (official train.py): AdamW 1e-3 / 1e-2, batch 256,
+# learning rate x0.1 after 7 flat epochs, early stopping after 15.
+LEARNING_RATE = 1e-3
+WEIGHT_DECAY = 1e-2
+BATCH_SIZE = 256
+ADAM_EPSILON = 1e-8
+LR_PATIENCE = 7
+EARLY_STOPPING_PATIENCE = 15
+# Share of the training windows kept aside for early stopping; the search's
+# objective is scored on held-out subjects, never on these windows.
+EARLY_STOPPING_FRACTION = 0.1
+
+
+class _RestoreBestWeights(keras.callbacks.Callback):
+    """Keeps the weights of the epoch with the lowest validation loss.
+
+    Keras's EarlyStopping restores them only when it stops early; the
+    official code reloads its best checkpoint in every case.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.best_loss = np.inf
+        self.best_weights = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("val_loss", np.inf)
+        if loss < self.best_loss:
+            self.best_loss = loss
+            self.best_weights = self.model.get_weights()
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+class TinierHARHyperModel(keras_tuner.HyperModel):
+    """TinierHAR's search space for KerasTuner.
+
+    ``build(hp)`` names the architecture hyperparameters: ``filters`` (M) and
+    ``gru_units`` (N), plus, with ``tune_ablations=True``, the paper's
+    ablation switches ``conv``, ``recurrent``, ``aggregation`` and
+    ``residual``. ``fit(hp, ...)`` names the training ones:
+    ``learning_rate``, ``weight_decay`` and ``batch_size``. Every one has the
+    paper's value as its default.
+
+    In the ``"paper_grid"`` space M is in {2, 4, 8} and N in {8, 16, 32} (the
+    scalability grid of the official configs/model.yaml) and the training
+    hyperparameters are fixed at the reference recipe, so a grid search runs
+    exactly those 9 models. In the ``"wide"`` space M is in 2..32 and N in
+    4..64 (nine roughly log-spaced values each) and the learning rate is
+    searched too.
+
+    Args:
+        input_shape: ``(T, C)`` of the windows.
+        num_classes: number of activity classes K.
+        space: ``"paper_grid"`` or ``"wide"``.
+        tune_ablations: also search the ablation switches.
+
+    Example:
+    >>> import keras_har.tuning
+    >>> hypermodel = keras_har.tuning.TinierHARHyperModel(input_shape=(128, 9), num_classes=6)
+    >>> model = hypermodel.build(keras_har.tuning.keras_tuner.HyperParameters())
+    >>> model.count_params() > 0
+    True
+    """
+
+    def __init__(self, input_shape, num_classes, space="paper_grid", tune_ablations=False, **kwargs):
+        if space not in SPACES:
+            raise ValueError(f"`space` must be one of {SPACES}. Received: space={space!r}")
+        if len(tuple(input_shape)) != 2:
+            raise ValueError(f"`input_shape` must be (T, C). Received: input_shape={input_shape!r}")
+        super().__init__(**kwargs)
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.num_classes = int(num_classes)
+        self.space = space
+        self.tune_ablations = bool(tune_ablations)
+
+    def build(self, hp):
+        filters_values, gru_values = (
+            (PAPER_FILTERS, PAPER_GRU_UNITS) if self.space == "paper_grid" else (WIDE_FILTERS, WIDE_GRU_UNITS)
+        )
+        filters = hp.Choice("filters", list(filters_values), default=4, ordered=True)
+        gru_units = hp.Choice("gru_units", list(gru_values), default=16, ordered=True)
+        if self.tune_ablations:
+            # conv="none" is left out: with recurrent="none" it leaves no model.
+            conv = hp.Choice("conv", ["separable", "standard"], default="separable")
+            recurrent = hp.Choice("recurrent", ["bigru", "gru", "bilstm", "lstm", "none"], default="bigru")
+            aggregation = hp.Choice("aggregation", ["attention", "mean", "last"], default="attention")
+            residual = hp.Boolean("residual", default=True)
+        else:
+            conv, recurrent, aggregation, residual = "separable", "bigru", "attention", True
+        dropout = hp.Fixed("dropout", 0.3)
+        return TinierHAR(
+            input_shape=self.input_shape,
+            num_classes=self.num_classes,
+            filters=filters,
+            gru_units=gru_units,
+            conv=conv,
+            recurrent=recurrent,
+            aggregation=aggregation,
+            residual=residual,
+            dropout=dropout,
+        )
+
+    def declare_hyperparameters(self, hp):
+        # The training hyperparameters are declared up front too: a grid
+        # search walks every hyperparameter from the first trial on, and a
+        # trial skipped for its budget never reaches fit().
+        self.build(hp)
+        self._training_hyperparameters(hp)
+
+    def _training_hyperparameters(self, hp):
+        if self.space == "wide":
+            learning_rate = hp.Choice("learning_rate", [3e-4, 1e-3, 3e-3], default=LEARNING_RATE, ordered=True)
+        else:
+            learning_rate = hp.Fixed("learning_rate", LEARNING_RATE)
+        return learning_rate, hp.Fixed("weight_decay", WEIGHT_DECAY), hp.Fixed("batch_size", BATCH_SIZE)
+
+    def fit(self, hp, model, x, y, *, epochs, callbacks=None, verbose=0, seed=0, **kwargs):
+        """Trains ``model`` with the reference recipe and the trial's training hyperparameters.
+
+        A random 10% of ``(x, y)`` is held aside for the learning-rate
+        schedule and early stopping; the best epoch's weights are restored.
+
+        Args:
+            hp: the trial's `keras_tuner.HyperParameters`.
+            model: the model from `build`.
+            x: float windows ``(N, T, C)``.
+            y: integer labels ``(N,)``.
+            epochs: most epochs.
+            callbacks: extra Keras callbacks.
+            verbose: Keras verbosity.
+            seed: seed of the early-stopping split and the shuffling.
+
+        Returns:
+            The Keras `History`.
+        """
+        learning_rate, weight_decay, batch_size = self._training_hyperparameters(hp)
+        x_train, x_stop, y_train, y_stop = _early_stopping_split(x, y, seed)
+        model.compile(
+            optimizer=keras.optimizers.AdamW(
+                learning_rate=learning_rate, weight_decay=weight_decay, epsilon=ADAM_EPSILON
+            ),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        recipe = [
+            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.1, patience=LR_PATIENCE),
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=EARLY_STOPPING_PATIENCE),
+            _RestoreBestWeights(),
+        ]
+        return model.fit(
+            x_train,
+            y_train,
+            validation_data=(x_stop, y_stop),
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=True,
+            callbacks=recipe + list(callbacks or []),
+            verbose=verbose,
+            **kwargs,
+        )
+
+
+def _early_stopping_split(x, y, seed):
+    counts = np.bincount(y)
+    present = counts[counts > 0]
+    # Stratify when every class can give a window to both sides.
+    stratify = y if present.min() >= 2 and len(y) * EARLY_STOPPING_FRACTION >= len(present) else None
+    return train_test_split(x, y, test_size=EARLY_STOPPING_FRACTION, random_state=seed, stratify=stratify)

@@ -1,0 +1,201 @@
+"""keras_har.tuning: search space, budgets, folds, reports, and one tiny in-process search."""
+
+import os
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import keras_har
+from keras_har.backend import keras
+from keras_har.tuning import (
+    Budget,
+    SearchData,
+    TinierHARHyperModel,
+    estimate_tflite_footprint,
+    keras_tuner,
+    load_search_data,
+    make_oracle,
+    pareto_mask,
+    run_search,
+    subject_folds,
+)
+from keras_har.tuning.budget import count_int8_ops
+
+# Parameter counts of TinierHAR on (T=8, C=2), K=3 (keras_har.profile).
+TINY_PARAMS = {(2, 8): 1214, (4, 8): 2034, (2, 16): 2910, (4, 16): 4114}
+
+
+def tiny_data(windows=72, steps=8, channels=2, classes=3, subjects=6, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.tile(np.arange(classes), windows // classes)
+    x = rng.normal(size=(windows, steps, channels)).astype("float32")
+    x[:, :, 0] += 2.0 * y[:, None]
+    return SearchData("tiny", x, y, np.repeat(np.arange(subjects), windows // subjects))
+
+
+def test_keras_tuner_is_bound_to_tf_keras_and_keras_is_restored():
+    from keras_tuner.src.backend import config
+
+    assert not config.multi_backend()
+    assert keras_tuner.HyperModel.__module__.startswith("keras_tuner")
+    # `import keras` elsewhere in the process still gives Keras 3.
+    assert sys.modules.get("keras") is not keras
+    hypermodel = TinierHARHyperModel(input_shape=(8, 2), num_classes=3)
+    model = hypermodel.build(keras_tuner.HyperParameters())
+    assert isinstance(model, keras.Model)
+
+
+def test_build_defaults_are_the_paper_model():
+    hp = keras_tuner.HyperParameters()
+    model = TinierHARHyperModel(input_shape=(128, 9), num_classes=6).build(hp)
+    assert hp.values == {"filters": 4, "gru_units": 16, "dropout": 0.3}
+    assert keras_har.profile(model)["params"] == 9589
+
+
+def test_paper_grid_space_is_three_by_three_with_fixed_training():
+    hp = keras_tuner.HyperParameters()
+    TinierHARHyperModel(input_shape=(8, 2), num_classes=3).declare_hyperparameters(hp)
+    space = {p.name: p for p in hp.space}
+    assert list(space["filters"].values) == [2, 4, 8]
+    assert list(space["gru_units"].values) == [8, 16, 32]
+    assert hp.values["learning_rate"] == 1e-3
+    assert hp.values["weight_decay"] == 1e-2
+    assert hp.values["batch_size"] == 256
+    assert type(space["learning_rate"]).__name__ == "Fixed"
+
+
+def test_wide_space_and_ablation_switches():
+    hp = keras_tuner.HyperParameters()
+    TinierHARHyperModel(input_shape=(8, 2), num_classes=3, space="wide", tune_ablations=True).declare_hyperparameters(hp)
+    space = {p.name: p for p in hp.space}
+    assert min(space["filters"].values) == 2 and max(space["filters"].values) == 32
+    assert min(space["gru_units"].values) == 4 and max(space["gru_units"].values) == 64
+    assert list(space["learning_rate"].values) == [3e-4, 1e-3, 3e-3]
+    assert hp.values["conv"] == "separable"
+    assert hp.values["recurrent"] == "bigru"
+    assert hp.values["aggregation"] == "attention"
+    assert hp.values["residual"] is True
+
+
+def test_bad_space_names_the_argument():
+    with pytest.raises(ValueError, match=r"Received: space='huge'"):
+        TinierHARHyperModel(input_shape=(8, 2), num_classes=3, space="huge")
+
+
+def test_grid_oracle_walks_exactly_the_nine_paper_configurations(tmp_path):
+    oracle = make_oracle("grid")
+    oracle._set_project_dir(str(tmp_path), "grid")
+    hp = keras_tuner.HyperParameters()
+    TinierHARHyperModel(input_shape=(8, 2), num_classes=3).declare_hyperparameters(hp)
+    oracle.update_space(hp)
+    seen = []
+    while True:
+        trial = oracle.create_trial("tuner0")
+        if trial.status == "STOPPED":
+            break
+        seen.append((trial.hyperparameters.values["filters"], trial.hyperparameters.values["gru_units"]))
+        oracle.update_trial(trial.trial_id, {"val_macro_f1": 0.5})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+    assert sorted(seen) == [(m, n) for m in (2, 4, 8) for n in (8, 16, 32)]
+
+
+def test_make_oracle_rejects_unknown_tuner():
+    with pytest.raises(ValueError, match=r"Received: tuner='annealing'"):
+        make_oracle("annealing")
+
+
+def test_budget_reports_each_exceeded_limit():
+    budget = Budget(max_params=5000, max_macs=10**6, max_flash_kb=100)
+    footprint = {"params": 9589, "macs": 637414, "flash_kb": 259.16, "arena_kb": 285.78}
+    assert budget.violations(footprint) == ["params 9589 > max_params 5000", "flash_kb 259.16 > max_flash_kb 100"]
+    assert Budget().violations(footprint) == []
+    assert not Budget().is_set and budget.is_set
+
+
+def test_budget_rejects_non_positive_limits():
+    with pytest.raises(ValueError, match=r"Received: max_params=0"):
+        Budget(max_params=0)
+
+
+def test_footprint_estimate_of_the_paper_model():
+    model = keras_har.TinierHAR(input_shape=(128, 9), num_classes=6)
+    # 6 blocks (24 conv/pool/add ops), 2 reshapes, attention (4), logits,
+    # and 15 ops per step for 32 steps in 2 GRU directions.
+    assert count_int8_ops(model) == 991
+    estimate = estimate_tflite_footprint(model)
+    assert estimate["flash_bytes"] == 9589 + 991 * 258
+    # The largest activation is block 1's output, 128 x 9 x 4 int8 values.
+    assert estimate["arena_bytes"] == 2 * 128 * 9 * 4 + 991 * 286
+    lstm = keras_har.TinierHAR(input_shape=(128, 9), num_classes=6, recurrent="bilstm")
+    assert count_int8_ops(lstm) == 33
+
+
+def test_subject_folds_never_share_a_subject():
+    subjects = np.repeat(np.arange(10), 4)
+    folds = subject_folds(subjects, folds=5, seed=1)
+    assert len(folds) == 5
+    scored = np.concatenate([score for _, score in folds])
+    assert sorted(scored.tolist()) == list(range(40))
+    for train, score in folds:
+        assert not set(subjects[train]) & set(subjects[score])
+    (train, score), = subject_folds(subjects, folds=1)
+    assert len(set(subjects[score])) == 2 and not set(subjects[train]) & set(subjects[score])
+
+
+def test_subject_folds_need_enough_subjects():
+    with pytest.raises(ValueError, match=r"Received: folds=4"):
+        subject_folds(np.array([1, 1, 2, 2, 3]), folds=4)
+
+
+def test_pareto_mask():
+    assert pareto_mask([1, 2, 3, 3], [0.5, 0.4, 0.9, 0.8]).tolist() == [True, False, True, False]
+
+
+def test_load_search_data_npz_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"Received: dataset="):
+        load_search_data(str(tmp_path / "missing.npz"))
+    path = tmp_path / "bad.npz"
+    np.savez(path, x=np.zeros((2, 8, 2)), y=np.zeros(2))
+    with pytest.raises(ValueError, match=r"\['subjects'\] are missing"):
+        load_search_data(str(path))
+
+
+def test_search_within_budget_trains_only_in_budget_models(tmp_path, monkeypatch):
+    fitted = []
+    original_fit = TinierHARHyperModel.fit
+
+    def counting_fit(self, hp, model, *args, **kwargs):
+        fitted.append(keras_har.profile(model)["params"])
+        return original_fit(self, hp, model, *args, **kwargs)
+
+    monkeypatch.setattr(TinierHARHyperModel, "fit", counting_fit)
+    # The grid starts at the defaults: (4,16), (4,8), (4,32), (2,16), (2,8).
+    result = run_search(
+        tiny_data(), tuner="grid", max_trials=5, epochs=1, folds=1, directory=str(tmp_path),
+        project_name="budget", budget=Budget(max_params=3000),
+    )
+    trials = result["trials"]
+    assert sorted(fitted) == [TINY_PARAMS[(2, 8)], TINY_PARAMS[(4, 8)], TINY_PARAMS[(2, 16)]]
+    assert all(params <= 3000 for params in fitted)
+    over = trials[trials["status"] == "over_budget"]
+    assert sorted(zip(over["filters"], over["gru_units"])) == [(4, 16), (4, 32)]
+    assert set(over["message"]) == {"params 4114 > max_params 3000", "params 10578 > max_params 3000"}
+    assert result["best"]["params"] <= 3000
+
+    project = tmp_path / "budget"
+    saved = pd.read_csv(project / "trials.csv")
+    assert len(saved) == 5
+    done = saved[saved["status"] == "completed"]
+    for _, row in done.iterrows():
+        assert row["params"] == TINY_PARAMS[(row["filters"], row["gru_units"])]
+        assert 0.0 <= row["val_macro_f1"] <= 1.0
+    pareto = pd.read_csv(project / "pareto.csv")
+    assert len(pareto) == 3 and pareto["pareto_macs"].any()
+    assert (project / "pareto.png").stat().st_size > 10_000
+    fit_log = pd.read_csv(project / "fit_log.csv")
+    assert len(fit_log) == 3
+    hparams_events = [name for _, _, files in os.walk(project / "tensorboard") for name in files]
+    assert any(name.startswith("events.out.tfevents") for name in hparams_events)
