@@ -1,10 +1,12 @@
 """Subject-wise splits as in the official TinierHAR experiments.
 
 Every function returns numpy index arrays into a dataset's windows and is
-built on scikit-learn's splitters. The paper evaluates each dataset by
-leaving out groups of subjects in turn (the official loaders' `LOCV_keys`,
-`exp_mode="LOCV"`), and inside each fold trains on 90% of the remaining
-windows and validates on the other 10% (`train_vali_quote=0.9`).
+built on scikit-learn's splitters. The official `train.py` evaluates each
+dataset (all but Skoda) with `exp_mode="LOCV"`: it leaves out the groups of
+subjects of the loader's `LOCV_keys` in turn (`paper_folds`), and inside each
+fold trains on 90% of the remaining windows and validates on the other 10%
+(`train_vali_quote=0.9`, `train_val_split`), with per-channel standardisation
+fitted on the training subjects (`Standardizer`).
 """
 
 import numpy as np

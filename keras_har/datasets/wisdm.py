@@ -98,6 +98,10 @@ def load_wisdm(*, data_home=None, download_if_missing=True, window_sec=None, ste
     windows may span a change of activity inside one user's run, as in the
     reference (its `drop_transition=False`).
 
+    The official `datasets/readme.md` links UCI dataset 507 (the 2019
+    smartphone and smartwatch WISDM), but its loader reads the v1.1 file and
+    its folds cover users 1 to 36, which is v1.1; so this loads v1.1.
+
     Difference from the reference: the reference reads a hand-repaired copy
     of the raw file that is not published; this loader repairs the original
     while reading (see `_parse_records`), so row counts can differ slightly.
