@@ -13,6 +13,8 @@ import sys
 # subcommand name -> module that defines add_parser()
 COMMANDS = {
     "profile": "keras_har.commands.profile",
+    "pretrain": "keras_har.commands.pretrain",
+    "finetune": "keras_har.commands.finetune",
 }
 
 

@@ -23,7 +23,8 @@ from keras_har.ssl.finetune import (
 from keras_har.ssl.losses import info_nce_loss, nt_xent_loss, reconstruction_loss
 from keras_har.ssl.multi_task import MultiTask
 from keras_har.ssl.pretext_model import PretextModel
-from keras_har.ssl.pretrain import (
+from keras_har.ssl.pretraining import (
+    ENCODER_FILE,
     PRETEXTS,
     get_pretext_class,
     load_encoder,
@@ -34,14 +35,22 @@ from keras_har.ssl.pretrain import (
 )
 from keras_har.ssl.protocol import copy_pretext, label_scarce_study, plot_study, save_csv, summarize
 from keras_har.ssl.reconstruction import Reconstruction
-from keras_har.ssl.sampling import VarianceSampler, pool_windows, resample_windows, variance_sampling_probabilities
+from keras_har.ssl.sampling import (
+    VarianceSampler,
+    load_windows,
+    pool_windows,
+    resample_dataset,
+    resample_windows,
+    variance_sampling_probabilities,
+)
 from keras_har.ssl.sim_clr import SimCLR
 
 __all__ = [
-    "AUGMENTATIONS", "Augmenter", "CNNGRUEncoder", "CPC", "HEAD_UNITS", "MODES", "MultiTask", "PRETEXTS",
+    "AUGMENTATIONS", "Augmenter", "CNNGRUEncoder", "CPC", "HEAD_UNITS", "MODES", "MultiTask", "PRETEXTS", "ENCODER_FILE",
     "PretextModel", "PretextRegularizedClassifier", "Reconstruction", "SimCLR", "VarianceSampler",
     "WINDOWS_PER_CLASS", "augmentations", "build_classifier", "classifier_on", "copy_pretext",
     "get_pretext_class", "info_nce_loss", "label_scarce_study", "load_encoder", "load_metadata", "load_pretext",
+    "load_windows", "resample_dataset",
     "macro_f1", "nt_xent_loss", "plot_study", "pool_windows", "pretrain", "reconstruction_loss",
     "resample_windows", "save_csv", "save_pretrained", "summarize", "variance_sampling_probabilities",
 ]

@@ -37,6 +37,9 @@ class PretextModel(keras.Model):
             self.projection = keras.layers.Dense(feature_dim, name="projection")
             self.projection.build((None, self.encoder_width))
         self.loss_tracker = keras.metrics.Mean(name="loss")
+        # Every weight is created eagerly in __init__ (subclasses build their
+        # heads there too), so a restored model can take its weights at once.
+        self.built = True
 
     @property
     def window_shape(self):

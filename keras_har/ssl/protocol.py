@@ -135,9 +135,10 @@ def label_scarce_study(
                 "The pretext loss trains the encoder, so it only fits mode 'finetune'. "
                 f"Received: modes={modes!r}, pretext_weight={pretext_weight!r}"
             )
-    if tuple(pretrained.input_shape[1:]) != tuple(dataset.X.shape[1:]):
+    window_shape = pretrained.window_shape if isinstance(pretrained, PretextModel) else tuple(pretrained.input_shape[1:])
+    if tuple(window_shape) != tuple(dataset.X.shape[1:]):
         raise ValueError(
-            f"The encoder takes windows of shape {tuple(pretrained.input_shape[1:])}; the dataset's are "
+            f"The encoder takes windows of shape {tuple(window_shape)}; the dataset's are "
             f"{tuple(dataset.X.shape[1:])}. Resample and crop the data first (keras_har.ssl.pool_windows). "
             f"Received: dataset={dataset.name!r}"
         )

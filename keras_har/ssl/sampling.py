@@ -8,7 +8,10 @@ from scipy.signal import resample_poly
 
 from keras_har.backend import keras
 
-__all__ = ["VarianceSampler", "pool_windows", "resample_windows", "variance_sampling_probabilities"]
+__all__ = [
+    "VarianceSampler", "load_windows", "pool_windows", "resample_dataset", "resample_windows",
+    "variance_sampling_probabilities",
+]
 
 
 def _check_windows(windows, name="windows"):
@@ -192,3 +195,65 @@ def pool_windows(datasets, sampling_rate_hz, window_length, channels=None):
         windows = resample_windows(windows, dataset.sampling_rate_hz, sampling_rate_hz)
         pooled.append(_crop_center(windows, window_length, dataset.name))
     return np.concatenate(pooled, axis=0).astype(np.float32)
+
+
+def resample_dataset(dataset, sampling_rate_hz, window_length, channels=None):
+    """A `keras_har.datasets.HARDataset` moved to another rate and window length.
+
+    Windows are resampled and centre-cropped as in `pool_windows`; labels,
+    subjects and names are kept, ``sampling_rate_hz`` and ``window_sec``
+    updated.
+
+    Example:
+    >>> import keras_har
+    >>> usc = keras_har.datasets.load_dataset("usc_had")  # doctest: +SKIP
+    >>> keras_har.ssl.resample_dataset(usc, 50, 200).X.shape  # doctest: +SKIP
+    (13024, 200, 6)
+    """
+    import dataclasses
+
+    names = list(dataset.channel_names) if channels is None else list(channels)
+    return dataclasses.replace(
+        dataset,
+        X=pool_windows([dataset], sampling_rate_hz, window_length, channels=channels),
+        channel_names=names,
+        sampling_rate_hz=float(sampling_rate_hz),
+        window_sec=window_length / float(sampling_rate_hz),
+    )
+
+
+def load_windows(name_or_path, *, data_home=None):
+    """A dataset by name (`keras_har.datasets.load_dataset`) or from an ``.npz`` file.
+
+    The ``.npz`` holds ``X`` ``(N, T, C)`` and ``sampling_rate_hz``, and for
+    fine-tuning ``y`` and ``subjects``; optional ``class_names`` and
+    ``channel_names``. Unlabelled windows get label 0 and subject 0.
+    """
+    import pathlib
+
+    from keras_har.datasets import HARDataset, load_dataset
+
+    path = pathlib.Path(str(name_or_path))
+    if path.suffix != ".npz":
+        return load_dataset(str(name_or_path), data_home=data_home, verbose=False)
+    if not path.is_file():
+        raise FileNotFoundError(f"Windows file not found. Received: dataset={str(path)!r}")
+    with np.load(path, allow_pickle=False) as arrays:
+        if "X" not in arrays or "sampling_rate_hz" not in arrays:
+            raise ValueError(
+                f"An .npz dataset needs arrays 'X' and 'sampling_rate_hz'; {path.name} has {sorted(arrays.files)}. "
+                f"Received: dataset={str(path)!r}"
+            )
+        windows = arrays["X"]
+        labels = arrays["y"] if "y" in arrays else np.zeros(len(windows), np.int64)
+        subjects = arrays["subjects"] if "subjects" in arrays else np.zeros(len(windows), np.int64)
+        num_classes = int(labels.max()) + 1 if len(labels) else 1
+        class_names = [str(c) for c in arrays["class_names"]] if "class_names" in arrays else [str(i) for i in range(num_classes)]
+        channel_names = (
+            [str(c) for c in arrays["channel_names"]] if "channel_names" in arrays else [f"ch{i}" for i in range(windows.shape[2])]
+        )
+        rate = float(arrays["sampling_rate_hz"])
+    return HARDataset(
+        name=path.stem, X=windows, y=labels, subjects=subjects, class_names=class_names, channel_names=channel_names,
+        sampling_rate_hz=rate, window_sec=windows.shape[1] / rate, step_sec=windows.shape[1] / rate,
+    )

@@ -1,0 +1,121 @@
+"""Pretext models wrap any encoder, expose it unchanged, and survive a .keras round trip."""
+
+import numpy as np
+import pytest
+
+import keras_har
+from keras_har import ssl
+from keras_har.backend import keras
+
+SHAPE = (32, 3)
+WINDOWS = np.random.default_rng(0).normal(size=(6, *SHAPE)).astype("float32")
+
+
+def _tinier():
+    return keras_har.TinierHARBackbone(input_shape=SHAPE)
+
+
+def _larger():
+    return ssl.CNNGRUEncoder(input_shape=SHAPE, filters=(8, 16), gru_units=128)
+
+
+PRETEXTS = [
+    (ssl.CPC, {"prediction_steps": 3, "context_units": 32}),
+    (ssl.Reconstruction, {"hidden_units": 16}),
+    (ssl.MultiTask, {"prediction_steps": 3, "context_units": 32, "cpc_weight": 0.5, "hidden_units": 16}),
+    (ssl.SimCLR, {"seed": 0, "projection_units": [32, 16], "temperature": 0.2}),
+]
+
+
+@pytest.mark.parametrize("make_encoder", [_tinier, _larger], ids=["tinierhar", "cnn_gru"])
+@pytest.mark.parametrize("pretext_class, kwargs", PRETEXTS, ids=[c.__name__ for c, _ in PRETEXTS])
+def test_pretext_wraps_the_encoder_and_gives_256_features(make_encoder, pretext_class, kwargs):
+    encoder = make_encoder()
+    model = pretext_class(encoder, **kwargs)
+    assert model.encoder is encoder
+    assert model(WINDOWS).shape == (6, 256)
+    # The paper's linear layer is added only when the encoder is narrower than 256.
+    assert (model.projection is not None) == (encoder.output_shape[-1] < 256)
+    assert model.feature_model().output_shape == (None, 256)
+    assert np.isfinite(float(model.pretext_loss(WINDOWS)))
+
+
+def test_cpc_reads_the_per_step_layer_of_each_encoder():
+    tinier = ssl.CPC(_tinier(), prediction_steps=3)
+    assert tinier.sequence_layer == "recurrent" and tinier.step_projection is None
+    assert ssl.CPC(_larger(), prediction_steps=3).sequence_layer == "sequence"
+    # TinierHAR's conv output is 2M*C = 24 wide: it gets its own projection to 256.
+    conv = ssl.CPC(_tinier(), prediction_steps=3, sequence_layer="reshape")
+    assert conv.step_projection is not None and conv.step_projection.units == 256
+
+
+def test_cpc_errors_name_the_argument():
+    with pytest.raises(ValueError, match=r"Received: prediction_steps=8"):
+        ssl.CPC(_tinier(), prediction_steps=8)  # T' = 32 / 4 = 8 steps
+    with pytest.raises(ValueError, match=r"Received: sequence_layer='logits'"):
+        ssl.CPC(_tinier(), prediction_steps=3, sequence_layer="logits")
+
+
+def test_multitask_loss_is_the_weighted_sum():
+    model = ssl.MultiTask(_tinier(), prediction_steps=3, cpc_weight=0.5, reconstruction_weight=2.0)
+    cpc, reconstruction = (float(v) for v in model.pretext_losses(WINDOWS, training=False))
+    assert float(model.pretext_loss(WINDOWS, training=False)) == pytest.approx(0.5 * cpc + 2.0 * reconstruction, rel=1e-5)
+
+
+def test_reconstruction_loss_is_mse_of_the_decoded_window():
+    model = ssl.Reconstruction(_tinier())
+    decoded = model.reconstruct(WINDOWS, training=False).numpy()
+    assert decoded.shape == WINDOWS.shape
+    assert float(model.pretext_loss(WINDOWS, training=False)) == pytest.approx(np.mean((decoded - WINDOWS) ** 2), rel=1e-5)
+
+
+@pytest.mark.parametrize("pretext_class, kwargs", PRETEXTS, ids=[c.__name__ for c, _ in PRETEXTS])
+def test_keras_round_trip_restores_encoder_and_heads(tmp_path, pretext_class, kwargs):
+    keras.utils.set_random_seed(0)
+    model = pretext_class(_tinier(), **kwargs)
+    path = tmp_path / "pretext.keras"
+    model.save(path)
+    restored = keras.models.load_model(path, safe_mode=True)
+    assert type(restored) is pretext_class
+    assert restored.get_config() == model.get_config()
+    np.testing.assert_array_equal(restored(WINDOWS, training=False), model(WINDOWS, training=False))
+    if pretext_class is ssl.SimCLR:
+        features = model(WINDOWS, training=False)
+        np.testing.assert_array_equal(restored.head(features), model.head(features))
+    else:
+        assert float(restored.pretext_loss(WINDOWS, training=False)) == float(model.pretext_loss(WINDOWS, training=False))
+
+
+def test_cnn_gru_encoder_round_trip_and_config(tmp_path):
+    encoder = _larger()
+    assert encoder.get_layer("sequence").output.shape.as_list() == [None, 8, 256]
+    encoder.save(tmp_path / "encoder.keras")
+    restored = keras.models.load_model(tmp_path / "encoder.keras", safe_mode=True)
+    assert restored.get_config() == encoder.get_config()
+    np.testing.assert_array_equal(restored.predict(WINDOWS, verbose=0), encoder.predict(WINDOWS, verbose=0))
+
+
+@pytest.mark.parametrize("name", ["CNNGRUEncoder", "CPC", "Reconstruction", "MultiTask", "SimCLR"])
+def test_ssl_models_are_registered(name):
+    assert keras.saving.get_registered_object(f"keras_har>{name}") is getattr(ssl, name)
+
+
+def test_pretraining_moves_the_encoder_and_saves_a_reloadable_encoder(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = ssl.Reconstruction(_tinier(), hidden_units=16)
+    before = [w.copy() for w in model.encoder.get_weights()]
+    history = ssl.pretrain(model, WINDOWS.repeat(4, axis=0), epochs=2, batch_size=8, fraction=0.5, verbose=0, seed=0)
+    assert len(history.history["loss"]) == 2
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.encoder.get_weights()))
+    directory = ssl.save_pretrained(model, tmp_path / "run", metadata={"source": "toy"})
+    assert sorted(p.name for p in directory.iterdir()) == ["encoder.keras", "pretext.keras", "pretrain.json"]
+    encoder = ssl.load_encoder(directory)
+    np.testing.assert_array_equal(encoder.predict(WINDOWS, verbose=0), model.feature_model().predict(WINDOWS, verbose=0))
+    assert ssl.load_metadata(directory)["source"] == "toy"
+    with pytest.raises(FileNotFoundError, match="encoder.keras"):
+        ssl.load_encoder(tmp_path)
+
+
+def test_unknown_pretext_lists_the_known_ones():
+    with pytest.raises(ValueError, match=r"Received: pretext='byol'"):
+        ssl.get_pretext_class("byol")
