@@ -18,6 +18,7 @@ _LAZY = {
     "datasets": "keras_har.datasets",
     "layers": "keras_har.layers",
     "models": "keras_har.models",
+    "ssl": "keras_har.ssl",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
