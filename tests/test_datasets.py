@@ -396,3 +396,24 @@ def test_verbose_load_shows_parsing_progress(tmp_path, capsys):
                                  step_sec=0.5, cache_dir=tmp_path / "cache", verbose=True)
     assert data.y.tolist() == facts["y"]
     assert "Parsing daphnet" in capsys.readouterr().err
+
+
+def test_real_hapt_windows_of_three_subjects_match_the_official_pandas_loop(real_data_home, real_cache):
+    """Labels as the official loader writes them (`iloc[start:end + 1]`, null 0), then its window loop."""
+    raw = pathlib.Path(real_data_home) / "hapt" / "HAPT Data Set" / "RawData"
+    segments = pd.read_csv(raw / "labels.txt", sep=" ", header=None, names=["exp", "user", "act", "start", "end"])
+    recordings = []
+    for user in (1, 2, 3):
+        for experiment in sorted(segments[segments.user == user].exp.unique()):
+            rows = len(pd.read_csv(raw / f"acc_exp{experiment:02d}_user{user:02d}.txt.gz", sep=" ", header=None))
+            activity = pd.Series(np.zeros(rows, dtype=int))
+            for row in segments[(segments.exp == experiment) & (segments.user == user)].itertuples():
+                activity.iloc[row.start:row.end + 1] = row.act
+            recordings.append((activity.to_numpy() - 1, user))
+    expected_y, expected_subjects = _official_windows(recordings, 200, 100)
+    data = datasets.load_hapt(data_home=real_data_home, download_if_missing=False, cache_dir=real_cache,
+                              verbose=False)
+    mine = data.subset(data.subjects <= 3)
+    assert len(expected_y) > 700 and len(set(expected_y)) == 12
+    assert mine.y.tolist() == expected_y
+    assert mine.subjects.tolist() == expected_subjects
