@@ -192,3 +192,13 @@ def test_load_wisdm_from_a_tar_gz(server, tmp_path, monkeypatch):
                                          verbose=False)
     assert data.y.tolist() == facts["y"]
     np.testing.assert_array_equal(np.unique(data.subjects), [1, 2])
+
+
+def test_corrupt_archive_is_a_clear_error_and_leaves_nothing(tmp_path):
+    archive = tmp_path / "broken.zip"
+    archive.write_bytes(b"PK\x03\x04 this is not really a zip")
+    with pytest.raises(ValueError, match=r"broken\.zip is not a complete, valid archive"):
+        download.extract_archive(archive, tmp_path / "target")
+    assert os.listdir(tmp_path / "target") == []
+    with pytest.raises(ValueError, match=r"Unknown archive type.*Received: archive=.*data\.rar"):
+        download.extract_archive(tmp_path / "data.rar", tmp_path / "target")

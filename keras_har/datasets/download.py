@@ -19,6 +19,7 @@ import tarfile
 import tempfile
 import urllib.request
 import zipfile
+import zlib
 
 from tqdm.auto import tqdm
 
@@ -142,25 +143,10 @@ def extract_archive(archive, target_dir):
     target_dir.mkdir(parents=True, exist_ok=True)
     temp_dir = pathlib.Path(tempfile.mkdtemp(prefix=".extract-", dir=target_dir))
     try:
-        name = archive.name.lower()
-        if name.endswith(".zip"):
-            with zipfile.ZipFile(archive) as zipped:
-                for member in zipped.namelist():
-                    _check_member_name(member, archive)
-                zipped.extractall(temp_dir)
-        elif name.endswith((".tar", ".tar.gz", ".tgz")):
-            with tarfile.open(archive) as tarred:
-                for member in tarred.getmembers():
-                    _check_member_name(member.name, archive)
-                    if not (member.isfile() or member.isdir()):
-                        raise ValueError(
-                            f"Refusing to unpack {archive}: member {member.name!r} is a link or special file."
-                        )
-                tarred.extractall(temp_dir, filter="data")
-        else:
-            raise ValueError(
-                f"Unknown archive type: expected .zip, .tar, .tar.gz or .tgz. Received: archive={archive}"
-            )
+        try:
+            _unpack(archive, temp_dir)
+        except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as error:
+            raise ValueError(f"{archive} is not a complete, valid archive: {error}") from error
         top_level = sorted(os.listdir(temp_dir))
         for entry in top_level:
             if entry == "__MACOSX":  # resource forks that macOS zip tools add
@@ -174,3 +160,23 @@ def extract_archive(archive, target_dir):
         return [entry for entry in top_level if entry != "__MACOSX"]
     finally:
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _unpack(archive, temp_dir):
+    name = archive.name.lower()
+    if name.endswith(".zip"):
+        with zipfile.ZipFile(archive) as zipped:
+            for member in zipped.namelist():
+                _check_member_name(member, archive)
+            zipped.extractall(temp_dir)
+    elif name.endswith((".tar", ".tar.gz", ".tgz")):
+        with tarfile.open(archive) as tarred:
+            for member in tarred.getmembers():
+                _check_member_name(member.name, archive)
+                if not (member.isfile() or member.isdir()):
+                    raise ValueError(
+                        f"Refusing to unpack {archive}: member {member.name!r} is a link or special file."
+                    )
+            tarred.extractall(temp_dir, filter="data")
+    else:
+        raise ValueError(f"Unknown archive type: expected .zip, .tar, .tar.gz or .tgz. Received: archive={archive}")
