@@ -1,0 +1,122 @@
+"""keras_har.training: the reference recipe, checkpoints, reproducibility."""
+
+import os
+
+import numpy as np
+import pytest
+
+from keras_har import training
+from keras_har.backend import keras
+
+
+def _toy_data(n=96, t=16, c=3, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % k
+    # Class-dependent offsets make the task learnable in a few steps.
+    x = rng.normal(size=(n, t, c)).astype("float32") + y[:, None, None].astype("float32")
+    return x, y
+
+
+def _dense_model(t=16, c=3, k=3):
+    # No BatchNorm or dropout: with a frozen learning rate its loss is constant.
+    inputs = keras.Input((t, c))
+    x = keras.layers.Flatten()(inputs)
+    return keras.Model(inputs, keras.layers.Dense(k)(x))
+
+
+def _small_model(t=16, c=3, k=3):
+    # BatchNorm and dropout (state and randomness) in a graph that traces in
+    # seconds; TinierHAR's recurrent graph takes far longer to trace on 2 cores.
+    inputs = keras.Input((t, c))
+    x = keras.layers.Conv1D(4, 3, padding="same")(inputs)
+    x = keras.layers.BatchNormalization(momentum=0.9)(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.Dropout(0.3)(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    return keras.Model(inputs, keras.layers.Dense(k)(x))
+
+
+def test_reference_hyperparameters_match_the_official_train_py():
+    # zhaxidele/TinierHAR train.py / experiment.py / utils.py.
+    assert (training.BATCH_SIZE, training.EPOCHS) == (256, 150)
+    assert (training.LEARNING_RATE, training.WEIGHT_DECAY, training.ADAM_EPSILON) == (1e-3, 1e-2, 1e-8)
+    assert (training.LR_FACTOR, training.LR_PATIENCE, training.EARLY_STOPPING_PATIENCE) == (0.1, 7, 15)
+    assert training.VAL_FRACTION == 0.1
+    model = training.compile_model(_dense_model())
+    assert isinstance(model.optimizer, keras.optimizers.AdamW)
+    assert float(model.optimizer.weight_decay) == pytest.approx(1e-2)
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
+    assert model.optimizer.epsilon == 1e-8
+    assert model.loss.get_config()["from_logits"] is True
+
+
+def test_plateau_schedule_and_early_stopping_watch_validation_loss():
+    # A learning rate far below float32 resolution leaves the weights and so
+    # the validation loss unchanged: every epoch after the first is a plateau.
+    x, y = _toy_data()
+    result = training.fit(
+        _dense_model(), (x, y), (x, y), epochs=20, learning_rate=1e-30, weight_decay=0.0,
+        lr_patience=1, early_stopping_patience=3, verbose=0,
+    )
+    # Epoch 1 is best; epochs 2-4 do not improve; patience 3 stops after epoch 4.
+    assert result["epochs_run"] == 4
+    assert result["best_epoch"] == 1
+    np.testing.assert_allclose(result["history"]["lr"], [1e-30, 1e-30, 1e-31, 1e-32], rtol=1e-5)
+    assert len(result["seconds_per_epoch"]) == 4
+
+
+def test_fit_restores_the_best_epoch_and_checkpoints_it(tmp_path):
+    x, y = _toy_data()
+    model = _small_model()
+    path = tmp_path / "best.keras"
+    result = training.fit(model, (x[:64], y[:64]), (x[64:], y[64:]), epochs=4, batch_size=32,
+                          learning_rate=3e-2, checkpoint_path=path, log_dir=tmp_path / "tb", verbose=0)
+    val_losses = result["history"]["val_loss"]
+    assert result["best_epoch"] == int(np.argmin(val_losses)) + 1
+    assert result["best_val_loss"] == pytest.approx(min(val_losses), rel=1e-6)
+    # The returned model holds the best epoch's weights, so it scores its loss.
+    assert model.evaluate(x[64:], y[64:], verbose=0)[0] == pytest.approx(min(val_losses), rel=1e-4)
+    restored = keras.models.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(restored.predict(x[64:], verbose=0), model.predict(x[64:], verbose=0), atol=1e-6)
+    # Atomic writes leave no temporary files behind.
+    assert sorted(os.listdir(tmp_path)) == ["best.keras", "tb"]
+    assert sorted(os.listdir(tmp_path / "tb")) == ["train", "validation"]
+
+
+def test_same_seed_gives_the_same_weights():
+    x, y = _toy_data()
+
+    def run():
+        model = _small_model()
+        training.fit(model, (x[:64], y[:64]), (x[64:], y[64:]), epochs=2, batch_size=16, seed=7, verbose=0)
+        return model.get_weights()
+
+    # The model is built before fit() seeds, so seed here too for equal initial weights.
+    training.set_seed(7)
+    first = run()
+    training.set_seed(7)
+    second = run()
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_make_dataset_batches_and_keeps_the_last_partial_batch():
+    x, y = _toy_data(n=10)
+    batches = list(training.make_dataset(x, y, batch_size=4, shuffle=True, seed=0))
+    assert [int(b[0].shape[0]) for b in batches] == [4, 4, 2]
+    assert sorted(np.concatenate([b[1].numpy() for b in batches]).tolist()) == sorted(y.tolist())
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: training.make_dataset(np.zeros((4, 3))), "Received: x.shape=(4, 3)"),
+        (lambda: training.make_dataset(np.zeros((4, 3, 2)), np.zeros(3)), "Received: y.shape=(3,)"),
+        (lambda: training.save_model_atomic(None, "model.h5"), "Received: path='model.h5'"),
+        (lambda: training.set_seed(-1), "Received: seed=-1"),
+        (lambda: training.fit(None, None, None, epochs=0), "Received: epochs=0"),
+    ],
+)
+def test_bad_inputs_are_clear_errors(call, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+        call()
