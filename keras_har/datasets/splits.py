@@ -164,7 +164,9 @@ def train_val_split(indices, y=None, subjects=None, val_fraction=0.1, seed=0):
     """
     indices = np.asarray(indices, dtype=np.int64)
     if indices.ndim != 1 or len(indices) < 2:
-        raise ValueError(f"`indices` must be a 1-D array of at least 2 indices. Received: indices.shape={indices.shape}")
+        raise ValueError(
+            f"`indices` must be a 1-D array of at least 2 indices. Received: indices.shape={indices.shape}"
+        )
     if not 0 < val_fraction < 1:
         raise ValueError(f"`val_fraction` must be between 0 and 1. Received: val_fraction={val_fraction}")
     if y is not None and subjects is not None:
