@@ -47,7 +47,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture()
-def server():
+def server(monkeypatch):
+    for variable in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(variable, raising=False)  # 127.0.0.1 must not go through a proxy
     _Handler.routes = {}
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
