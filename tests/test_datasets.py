@@ -1,4 +1,5 @@
 import dataclasses
+import os
 import pathlib
 import re
 
@@ -417,3 +418,23 @@ def test_real_hapt_windows_of_three_subjects_match_the_official_pandas_loop(real
     assert len(expected_y) > 700 and len(set(expected_y)) == 12
     assert mine.y.tolist() == expected_y
     assert mine.subjects.tolist() == expected_subjects
+
+
+def test_read_only_data_folder_is_never_written_even_by_root(tmp_path, monkeypatch):
+    monkeypatch.delenv("KERAS_HAR_CACHE", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    facts = fixtures.write_hapt(tmp_path / "share")
+    for path in [tmp_path / "share", *(tmp_path / "share").rglob("*")]:
+        path.chmod(0o555 if path.is_dir() else 0o444)  # root can still write here: the bits must decide
+    try:
+        data = datasets.load_hapt(data_home=tmp_path / "share", download_if_missing=False, window_sec=1.0,
+                                  step_sec=0.5, verbose=False)
+        assert data.y.tolist() == facts["y"]
+        assert not (tmp_path / "share" / "hapt" / "keras_har_cache").exists()
+        cached = list((tmp_path / "home" / ".cache" / "keras_har" / "hapt").rglob("*.npz"))
+        umask = os.umask(0)
+        os.umask(umask)
+        assert len(cached) == 1 and cached[0].stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
+    finally:
+        for path in [tmp_path / "share", *(tmp_path / "share").rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)

@@ -91,6 +91,10 @@ def _save_npz_atomically(path, **arrays):
     try:
         with os.fdopen(handle, "wb") as file:
             np.savez(file, **arrays)
+        # mkstemp makes the file private (0600); give it the usual permissions.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp_name, 0o666 & ~umask)
         os.replace(temp_name, path)
     except BaseException:
         if os.path.exists(temp_name):

@@ -3,6 +3,7 @@
 import hashlib
 import os
 import pathlib
+import stat
 import warnings
 
 DATA_HOME_ENV = "KERAS_HAR_DATA"
@@ -35,6 +36,19 @@ def get_data_home(data_home=None):
 
 
 def _writable_dir(path):
+    """Creates `path` if it may be written; False for a read-only location.
+
+    The permission bits of the nearest existing folder are checked as well as
+    `os.access`, because `os.access` says yes to root even in a folder whose
+    owner marked it read-only (a shared, staged copy of the data).
+    """
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not existing.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        return False
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return False
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError:
