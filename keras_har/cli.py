@@ -15,6 +15,8 @@ COMMANDS = {
     "profile": "keras_har.commands.profile",
     "pretrain": "keras_har.commands.pretrain",
     "finetune": "keras_har.commands.finetune",
+    "train": "keras_har.commands.train",
+    "evaluate": "keras_har.commands.evaluate",
 }
 
 

@@ -1,0 +1,439 @@
+"""Subject-wise cross-validation with the official TinierHAR protocol.
+
+`cross_validate` trains one model per fold with `keras_har.training.fit`
+(the reference recipe) and reports per-fold and mean +- std macro-F1 and
+accuracy, the summed confusion matrix, params, MACs, epochs run and seconds
+per epoch. Everything lands in ``output_dir``:
+
+- ``run.json``: the configuration; a rerun with another one is refused;
+- ``folds/fold_XX.json`` (+ ``.npz`` with the test labels and predictions),
+  written atomically as each fold finishes, so a killed run resumes where it
+  stopped: a rerun into the same folder skips finished folds;
+- ``checkpoints/fold_XX.keras``: the best-validation model of each fold;
+- ``tensorboard/fold_XX``: loss, accuracy and learning rate per epoch, and the
+  fold's test confusion matrix as an image;
+- ``results.json``, ``folds.csv`` and ``confusion.png`` once all folds are done.
+
+Per fold, as in the official code: the test subjects are held out, the
+remaining windows are standardised per channel with statistics fitted on
+them alone, and 10% of them, drawn at random, are kept for validation.
+Standard deviations over folds are population standard deviations (ddof=0).
+"""
+
+import io
+import json
+import os
+import time
+
+import numpy as np
+
+from keras_har import training
+
+PROTOCOLS = ("paper", "loso", "kfold")
+DEFAULT_KFOLD_SPLITS = 5
+
+
+def classification_scores(y_true, y_pred, num_classes):
+    """Accuracy, macro-F1, weighted-F1 and the confusion matrix.
+
+    The F1 averages follow scikit-learn's ``f1_score`` defaults (and so the
+    official code): they run over the classes present in ``y_true`` or
+    ``y_pred``, and a class never predicted and never present scores 0.
+
+    Args:
+        y_true: integer labels ``(N,)`` in ``[0, num_classes)``.
+        y_pred: predicted labels, same shape.
+        num_classes: K, the size of the confusion matrix.
+
+    Returns:
+        A dict with ``accuracy``, ``macro_f1``, ``weighted_f1`` (floats) and
+        ``confusion`` (``(K, K)`` int64 array, rows are true classes).
+
+    Example:
+    >>> import keras_har.evaluation
+    >>> keras_har.evaluation.classification_scores([0, 1, 1], [0, 1, 0], 2)["accuracy"]
+    0.6666666666666666
+    """
+    y_true = np.asarray(y_true, dtype="int64")
+    y_pred = np.asarray(y_pred, dtype="int64")
+    if y_true.shape != y_pred.shape or y_true.ndim != 1 or len(y_true) == 0:
+        raise ValueError(
+            "`y_true` and `y_pred` must be non-empty 1-D arrays of the same length. "
+            f"Received: y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}"
+        )
+    for name, labels in (("y_true", y_true), ("y_pred", y_pred)):
+        if labels.min() < 0 or labels.max() >= num_classes:
+            raise ValueError(
+                f"`{name}` must hold labels in [0, {num_classes}). "
+                f"Received: {name} range=[{labels.min()}, {labels.max()}]"
+            )
+    confusion = np.zeros((num_classes, num_classes), dtype="int64")
+    np.add.at(confusion, (y_true, y_pred), 1)
+    true_count = confusion.sum(axis=1)
+    pred_count = confusion.sum(axis=0)
+    hits = np.diag(confusion)
+    # F1 = 2TP / (2TP + FP + FN), 0 where a class has no true or predicted window.
+    denominator = true_count + pred_count
+    f1 = np.divide(2 * hits, denominator, out=np.zeros(num_classes), where=denominator > 0)
+    present = denominator > 0
+    return {
+        "accuracy": float(hits.sum() / len(y_true)),
+        "macro_f1": float(f1[present].mean()),
+        "weighted_f1": float((f1 * true_count).sum() / true_count.sum()),
+        "confusion": confusion,
+    }
+
+
+def resolve_builder(model, model_kwargs=None):
+    """Turns a model name or a builder into ``(build(input_shape, num_classes), name)``.
+
+    Args:
+        model: a name known to `keras_har.get_model_class` (``"tinierhar"``,
+            ``"tinyhar"``, ``"deepconvlstm"``), or a callable
+            ``build(input_shape=(T, C), num_classes=K)`` returning a logits model.
+        model_kwargs: constructor arguments for a named model.
+
+    Example:
+    >>> import keras_har.evaluation
+    >>> build, name = keras_har.evaluation.resolve_builder("tinierhar", {"filters": 8})
+    >>> name
+    'tinierhar'
+    """
+    if isinstance(model, str):
+        from keras_har.models import get_model_class
+
+        model_class = get_model_class(model)
+        kwargs = dict(model_kwargs or {})
+
+        def build(input_shape, num_classes):
+            return model_class(input_shape=input_shape, num_classes=num_classes, **kwargs)
+
+        return build, model.lower().replace("_", "").replace("-", "")
+    if callable(model):
+        if model_kwargs:
+            raise ValueError(
+                "`model_kwargs` only apply to a model given by name; a builder takes its own "
+                f"arguments. Received: model_kwargs={model_kwargs!r}"
+            )
+        return model, getattr(model, "__qualname__", type(model).__name__)
+    raise ValueError(
+        "`model` must be a model name (e.g. 'tinierhar') or a callable "
+        f"build(input_shape, num_classes). Received: model={model!r}"
+    )
+
+
+def make_folds(dataset, protocol="paper", *, folds=None, seed=0):
+    """The ``(train_idx, test_idx)`` folds of a protocol, split by subject.
+
+    Args:
+        dataset: a `keras_har.datasets.HARDataset`.
+        protocol: ``"paper"`` (the official code's folds for this dataset),
+            ``"loso"`` (leave one subject out) or ``"kfold"`` (subject groups).
+        folds: for ``"kfold"``, the number of subject groups (default 5);
+            for ``"paper"`` and ``"loso"``, run only the first ``folds`` folds
+            (to fit a compute budget; default all).
+        seed: seed of the subject grouping for ``"kfold"``.
+
+    Returns:
+        ``(fold_list, folds_total)``.
+
+    Example:
+    >>> import keras_har, keras_har.evaluation
+    >>> data = keras_har.datasets.load_dataset("hapt", data_home="DATA")  # doctest: +SKIP
+    >>> folds, total = keras_har.evaluation.make_folds(data, "loso", folds=3)  # doctest: +SKIP
+    """
+    from keras_har.datasets import splits
+
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"`protocol` must be one of {list(PROTOCOLS)}. Received: protocol={protocol!r}")
+    if folds is not None and (not isinstance(folds, (int, np.integer)) or isinstance(folds, bool) or folds < 1):
+        raise ValueError(f"`folds` must be a positive integer or None. Received: folds={folds!r}")
+    if protocol == "kfold":
+        all_folds = splits.subject_kfold(dataset.subjects, n_splits=folds or DEFAULT_KFOLD_SPLITS, seed=seed)
+        return list(all_folds), len(all_folds)
+    if protocol == "paper":
+        all_folds = splits.paper_folds(dataset.name, dataset.subjects)
+    else:
+        all_folds = splits.leave_one_subject_out(dataset.subjects)
+    all_folds = list(all_folds)
+    return all_folds[: folds or len(all_folds)], len(all_folds)
+
+
+def cross_validate(
+    model_builder_or_name,
+    dataset,
+    *,
+    output_dir,
+    protocol="paper",
+    folds=None,
+    epochs=None,
+    seed=0,
+    model_kwargs=None,
+    batch_size=training.BATCH_SIZE,
+    val_fraction=training.VAL_FRACTION,
+    jit_compile=training.JIT_COMPILE,
+    verbose=2,
+):
+    """Cross-validates a model by subject and writes the results to ``output_dir``.
+
+    Args:
+        model_builder_or_name: a model name (``"tinierhar"``, ``"tinyhar"``,
+            ``"deepconvlstm"``) or ``build(input_shape, num_classes)``.
+        dataset: a `keras_har.datasets.HARDataset`.
+        output_dir: folder for results, checkpoints and TensorBoard logs. A
+            rerun into the same folder with the same settings skips the folds
+            already finished.
+        protocol: ``"paper"``, ``"loso"`` or ``"kfold"`` (see `make_folds`).
+        folds: see `make_folds`.
+        epochs: most epochs per fold; default the reference's 150.
+        seed: seed for weights, shuffling, the validation draw and k-fold
+            grouping; reset at the start of every fold.
+        model_kwargs: constructor arguments for a named model, e.g.
+            ``{"filters": 8, "recurrent": "gru"}``.
+        batch_size: windows per batch.
+        val_fraction: share of the training windows kept for validation.
+        jit_compile: compile the train step with XLA.
+        verbose: Keras progress per fold (0 silent, 1 bar, 2 a line an epoch).
+
+    Returns:
+        The dict written to ``results.json``.
+
+    Example:
+    >>> import keras_har, keras_har.evaluation
+    >>> data = keras_har.datasets.load_dataset("hapt", data_home="DATA")  # doctest: +SKIP
+    >>> results = keras_har.evaluation.cross_validate(
+    ...     "tinierhar", data, protocol="paper", output_dir="runs/hapt")  # doctest: +SKIP
+    >>> results["macro_f1_mean"]  # doctest: +SKIP
+    """
+    from tqdm.auto import tqdm
+
+    from keras_har.datasets.splits import Standardizer, train_val_split
+    from keras_har.profiler import profile
+
+    build, model_name = resolve_builder(model_builder_or_name, model_kwargs)
+    epochs = training.EPOCHS if epochs is None else epochs
+    if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 1:
+        raise ValueError(f"`epochs` must be a positive integer or None. Received: epochs={epochs!r}")
+    fold_list, folds_total = make_folds(dataset, protocol, folds=folds, seed=seed)
+    output_dir = os.fspath(output_dir)
+    os.makedirs(os.path.join(output_dir, "folds"), exist_ok=True)
+    config = {
+        "model": model_name,
+        "model_kwargs": dict(model_kwargs or {}),
+        "dataset": dataset.name,
+        "windows": int(len(dataset.y)),
+        "window_shape": [int(dataset.X.shape[1]), int(dataset.X.shape[2])],
+        "num_classes": int(dataset.num_classes),
+        "protocol": protocol,
+        "folds_run": len(fold_list),
+        "folds_total": folds_total,
+        "epochs_max": int(epochs),
+        "seed": int(seed),
+        "batch_size": int(batch_size),
+        "val_fraction": float(val_fraction),
+    }
+    _check_or_write_config(os.path.join(output_dir, "run.json"), config)
+
+    input_shape = tuple(config["window_shape"])
+    num_classes = config["num_classes"]
+    fold_results = []
+    start = time.perf_counter()
+    progress = tqdm(total=len(fold_list), desc=f"{model_name} on {dataset.name} ({protocol})", unit="fold")
+    for index, (train_idx, test_idx) in enumerate(fold_list):
+        fold_path = os.path.join(output_dir, "folds", f"fold_{index:02d}.json")
+        if os.path.exists(fold_path):
+            with open(fold_path, encoding="utf-8") as file:
+                fold_results.append(json.load(file))
+            progress.set_postfix(skipped=index + 1)
+            progress.update(1)
+            continue
+        fold_start = time.perf_counter()
+        train_idx, test_idx = np.asarray(train_idx), np.asarray(test_idx)
+        standardizer = Standardizer().fit(dataset.X[train_idx])
+        fit_idx, val_idx = train_val_split(train_idx, val_fraction=val_fraction, seed=seed)
+        x_fit = standardizer.transform(dataset.X[fit_idx])
+        x_val = standardizer.transform(dataset.X[val_idx])
+        x_test = standardizer.transform(dataset.X[test_idx])
+
+        training.set_seed(seed)
+        model = build(input_shape=input_shape, num_classes=num_classes)
+        counts = profile(model)
+        log_dir = os.path.join(output_dir, "tensorboard", f"fold_{index:02d}")
+        fitted = training.fit(
+            model,
+            (x_fit, dataset.y[fit_idx]),
+            (x_val, dataset.y[val_idx]),
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            jit_compile=jit_compile,
+            checkpoint_path=os.path.join(output_dir, "checkpoints", f"fold_{index:02d}.keras"),
+            log_dir=log_dir,
+            verbose=verbose,
+        )
+        y_test = dataset.y[test_idx]
+        y_pred = training.predict_classes(model, x_test, batch_size=batch_size)
+        scores = classification_scores(y_test, y_pred, num_classes)
+        log_confusion_matrix(log_dir, scores["confusion"], dataset.class_names, scores=scores)
+        seconds = fitted["seconds_per_epoch"]
+        result = {
+            "fold": index,
+            "test_subjects": sorted(int(s) for s in np.unique(dataset.subjects[test_idx])),
+            "n_train": int(len(fit_idx)),
+            "n_val": int(len(val_idx)),
+            "n_test": int(len(test_idx)),
+            "accuracy": scores["accuracy"],
+            "macro_f1": scores["macro_f1"],
+            "weighted_f1": scores["weighted_f1"],
+            "epochs_run": fitted["epochs_run"],
+            "best_epoch": fitted["best_epoch"],
+            # The median ignores the first epoch's graph tracing.
+            "seconds_per_epoch": float(np.median(seconds)),
+            "first_epoch_seconds": float(seconds[0]),
+            "fold_seconds": time.perf_counter() - fold_start,
+            "params": int(counts["params"]),
+            "macs": int(counts["macs"]),
+            "confusion": scores["confusion"].tolist(),
+            "standardizer": standardizer.to_dict(),
+        }
+        _write_npz_atomic(fold_path[: -len(".json")] + ".npz", y_true=y_test, y_pred=y_pred)
+        # The json is written last: its presence marks the fold as finished.
+        _write_json_atomic(fold_path, result)
+        fold_results.append(result)
+        progress.set_postfix(macro_f1=f"{result['macro_f1']:.3f}")
+        progress.update(1)
+    progress.close()
+    results = _summarise(config, fold_results, dataset.class_names)
+    results["wall_seconds_this_run"] = time.perf_counter() - start
+    _write_outputs(output_dir, results, dataset.class_names)
+    return results
+
+
+def _summarise(config, fold_results, class_names):
+    def mean_std(key):
+        values = np.array([fold[key] for fold in fold_results], dtype="float64")
+        return float(values.mean()), float(values.std())
+
+    results = dict(config)
+    results["class_names"] = list(class_names)
+    results["params"] = fold_results[0]["params"]
+    results["macs"] = fold_results[0]["macs"]
+    for key in ("macro_f1", "accuracy", "weighted_f1", "epochs_run", "seconds_per_epoch"):
+        results[f"{key}_mean"], results[f"{key}_std"] = mean_std(key)
+    results["wall_seconds"] = float(sum(fold["fold_seconds"] for fold in fold_results))
+    results["confusion"] = np.sum([fold["confusion"] for fold in fold_results], axis=0).tolist()
+    results["folds"] = [
+        {key: value for key, value in fold.items() if key not in ("confusion", "standardizer")}
+        for fold in fold_results
+    ]
+    return results
+
+
+def _write_outputs(output_dir, results, class_names):
+    import pandas as pd
+
+    _write_json_atomic(os.path.join(output_dir, "results.json"), results)
+    table = pd.DataFrame(results["folds"])
+    table["test_subjects"] = table["test_subjects"].map(lambda s: " ".join(str(v) for v in s))
+    _write_bytes_atomic(os.path.join(output_dir, "folds.csv"), table.to_csv(index=False).encode("utf-8"))
+    title = (
+        f"{results['model']} on {results['dataset']} ({results['protocol']}, "
+        f"{results['folds_run']}/{results['folds_total']} folds): "
+        f"macro-F1 {results['macro_f1_mean']:.3f} ± {results['macro_f1_std']:.3f}"
+    )
+    png = confusion_matrix_png(np.array(results["confusion"]), class_names, title=title)
+    _write_bytes_atomic(os.path.join(output_dir, "confusion.png"), png)
+
+
+def confusion_matrix_png(confusion, class_names, *, title=None):
+    """Draws a row-normalised confusion matrix with counts and returns PNG bytes.
+
+    Example:
+    >>> import numpy as np, keras_har.evaluation
+    >>> png = keras_har.evaluation.confusion_matrix_png(np.eye(2, dtype=int), ["sit", "walk"])
+    >>> png[:4]
+    b'\\x89PNG'
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    confusion = np.asarray(confusion)
+    rows = confusion.sum(axis=1, keepdims=True)
+    share = np.divide(confusion, rows, out=np.zeros(confusion.shape), where=rows > 0)
+    size = max(4.0, 0.55 * len(class_names) + 2.0)
+    fig, ax = plt.subplots(figsize=(size + 1.0, size))
+    image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of true class")
+    ticks = np.arange(len(class_names))
+    ax.set_xticks(ticks, labels=class_names, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(ticks, labels=class_names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(confusion.shape[0]):
+        for j in range(confusion.shape[1]):
+            if confusion[i, j]:
+                color = "white" if share[i, j] > 0.5 else "black"
+                ax.text(j, i, str(confusion[i, j]), ha="center", va="center", fontsize=7, color=color)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def log_confusion_matrix(log_dir, confusion, class_names, *, scores=None, step=0):
+    """Writes a confusion-matrix image (and test scores) to TensorBoard under ``log_dir/test``.
+
+    Example:
+    >>> import numpy as np, keras_har.evaluation
+    >>> keras_har.evaluation.log_confusion_matrix("/tmp/tb", np.eye(2, dtype=int), ["a", "b"])
+    """
+    from keras_har.backend import tf
+
+    png = confusion_matrix_png(confusion, class_names)
+    image = tf.expand_dims(tf.io.decode_png(png, channels=4), 0)
+    writer = tf.summary.create_file_writer(os.path.join(os.fspath(log_dir), "test"))
+    with writer.as_default():
+        tf.summary.image("confusion_matrix", image, step=step)
+        for key in ("accuracy", "macro_f1", "weighted_f1"):
+            if scores is not None:
+                tf.summary.scalar(key, scores[key], step=step)
+    writer.close()
+
+
+def _check_or_write_config(path, config):
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as file:
+            previous = json.load(file)
+        if previous != json.loads(json.dumps(config)):
+            changed = sorted(key for key in set(previous) | set(config) if previous.get(key) != config.get(key))
+            raise ValueError(
+                f"`output_dir` holds folds of a different run ({os.path.dirname(path)}); "
+                "use a new folder or the same settings. "
+                f"Differs in: {changed}. Received: " + ", ".join(f"{k}={config.get(k)!r}" for k in changed)
+            )
+        return
+    _write_json_atomic(path, config)
+
+
+def _write_bytes_atomic(path, data):
+    tmp_path = f"{path}.{os.getpid()}.tmp"
+    with open(tmp_path, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(tmp_path, path)
+
+
+def _write_json_atomic(path, obj):
+    _write_bytes_atomic(path, json.dumps(obj, indent=2).encode("utf-8"))
+
+
+def _write_npz_atomic(path, **arrays):
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    _write_bytes_atomic(path, buffer.getvalue())

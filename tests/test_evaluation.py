@@ -1,0 +1,225 @@
+"""keras_har.evaluation and the train/evaluate CLI."""
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import accuracy_score, f1_score
+
+from keras_har import evaluation
+from keras_har.backend import keras, tf
+from keras_har.cli import main
+from keras_har.datasets import HARDataset
+
+
+def _toy_dataset(subjects_count=4, per_subject=24, t=16, c=3, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    subjects = np.repeat(np.arange(1, subjects_count + 1), per_subject)
+    y = np.arange(len(subjects)) % k
+    x = rng.normal(size=(len(subjects), t, c)) + y[:, None, None]
+    return HARDataset(
+        name="toy", X=x, y=y, subjects=subjects, class_names=[f"class{i}" for i in range(k)],
+        channel_names=[f"ch{i}" for i in range(c)], sampling_rate_hz=50.0, window_sec=t / 50, step_sec=t / 100,
+    )
+
+
+class CountingBuilder:
+    """A small logits model (fast to trace) that counts how often it is built."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, input_shape, num_classes):
+        self.calls += 1
+        inputs = keras.Input(input_shape)
+        x = keras.layers.Conv1D(4, 3, padding="same")(inputs)
+        x = keras.layers.BatchNormalization(momentum=0.9)(x)
+        x = keras.layers.GlobalAveragePooling1D()(x)
+        return keras.Model(inputs, keras.layers.Dense(num_classes)(x))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_scores_equal_scikit_learn(seed):
+    rng = np.random.default_rng(seed)
+    # Class 4 is never true, class 5 never true nor predicted: the averages
+    # must run over the classes scikit-learn counts.
+    y_true = rng.integers(0, 4, 200)
+    y_pred = np.where(rng.random(200) < 0.6, y_true, rng.integers(0, 5, 200))
+    scores = evaluation.classification_scores(y_true, y_pred, num_classes=6)
+    assert scores["macro_f1"] == pytest.approx(f1_score(y_true, y_pred, average="macro"), abs=1e-12)
+    assert scores["weighted_f1"] == pytest.approx(f1_score(y_true, y_pred, average="weighted"), abs=1e-12)
+    assert scores["accuracy"] == pytest.approx(accuracy_score(y_true, y_pred), abs=1e-12)
+    assert scores["confusion"].shape == (6, 6)
+    assert scores["confusion"].sum() == 200
+    assert scores["confusion"][5].sum() == 0
+
+
+def test_known_predictions_give_known_macro_f1():
+    # Class 0: P=1, R=1/2, F1=2/3. Class 1: P=2/3, R=1, F1=4/5. Mean 11/15.
+    scores = evaluation.classification_scores([0, 0, 1, 1], [0, 1, 1, 1], num_classes=3)
+    assert scores["macro_f1"] == pytest.approx(11 / 15)
+    assert scores["confusion"].tolist() == [[1, 1, 0], [0, 2, 0], [0, 0, 0]]
+
+
+def test_cross_validate_writes_files_that_reload_and_resumes(tmp_path):
+    data = _toy_dataset()
+    builder = CountingBuilder()
+    out = tmp_path / "cv"
+    results = evaluation.cross_validate(builder, data, protocol="kfold", folds=2, epochs=2,
+                                        output_dir=out, verbose=0)
+    assert builder.calls == 2
+    assert sorted(os.listdir(out)) == ["checkpoints", "confusion.png", "folds", "folds.csv", "results.json",
+                                       "run.json", "tensorboard"]
+    assert sorted(os.listdir(out / "folds")) == ["fold_00.json", "fold_00.npz", "fold_01.json", "fold_01.npz"]
+    assert (out / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["macro_f1_mean"] == results["macro_f1_mean"]
+    assert (saved["folds_run"], saved["folds_total"], saved["epochs_max"]) == (2, 2, 2)
+    assert np.array(saved["confusion"]).sum() == len(data.y)
+    table = pd.read_csv(out / "folds.csv")
+    assert len(table) == 2
+    assert sorted(" ".join(table["test_subjects"].astype(str)).split()) == ["1", "2", "3", "4"]
+    # Reported scores are those of the saved test predictions.
+    per_fold = []
+    for index in range(2):
+        arrays = np.load(out / "folds" / f"fold_{index:02d}.npz")
+        per_fold.append(f1_score(arrays["y_true"], arrays["y_pred"], average="macro"))
+        assert table.loc[index, "macro_f1"] == pytest.approx(per_fold[-1])
+        assert table.loc[index, "epochs_run"] == 2
+        assert table.loc[index, "n_train"] + table.loc[index, "n_val"] + table.loc[index, "n_test"] == 96
+    assert saved["macro_f1_mean"] == pytest.approx(np.mean(per_fold))
+    assert saved["macro_f1_std"] == pytest.approx(np.std(per_fold))
+    # Each fold's best model reloads in safe mode.
+    checkpoint = keras.models.load_model(out / "checkpoints" / "fold_00.keras", safe_mode=True)
+    assert checkpoint.output_shape == (None, 3)
+    # TensorBoard: epoch scalars, and the test confusion matrix as an image.
+    tags = set()
+    for event_file in tf.io.gfile.glob(str(out / "tensorboard" / "fold_01" / "test" / "events.*")):
+        for event in tf.compat.v1.train.summary_iterator(event_file):
+            tags.update(value.tag for value in event.summary.value)
+    assert {"confusion_matrix", "macro_f1", "accuracy"} <= tags
+    assert os.listdir(out / "tensorboard" / "fold_00" / "train")
+
+    # A rerun skips finished folds; a lost fold (killed run) is the only one redone.
+    again = evaluation.cross_validate(builder, data, protocol="kfold", folds=2, epochs=2, output_dir=out, verbose=0)
+    assert builder.calls == 2
+    assert again["macro_f1_mean"] == results["macro_f1_mean"]
+    (out / "folds" / "fold_01.json").unlink()
+    evaluation.cross_validate(builder, data, protocol="kfold", folds=2, epochs=2, output_dir=out, verbose=0)
+    assert builder.calls == 3
+
+
+def test_rerun_with_other_settings_is_refused(tmp_path):
+    data = _toy_dataset()
+    evaluation.cross_validate(CountingBuilder(), data, protocol="kfold", folds=2, epochs=1,
+                              output_dir=tmp_path, verbose=0)
+    with pytest.raises(ValueError, match=r"different run.*epochs_max.*Received: epochs_max=3"):
+        evaluation.cross_validate(CountingBuilder(), data, protocol="kfold", folds=2, epochs=3,
+                                  output_dir=tmp_path, verbose=0)
+
+
+def test_paper_protocol_can_run_only_the_first_folds():
+    data = _toy_dataset(subjects_count=6)
+    data.name = "hapt"
+    folds, total = evaluation.make_folds(data, "paper", folds=1)
+    # HAPT's official groups are subjects 1-3, 4-6, ...: two present here.
+    assert total == 2
+    assert len(folds) == 1
+    assert sorted(np.unique(data.subjects[folds[0][1]]).tolist()) == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"protocol": "holdout"}, r"`protocol` must be one of \['paper', 'loso', 'kfold'\]. Received: protocol='holdout'"),
+        ({"folds": 0}, r"Received: folds=0"),
+        ({"epochs": 0}, r"Received: epochs=0"),
+    ],
+)
+def test_bad_arguments_are_clear_errors(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        evaluation.cross_validate(CountingBuilder(), _toy_dataset(), output_dir=tmp_path, **kwargs)
+
+
+def test_unknown_model_name_lists_the_known_ones(tmp_path):
+    with pytest.raises(ValueError, match=r"tinierhar.*Received: model='resnet'"):
+        evaluation.cross_validate("resnet", _toy_dataset(), output_dir=tmp_path)
+
+
+def test_real_hapt_two_folds_two_epochs(real_data_home, tmp_path):
+    from keras_har.datasets import load_dataset
+
+    data = load_dataset("hapt", data_home=real_data_home, download_if_missing=False, verbose=False)
+    small = data.subset(np.flatnonzero(data.subjects <= 6))
+    results = evaluation.cross_validate("tinierhar", small, protocol="paper", epochs=2, output_dir=tmp_path,
+                                        verbose=0)
+    # Official HAPT folds: subjects 1-3 then 4-6 held out.
+    assert [fold["test_subjects"] for fold in results["folds"]] == [[1, 2, 3], [4, 5, 6]]
+    assert (results["params"], results["macs"]) == (7483, 697246)  # the official log's HAPT row
+    assert [fold["epochs_run"] for fold in results["folds"]] == [2, 2]
+    assert np.array(results["confusion"]).sum() == len(small.y)
+    assert json.loads((tmp_path / "results.json").read_text())["folds_run"] == 2
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def test_cli_rejects_an_unknown_model(capsys, tmp_path):
+    assert main(["evaluate", "--model", "resnet", "--dataset", "hapt", "--output", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert "deepconvlstm" in error and "tinierhar" in error and "resnet" in error
+
+
+def test_cli_rejects_an_unknown_dataset(capsys, tmp_path):
+    assert main(["train", "--model", "tinierhar", "--dataset", "imagenet", "--output", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert "hapt" in error and "usc_had" in error and "imagenet" in error
+
+
+def test_cli_rejects_tinierhar_flags_for_other_models(capsys, tmp_path):
+    assert main(["evaluate", "--model", "tinyhar", "--dataset", "hapt", "--no-residual", "--gru-units", "8",
+                 "--output", str(tmp_path)]) == 2
+    assert "--gru-units, --residual only apply to --model tinierhar" in capsys.readouterr().err
+
+
+def test_cli_rejects_an_unknown_protocol(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "--model", "tinierhar", "--dataset", "hapt", "--protocol", "holdout",
+              "--output", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'holdout'" in capsys.readouterr().err
+
+
+def test_cli_flag_choices_match_the_model_module():
+    from keras_har.commands import train as train_command
+    from keras_har.models import MODELS, tinier_har
+
+    assert set(train_command.MODEL_NAMES) == set(MODELS)
+    assert train_command.CONV_TYPES == tinier_har.CONV_TYPES
+    assert train_command.RECURRENT_TYPES == tinier_har.RECURRENT_TYPES
+    assert train_command.AGGREGATION_TYPES == tinier_har.AGGREGATION_TYPES
+
+
+def test_cli_train_saves_a_model_and_its_normalisation(monkeypatch, tmp_path, capsys):
+    import keras_har.datasets
+    from keras_har.datasets import Standardizer
+
+    data = _toy_dataset(t=32)
+    monkeypatch.setattr(keras_har.datasets, "load_dataset", lambda name, data_home=None: data)
+    out = tmp_path / "run"
+    assert main(["train", "--model", "tinierhar", "--dataset", "toy", "--epochs", "1", "--filters", "2",
+                 "--gru-units", "4", "--recurrent", "gru", "--aggregation", "mean", "--no-residual",
+                 "--output", str(out)]) == 0
+    assert "trained tinierhar on toy: 1 epochs" in capsys.readouterr().out
+    model = keras.models.load_model(out / "model.keras", safe_mode=True)
+    assert (model.filters, model.gru_units, model.recurrent, model.aggregation, model.residual) == (
+        2, 4, "gru", "mean", False)
+    scaler = Standardizer.load(out / "normalization.json")
+    np.testing.assert_allclose(scaler.mean_, data.X.reshape(-1, 3).mean(axis=0), atol=1e-5)
+    history = json.loads((out / "history.json").read_text())
+    assert (history["n_train"], history["n_val"], history["epochs_run"]) == (86, 10, 1)
+    assert history["model_kwargs"] == {"filters": 2, "gru_units": 4, "recurrent": "gru",
+                                       "aggregation": "mean", "residual": False}
