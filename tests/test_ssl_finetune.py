@@ -1,0 +1,128 @@
+"""Fine-tuning modes, the label-scarce protocol and the pretrain/finetune commands."""
+
+import numpy as np
+import pytest
+
+import keras_har
+from keras_har import ssl
+from keras_har.backend import keras
+from keras_har.cli import main
+from keras_har.datasets import HARDataset
+
+SHAPE = (32, 3)
+
+
+def _pretrained():
+    keras.utils.set_random_seed(0)
+    return ssl.Reconstruction(keras_har.TinierHARBackbone(input_shape=SHAPE), hidden_units=16)
+
+
+def _toy_dataset(windows_per_subject=6, subjects=6, classes=3):
+    rng = np.random.default_rng(0)
+    count = windows_per_subject * subjects
+    labels = np.arange(count) % classes
+    # Classes differ in amplitude, so a few fits can tell them apart.
+    windows = rng.normal(size=(count, *SHAPE)) * (1 + labels[:, None, None])
+    return HARDataset(
+        name="toy", X=windows, y=labels, subjects=np.repeat(np.arange(subjects), windows_per_subject),
+        class_names=[f"c{i}" for i in range(classes)], channel_names=["acc_x", "acc_y", "acc_z"],
+        sampling_rate_hz=50.0, window_sec=SHAPE[0] / 50.0, step_sec=0.32,
+    )
+
+
+def _fit(model, data):
+    model.compile(optimizer=keras.optimizers.Adam(1e-2),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(data.X, data.y, epochs=2, batch_size=12, verbose=0)
+
+
+def test_head_is_256_128_128_with_batchnorm_relu_dropout():
+    model = ssl.build_classifier(_pretrained().feature_model(), num_classes=5, mode="finetune")
+    assert [model.get_layer(f"head{i}_dense").units for i in (1, 2, 3)] == [256, 128, 128]
+    assert [model.get_layer(f"head{i}_dropout").rate for i in (1, 2, 3)] == [0.2, 0.2, 0.2]
+    assert all(isinstance(model.get_layer(f"head{i}_bn"), keras.layers.BatchNormalization) for i in (1, 2, 3))
+    assert model.get_layer("logits").units == 5 and model.output_shape == (None, 5)
+
+
+def test_frozen_keeps_the_encoder_bit_identical_and_finetune_changes_it():
+    features = _pretrained().feature_model()
+    pretrained = [w.copy() for w in features.get_weights()]
+    data = _toy_dataset()
+    frozen = ssl.build_classifier(features, 3, mode="frozen")
+    finetuned = ssl.build_classifier(features, 3, mode="finetune")
+    for model in (frozen, finetuned):
+        _fit(model, data)
+    frozen_weights = frozen.get_layer("ssl_encoder").get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(pretrained, frozen_weights))  # BatchNorm statistics too
+    assert any(not np.array_equal(a, b) for a, b in zip(pretrained, finetuned.get_layer("ssl_encoder").get_weights()))
+    # The classifiers worked on copies: the pretrained model is untouched.
+    assert all(np.array_equal(a, b) for a, b in zip(pretrained, features.get_weights()))
+    assert frozen.get_layer("head1_dense").get_weights()[0].std() > 0
+
+
+def test_scratch_reinitialises_the_encoder():
+    features = _pretrained().feature_model()
+    scratch = ssl.build_classifier(features, 3, mode="scratch")
+    copy = scratch.get_layer("ssl_encoder")
+    kernels = [(w.numpy(), c.numpy()) for w, c in zip(features.weights, copy.weights) if "kernel" in w.name]
+    assert len(kernels) == 20  # 6 depthwise, 6 pointwise, 2 shortcuts, 4 GRU, pooling score, projection
+    assert all(not np.array_equal(a, b) for a, b in kernels)
+
+
+def test_bad_mode_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"Received: mode='linear'"):
+        ssl.build_classifier(_pretrained().feature_model(), 3, mode="linear")
+
+
+def test_pretext_loss_can_keep_running_during_finetuning():
+    pretext = _pretrained()
+    classifier = ssl.classifier_on(pretext.feature_model(), 3)
+    model = ssl.PretextRegularizedClassifier(classifier, pretext, pretext_weight=0.5)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    decoder_before = pretext.decoder.get_weights()[0].copy()
+    history = model.fit(_toy_dataset().X, _toy_dataset().y, epochs=1, batch_size=12, verbose=0)
+    assert set(history.history) == {"loss", "pretext_loss"}
+    assert history.history["loss"][0] > 0.5 * history.history["pretext_loss"][0]
+    assert not np.array_equal(decoder_before, pretext.decoder.get_weights()[0])
+
+
+def test_label_scarce_study_rows_and_counts():
+    data = _toy_dataset()
+    table = ssl.label_scarce_study(_pretrained(), data, windows_per_class=[1, 2], modes=["frozen", "finetune"],
+                                   n_splits=3, folds=1, seeds=[0], epochs=1, progress=False)
+    assert len(table) == 4
+    assert table["train_windows"].tolist() == [3, 3, 6, 6]  # k windows of each of 3 classes
+    assert set(table["test_windows"]) == {12}  # 2 of 6 subjects, 6 windows each
+    assert table["macro_f1"].between(0, 1).all()
+    summary = ssl.summarize(table)
+    assert summary["fits"].tolist() == [1, 1, 1, 1]
+
+
+def test_label_scarce_study_refuses_a_frozen_pretext_loss_and_wrong_shapes():
+    with pytest.raises(ValueError, match=r"Received: modes=\['frozen'\]"):
+        ssl.label_scarce_study(_pretrained(), _toy_dataset(), modes=["frozen"], pretext_weight=1.0)
+    other = ssl.Reconstruction(keras_har.TinierHARBackbone(input_shape=(64, 3)))
+    with pytest.raises(ValueError, match="Received: dataset='toy'"):
+        ssl.label_scarce_study(other, _toy_dataset())
+
+
+def test_pretrain_and_finetune_commands(tmp_path, capsys):
+    data = _toy_dataset()
+    npz = tmp_path / "toy.npz"
+    np.savez(npz, X=data.X, y=data.y, subjects=data.subjects, sampling_rate_hz=50.0,
+             channel_names=np.array(data.channel_names))
+    run = tmp_path / "run"
+    assert main(["pretrain", "--pretext", "reconstruction", "--dataset", str(npz), "--output", str(run),
+                 "--epochs", "1", "--fraction", "0.5", "--batch-size", "8"]) == 0
+    assert {p.name for p in run.iterdir()} == {"encoder.keras", "pretext.keras", "pretrain.json", "standardizer.json"}
+    assert ssl.load_metadata(run)["window_length"] == 32
+    assert ssl.load_encoder(run).output_shape == (None, 256)
+    results = tmp_path / "results.csv"
+    assert main(["finetune", "--encoder", str(run), "--dataset", str(npz), "--mode", "frozen",
+                 "--windows-per-class", "1", "--n-splits", "3", "--folds", "1", "--epochs", "1",
+                 "--output", str(results)]) == 0
+    table = __import__("pandas").read_csv(results)
+    assert table[["mode", "windows_per_class", "train_windows"]].values.tolist() == [["frozen", 1, 3]]
+    assert results.with_suffix(".png").stat().st_size > 0
+    assert main(["finetune", "--encoder", str(tmp_path), "--dataset", str(npz)]) == 2
+    assert "pretrain.json" in capsys.readouterr().err
