@@ -105,7 +105,7 @@ def permutation(windows, rng, num_segments=4):
     >>> import numpy as np
     >>> import keras_har
     >>> x = np.arange(8, dtype="float32").reshape(1, 8, 1)
-    >>> sorted(keras_har.ssl.augmentations.permutation(x, np.random.default_rng(0)).ravel())
+    >>> sorted(keras_har.ssl.augmentations.permutation(x, np.random.default_rng(0)).ravel().tolist())
     [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
     """
     windows = _check_windows(windows)
@@ -162,7 +162,7 @@ def channel_shuffle(windows, rng):
     >>> import numpy as np
     >>> import keras_har
     >>> x = np.arange(3, dtype="float32").reshape(1, 1, 3)
-    >>> sorted(keras_har.ssl.augmentations.channel_shuffle(x, np.random.default_rng(0)).ravel())
+    >>> sorted(keras_har.ssl.augmentations.channel_shuffle(x, np.random.default_rng(0)).ravel().tolist())
     [0.0, 1.0, 2.0]
     """
     windows = _check_windows(windows)
