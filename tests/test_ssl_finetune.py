@@ -74,16 +74,21 @@ def test_bad_mode_is_a_clear_error():
         ssl.build_classifier(_pretrained().feature_model(), 3, mode="linear")
 
 
-def test_pretext_loss_can_keep_running_during_finetuning():
+def test_pretext_loss_can_keep_running_during_finetuning(tmp_path):
     pretext = _pretrained()
-    classifier = ssl.classifier_on(pretext.feature_model(), 3)
-    model = ssl.PretextRegularizedClassifier(classifier, pretext, pretext_weight=0.5)
+    model = ssl.PretextRegularizedClassifier(pretext, num_classes=3, pretext_weight=0.5)
+    assert model.classifier.get_layer("ssl_encoder").get_layer("tinier_har_backbone") is pretext.encoder
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     decoder_before = pretext.decoder.get_weights()[0].copy()
-    history = model.fit(_toy_dataset().X, _toy_dataset().y, epochs=1, batch_size=12, verbose=0)
+    data = _toy_dataset()
+    history = model.fit(data.X, data.y, epochs=1, batch_size=12, verbose=0)
     assert set(history.history) == {"loss", "pretext_loss"}
     assert history.history["loss"][0] > 0.5 * history.history["pretext_loss"][0]
     assert not np.array_equal(decoder_before, pretext.decoder.get_weights()[0])
+    model.save(tmp_path / "joint.keras")
+    restored = keras.models.load_model(tmp_path / "joint.keras", safe_mode=True)
+    assert restored.classifier.get_layer("ssl_encoder").get_layer("tinier_har_backbone") is restored.pretext.encoder
+    np.testing.assert_array_equal(restored.predict(data.X, verbose=0), model.predict(data.X, verbose=0))
 
 
 def test_label_scarce_study_rows_and_counts():
@@ -126,3 +131,13 @@ def test_pretrain_and_finetune_commands(tmp_path, capsys):
     assert results.with_suffix(".png").stat().st_size > 0
     assert main(["finetune", "--encoder", str(tmp_path), "--dataset", str(npz)]) == 2
     assert "pretrain.json" in capsys.readouterr().err
+
+
+def test_label_scarce_study_with_the_pretext_loss_running():
+    pretext = _pretrained()
+    before = [w.copy() for w in pretext.get_weights()]
+    table = ssl.label_scarce_study(pretext, _toy_dataset(), windows_per_class=[2], modes=["finetune"], n_splits=3,
+                                   folds=1, epochs=1, pretext_weight=1.0, progress=False)
+    assert table[["mode", "train_windows"]].values.tolist() == [["finetune", 6]]
+    # The study trains a copy: the pretrained pretext model is unchanged.
+    assert all(np.array_equal(a, b) for a, b in zip(before, pretext.get_weights()))

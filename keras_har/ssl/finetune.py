@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.metrics import f1_score
 
-from keras_har.backend import keras, tf
+from keras_har.backend import keras, register, tf
 
 MODES = ("frozen", "finetune", "scratch")
 HEAD_UNITS = (256, 128, 128)
@@ -74,35 +74,50 @@ def build_classifier(feature_model, num_classes, mode="finetune", *, head_units=
                          name=f"ssl_classifier_{mode}")
 
 
+@register
 class PretextRegularizedClassifier(keras.Model):
     """Fine-tunes a classifier while the pretext loss keeps running on the same batches.
 
     An answer to the paper's open question "continuing the pretext task
     while training the classification layers": the training loss is
     ``cross-entropy + pretext_weight * pretext_loss(windows)``. The
-    classifier must be built on ``pretext.feature_model()`` directly
-    (`classifier_on`), so both losses move the same encoder. This wrapper is
-    for training only; save ``.classifier``.
+    classifier (``.classifier``, the head of `build_classifier`) is built on
+    ``pretext.feature_model()`` itself, so both losses move the same
+    encoder. Calling the model gives the classifier's logits; for deployment
+    save ``.classifier``.
+
+    Args:
+        pretext: a `keras_har.ssl.PretextModel`; trained in place.
+        num_classes: number of classes K.
+        pretext_weight: weight of the pretext loss, >= 0.
+        head_units: widths of the head's Dense layers.
+        dropout: dropout rate of the head.
+        name: model name.
 
     Example:
     >>> import keras_har
     >>> cpc = keras_har.ssl.CPC(keras_har.TinierHARBackbone(input_shape=(64, 3)), prediction_steps=4)
-    >>> classifier = keras_har.ssl.classifier_on(cpc.feature_model(), num_classes=3)
-    >>> model = keras_har.ssl.PretextRegularizedClassifier(classifier, cpc, pretext_weight=0.5)
-    >>> model.pretext_weight
-    0.5
+    >>> model = keras_har.ssl.PretextRegularizedClassifier(cpc, num_classes=3, pretext_weight=0.5)
+    >>> model.classifier.output_shape
+    (None, 3)
     """
 
-    def __init__(self, classifier, pretext, pretext_weight=1.0, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, pretext, num_classes, pretext_weight=1.0, head_units=HEAD_UNITS, dropout=0.2,
+                 name="pretext_regularized_classifier", **kwargs):
+        super().__init__(name=name, **kwargs)
         if not float(pretext_weight) >= 0:
             raise ValueError(f"`pretext_weight` must be >= 0. Received: pretext_weight={pretext_weight!r}")
-        self.classifier = classifier
         self.pretext = pretext
+        self.num_classes = num_classes
         self.pretext_weight = float(pretext_weight)
+        self.head_units = list(head_units)
+        self.dropout = dropout
+        self.classifier = classifier_on(pretext.feature_model(), num_classes, head_units=head_units, dropout=dropout,
+                                        name="ssl_classifier_finetune")
         self.cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.pretext_tracker = keras.metrics.Mean(name="pretext_loss")
+        self.built = True
 
     def call(self, windows, training=None):
         return self.classifier(windows, training=training)
@@ -123,6 +138,22 @@ class PretextRegularizedClassifier(keras.Model):
         self.loss_tracker.update_state(loss)
         self.pretext_tracker.update_state(pretext_loss)
         return {"loss": self.loss_tracker.result(), "pretext_loss": self.pretext_tracker.result()}
+
+    def get_config(self):
+        return {
+            "pretext": keras.saving.serialize_keras_object(self.pretext),
+            "num_classes": self.num_classes,
+            "pretext_weight": self.pretext_weight,
+            "head_units": self.head_units,
+            "dropout": self.dropout,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        config["pretext"] = keras.saving.deserialize_keras_object(config["pretext"], custom_objects=custom_objects)
+        return cls(**config)
 
 
 def macro_f1(model, windows, labels, batch_size=512):

@@ -16,7 +16,6 @@ from keras_har.ssl.finetune import (
     PretextRegularizedClassifier,
     _check_mode,
     build_classifier,
-    classifier_on,
     macro_f1,
 )
 from keras_har.ssl.pretext_model import PretextModel
@@ -41,11 +40,9 @@ class _Run:
     def __init__(self, pretrained, num_classes, mode, *, pretext_weight, learning_rate, seed):
         keras.utils.set_random_seed(seed)
         if pretext_weight > 0:
-            pretext = copy_pretext(pretrained)
-            classifier = classifier_on(pretext.feature_model(), num_classes, name="ssl_classifier_finetune")
-            self.model = PretextRegularizedClassifier(classifier, pretext, pretext_weight)
+            self.model = PretextRegularizedClassifier(copy_pretext(pretrained), num_classes, pretext_weight)
             self.model.compile(optimizer=keras.optimizers.Adam(learning_rate))
-            self.classifier = classifier
+            self.classifier = self.model.classifier
         else:
             features = pretrained.feature_model() if isinstance(pretrained, PretextModel) else pretrained
             self.model = self.classifier = build_classifier(features, num_classes, mode)
