@@ -39,7 +39,7 @@ TFLM_OP_RESOLVER_METHODS = {
 }
 
 
-def convert_int8(model, representative_windows, *, recurrence="merged", strip=True):
+def convert_int8(model, representative_windows, *, recurrence="merged", strip=True, check=True):
     """Converts a trained model to a full-integer int8 TFLite flatbuffer for TFLM.
 
     Input and output are int8, only integer builtin kernels are allowed
@@ -57,6 +57,8 @@ def convert_int8(model, representative_windows, *, recurrence="merged", strip=Tr
             `keras_har.export.inference_graph.inference_function`.
         strip: drop tensor and op names from the flatbuffer (outputs are
             unchanged, the file is smaller).
+        check: run `check_integer_only` and `check_tflm_ops`. Turn it off
+            only to measure a baseline that fails them.
 
     Returns:
         The ``.tflite`` flatbuffer as ``bytes``.
@@ -84,8 +86,9 @@ def convert_int8(model, representative_windows, *, recurrence="merged", strip=Tr
     flatbuffer = converter.convert()
     if strip:
         flatbuffer = strip_strings(flatbuffer)
-    check_integer_only(flatbuffer)
-    check_tflm_ops(flatbuffer)
+    if check:
+        check_integer_only(flatbuffer)
+        check_tflm_ops(flatbuffer)
     return flatbuffer
 
 

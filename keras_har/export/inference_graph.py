@@ -62,7 +62,7 @@ def inference_function(model, *, recurrence="merged"):
     recurrent_kind = getattr(model, "recurrent", None)
     if recurrent_kind not in ("bigru", "gru"):
         # Nothing to rewrite: fixing the batch to 1 is all the converter needs.
-        return tf.function(lambda window: model(window, training=False), input_signature=[spec])
+        return tf.function(lambda window: model(window, training=False), input_signature=[spec], autograph=False)
 
     front = keras.Model(model.inputs, model.get_layer("dropout").output)
     recurrent_layer = model.get_layer("recurrent")
@@ -71,10 +71,16 @@ def inference_function(model, *, recurrence="merged"):
     if recurrence == "keras_unrolled":
         unrolled = _unrolled_copy(recurrent_layer, front.output_shape)
 
-        def keras_tail(sequence):
-            return logits(pooling(unrolled(sequence, training=False), training=False))
+        # "last" aggregation crops the last step in a layer of its own before "pooling".
+        between = [model.get_layer("last_step")] if model.aggregation == "last" else []
 
-        return tf.function(lambda window: keras_tail(front(window, training=False)), input_signature=[spec])
+        def keras_tail(sequence):
+            outputs = unrolled(sequence, training=False)
+            for layer in between:
+                outputs = layer(outputs)
+            return logits(pooling(outputs, training=False))
+
+        return tf.function(lambda window: keras_tail(front(window, training=False)), input_signature=[spec], autograph=False)
 
     cells = _gru_cells(recurrent_layer)
     if recurrence == "merged":
@@ -98,7 +104,7 @@ def inference_function(model, *, recurrence="merged"):
         features = aggregate(recur(sequence))
         return tf.matmul(features, kernel) + bias
 
-    return tf.function(forward, input_signature=[spec])
+    return tf.function(forward, input_signature=[spec], autograph=False)
 
 
 def _unrolled_copy(layer, input_shape):
@@ -170,15 +176,27 @@ def _merged_recurrence(cells):
     def recur(sequence):
         steps = sequence.shape[0]
         inputs = sequence if directions == 1 else tf.concat([sequence, tf.reverse(sequence, axis=[0])], axis=1)
-        gates_zr = tf.unstack(tf.matmul(inputs, w_zr) + b_zr, axis=0)
-        gates_n = tf.unstack(tf.matmul(inputs, w_n) + b_n, axis=0)
-        h = tf.zeros((1, state), tf.float32)
+        # (T, 1, width) so that each unstacked step is a (1, width) row.
+        gates_zr = tf.unstack(tf.reshape(tf.matmul(inputs, w_zr) + b_zr, (steps, 1, 2 * state)), axis=0)
+        gates_n = tf.unstack(tf.reshape(tf.matmul(inputs, w_n) + b_n, (steps, 1, state)), axis=0)
         outputs = []
         for t in range(steps):
-            zr = tf.sigmoid(gates_zr[t] + tf.matmul(h, u_zr))
-            z, r = tf.split(zr, 2, axis=1)
-            n = tf.tanh(gates_n[t] + r * (tf.matmul(h, u_n) + b_hn))
-            h = n + z * (h - n)
+            # Unique op names per step: the converter matches calibration
+            # statistics by name, and a clash leaves a float island
+            # (DEQUANTIZE/QUANTIZE) in the graph.
+            with tf.name_scope(f"gru_step_{t}"):
+                if t == 0:
+                    # The state starts at zero: no recurrent matmul. Written out
+                    # rather than left to constant folding, which sometimes left
+                    # a float SPLIT here.
+                    z, r = tf.split(tf.sigmoid(gates_zr[0], name="sigmoid_zr"), 2, axis=1, name="split_zr")
+                    n = tf.tanh(gates_n[0] + r * b_hn, name="tanh_n")
+                    h = tf.subtract(n, z * n, name="state")
+                else:
+                    zr = tf.sigmoid(gates_zr[t] + tf.matmul(h, u_zr, name="hidden_zr"), name="sigmoid_zr")
+                    z, r = tf.split(zr, 2, axis=1, name="split_zr")
+                    n = tf.tanh(gates_n[t] + r * (tf.matmul(h, u_n, name="hidden_n") + b_hn), name="tanh_n")
+                    h = tf.add(n, z * (h - n), name="state")
             outputs.append(h)
         # TFLM's CONCATENATION takes at most 10 inputs; PACK takes any number.
         outputs = tf.reshape(tf.stack(outputs, axis=0), (steps, state))

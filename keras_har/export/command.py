@@ -1,0 +1,99 @@
+"""The logic behind ``tflite/export.py``: train or load a model, QAT or PTQ, export, measure."""
+
+import argparse
+import json
+import os
+
+import numpy as np
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="tflite/export.py",
+        description=(
+            "Export a TinierHAR model to a full-integer int8 .tflite for TensorFlow Lite Micro, with "
+            "model_data.cc/.h, model_settings.h, model_ops.h and report.json (macro-F1 of float Keras, "
+            "QAT Keras, LiteRT int8 and TFLM int8 on the test subjects; measured arena)."
+        ),
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="a trained .keras model (trained on --dataset's --fold training subjects)")
+    source.add_argument("--train", action="store_true", help="train a TinierHAR on the fold first")
+    parser.add_argument("--dataset", default="hapt", help="keras_har.datasets name (default: hapt)")
+    parser.add_argument("--data-home", default=None, help="folder with the datasets (default: $KERAS_HAR_DATA)")
+    parser.add_argument("--output", required=True, help="output folder")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--qat", dest="quantization", action="store_const", const="qat",
+                      help="quantization-aware fine-tuning before conversion (default)")
+    mode.add_argument("--ptq", dest="quantization", action="store_const", const="ptq",
+                      help="post-training quantization only")
+    parser.set_defaults(quantization="qat")
+    parser.add_argument("--representative-windows", type=int, default=300,
+                        help="training windows used to calibrate activation ranges (default: 300)")
+    parser.add_argument("--window-sec", type=float, default=None, help="window length in seconds")
+    parser.add_argument("--fold", type=int, default=0, help="index of the paper's subject fold used for testing")
+    parser.add_argument("--epochs", type=int, default=15, help="float training epochs with --train")
+    parser.add_argument("--qat-epochs", type=int, default=3, help="QAT fine-tuning epochs with --qat")
+    parser.add_argument("--recurrence", default="merged", help="GRU formulation: merged, per_direction or keras_unrolled")
+    parser.add_argument("--standardizer", default=None,
+                        help="a saved keras_har.datasets.Standardizer (default: fit on the fold's training windows)")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.representative_windows < 1:
+        raise ValueError(f"--representative-windows must be >= 1. Received: representative_windows={args.representative_windows}")
+    import keras_har
+    from keras_har.backend import keras
+    from keras_har.export import dequantized_copy, export_model, quantize_aware
+
+    keras.utils.set_random_seed(args.seed)
+    model = None
+    window_sec = args.window_sec
+    if args.model:
+        if not os.path.isfile(args.model):
+            raise FileNotFoundError(f"--model: no such file. Received: model={args.model!r}")
+        model = keras.models.load_model(args.model, safe_mode=True)
+    data = keras_har.datasets.load_dataset(args.dataset, data_home=args.data_home, window_sec=window_sec)
+    if model is not None and tuple(model.input_shape[1:]) != data.X.shape[1:]:
+        raise ValueError(
+            f"The model expects windows of shape {tuple(model.input_shape[1:])} but {args.dataset} gives "
+            f"{data.X.shape[1:]}; pass --window-sec. Received: window_sec={window_sec}"
+        )
+    folds = keras_har.datasets.splits.paper_folds(args.dataset, data.subjects)
+    train_index, test_index = folds[args.fold]
+    if args.standardizer:
+        scaler = keras_har.datasets.Standardizer.load(args.standardizer)
+    else:
+        scaler = keras_har.datasets.Standardizer().fit(data.X[train_index])
+    train_x, test_x = scaler.transform(data.X[train_index]), scaler.transform(data.X[test_index])
+    train_y, test_y = data.y[train_index], data.y[test_index]
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if model is None:
+        model = keras_har.TinierHAR(input_shape=train_x.shape[1:], num_classes=data.num_classes)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, metrics=["accuracy"])
+        model.fit(train_x, train_y, epochs=args.epochs, batch_size=64, shuffle=True, verbose=2)
+    float_model, qat_model, to_convert = model, None, model
+    if args.quantization == "qat":
+        qat_model = quantize_aware(model)
+        qat_model.compile(optimizer=keras.optimizers.Adam(2e-4), loss=loss, metrics=["accuracy"])
+        qat_model.fit(train_x, train_y, epochs=args.qat_epochs, batch_size=64, shuffle=True, verbose=2)
+        to_convert = dequantized_copy(qat_model, model)
+    rng = np.random.default_rng(args.seed)
+    count = min(args.representative_windows, len(train_x))
+    representative = train_x[rng.choice(len(train_x), count, replace=False)]
+    report = export_model(
+        to_convert, args.output, representative_windows=representative,
+        sampling_rate_hz=data.sampling_rate_hz, channel_names=data.channel_names, label_names=data.class_names,
+        channel_mean=scaler.mean_, channel_std=scaler.std_, test_windows=test_x, test_labels=test_y,
+        float_model=float_model, qat_model=qat_model, recurrence=args.recurrence,
+    )
+    # The converted model's float weights, saved whole or not at all.
+    temporary = os.path.join(args.output, ".tmp-model_float.keras")
+    to_convert.save(temporary)
+    os.replace(temporary, os.path.join(args.output, "model_float.keras"))
+    print(json.dumps({key: report[key] for key in ("flash_bytes", "arena_bytes", "op_count", "macro_f1")
+                      if key in report}, indent=2))
+    return 0

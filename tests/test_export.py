@@ -1,0 +1,195 @@
+"""Int8 export: QAT, conversion, integer-only checks, TFLM runs, arena, firmware files.
+
+Tiny models (T=16, C=3, M=2, N=4: four recurrent steps) keep every
+conversion to a few seconds; each converted model is shared by the tests
+that read it.
+"""
+
+import numpy as np
+import pytest
+
+import keras_har
+from keras_har import export
+from keras_har.backend import keras, tf
+
+SHAPE = (16, 3)
+CLASSES = 3
+TINY = {"filters": 2, "gru_units": 4}
+
+
+def _windows(count, seed=0):
+    return np.random.default_rng(seed).normal(size=(count, *SHAPE)).astype("float32")
+
+
+def _trained(recurrent="bigru", seed=0):
+    keras.utils.set_random_seed(seed)
+    model = keras_har.TinierHAR(input_shape=SHAPE, num_classes=CLASSES, recurrent=recurrent, **TINY)
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    # One step so BatchNorm statistics leave their initial values.
+    model.fit(_windows(8), np.arange(8) % CLASSES, epochs=1, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def bigru_int8():
+    model = _trained()
+    return model, export.convert_int8(model, _windows(32, seed=1))
+
+
+@pytest.mark.parametrize("recurrent", ["bigru", "gru"])
+@pytest.mark.parametrize("recurrence", export.RECURRENCES)
+@pytest.mark.parametrize("aggregation", ["attention", "mean", "last"])
+def test_rewritten_recurrence_equals_keras_in_float(recurrent, recurrence, aggregation):
+    keras.utils.set_random_seed(3)
+    model = keras_har.TinierHAR(input_shape=SHAPE, num_classes=CLASSES, recurrent=recurrent,
+                                aggregation=aggregation, **TINY)
+    windows = _windows(3, seed=2)
+    function = export.inference_function(model, recurrence=recurrence)
+    rewritten = np.concatenate([function(window[None]).numpy() for window in windows])
+    np.testing.assert_allclose(rewritten, model.predict(windows, verbose=0), atol=1e-5)
+
+
+def test_merged_recurrence_has_eleven_ops_per_step_and_no_while(bigru_int8):
+    _, flatbuffer = bigru_int8
+    facts = export.describe(flatbuffer)
+    steps = SHAPE[0] // 4
+    assert "WHILE" not in facts["op_types"]
+    # Per step 11 ops, 6 at step 0 (zero state: no recurrent FULLY_CONNECTED,
+    # no SUB); the rest is the conv stack, the projection and the head.
+    assert facts["ops"].count("TANH") == steps
+    assert facts["ops"].count("LOGISTIC") == steps
+    assert facts["ops"].count("FULLY_CONNECTED") == 2 * (steps - 1) + 2 + 1 + 1
+
+
+def test_converted_model_is_int8_end_to_end(bigru_int8):
+    _, flatbuffer = bigru_int8
+    facts = export.check_integer_only(flatbuffer)
+    assert facts["input"]["dtype"] == "int8" and facts["output"]["dtype"] == "int8"
+    assert facts["input"]["shape"] == [1, *SHAPE] and facts["output"]["shape"] == [1, CLASSES]
+    assert facts["float_tensors"] == 0
+    assert "QUANTIZE" not in facts["ops"] and "DEQUANTIZE" not in facts["ops"]
+
+
+def test_qat_then_convert_is_integer_only_and_close_to_qat_keras():
+    model = _trained(seed=4)
+    windows = _windows(32, seed=5)
+    qat = export.quantize_aware(model)
+    qat.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    qat.fit(windows, np.arange(32) % CLASSES, epochs=1, batch_size=8, verbose=0)
+    copy = export.dequantized_copy(qat, model)
+    # The copy holds the QAT weights: its float outputs differ from the QAT
+    # model only by the fake quantization.
+    qat_logits = qat.predict(windows, verbose=0)
+    assert not np.allclose(copy.get_weights()[0], model.get_weights()[0])
+    flatbuffer = export.convert_int8(copy, windows)
+    facts = export.check_integer_only(flatbuffer)
+    assert facts["float_tensors"] == 0
+    tflm = export.tflm.dequantize_outputs(export.run_tflm(flatbuffer, windows), flatbuffer)
+    # Tolerance: 10% of the QAT logits' range (int8 with 4 recurrent steps).
+    tolerance = 0.1 * float(np.ptp(qat_logits))
+    assert np.abs(tflm - qat_logits).max() <= tolerance
+
+
+def test_tflm_agrees_with_litert_on_fixed_windows(bigru_int8):
+    _, flatbuffer = bigru_int8
+    windows = _windows(20, seed=6)
+    tflm = export.run_tflm(flatbuffer, windows).astype(int)
+    litert = export.run_litert(flatbuffer, windows, op_resolver="builtin").astype(int)
+    # LiteRT's optimised int8 kernels and TFLM's reference kernels may round
+    # one LSB apart per op; over 4 steps the logits stay within 2 LSB.
+    assert np.abs(tflm - litert).max() <= 2
+    # TFLM is deterministic from run to run.
+    np.testing.assert_array_equal(export.run_tflm(flatbuffer, windows), tflm.astype(np.int8))
+
+
+def test_arena_search_finds_the_smallest_arena(bigru_int8):
+    from tflite_micro.python.tflite_micro import runtime
+
+    _, flatbuffer = bigru_int8
+    arena_bytes = export.find_arena_bytes(flatbuffer)
+    assert arena_bytes % 16 == 0
+    runtime.Interpreter.from_bytes(flatbuffer, arena_size=arena_bytes)
+    with pytest.raises(RuntimeError, match="allocate"):
+        runtime.Interpreter.from_bytes(flatbuffer, arena_size=arena_bytes - 16)
+
+
+def test_c_array_round_trips_byte_for_byte(bigru_int8):
+    _, flatbuffer = bigru_int8
+    source, header = export.model_data_sources(flatbuffer)
+    assert "alignas(16) const unsigned char g_model_data[]" in source
+    assert "extern const unsigned char g_model_data[];" in header
+    assert export.parse_model_data(source) == flatbuffer
+
+
+def test_model_settings_hold_the_trained_model_values(bigru_int8, tmp_path):
+    model, flatbuffer = bigru_int8
+    mean, std = np.array([0.1, -2.5, 9.81], "float32"), np.array([0.3, 1.7, 0.05], "float32")
+    written = export.write_firmware(
+        tmp_path, flatbuffer, sampling_rate_hz=50.0, channel_names=["acc_x", "acc_y", "acc_z"],
+        label_names=["walk", "sit", 'say "hi"'], channel_mean=mean, channel_std=std, arena_bytes=4096,
+    )
+    assert sorted(written) == ["model.tflite", "model_data.cc", "model_data.h", "model_ops.h", "model_settings.h"]
+    assert (tmp_path / "model.tflite").read_bytes() == flatbuffer
+    values = export.parse_model_settings((tmp_path / "model_settings.h").read_text())
+    facts = export.describe(flatbuffer)
+    assert values["kWindowLength"] == model.input_shape[1] == 16
+    assert values["kChannelCount"] == model.input_shape[2] == 3
+    assert values["kClassCount"] == model.output_shape[-1] == CLASSES
+    assert values["kSamplingRateHz"] == 50.0
+    assert values["kInputScale"] == np.float32(facts["input"]["scale"])
+    assert values["kInputZeroPoint"] == facts["input"]["zero_point"]
+    assert values["kOutputScale"] == np.float32(facts["output"]["scale"])
+    assert values["kOutputZeroPoint"] == facts["output"]["zero_point"]
+    assert values["kChannelNames"] == ["acc_x", "acc_y", "acc_z"]
+    assert values["kLabelNames"] == ["walk", "sit", 'say "hi"']
+    np.testing.assert_array_equal(np.float32(values["kChannelMean"]), mean)
+    np.testing.assert_array_equal(np.float32(values["kChannelStd"]), std)
+    assert values["kTensorArenaSize"] == 4096
+
+
+def test_op_resolver_registers_exactly_the_model_ops(bigru_int8):
+    _, flatbuffer = bigru_int8
+    header = export.op_resolver_header(flatbuffer)
+    op_types = export.describe(flatbuffer)["op_types"]
+    calls = [line.split("resolver.")[1].split("(")[0] for line in header.splitlines() if "resolver.Add" in line]
+    assert calls == [export.TFLM_OP_RESOLVER_METHODS[op] for op in op_types]
+    assert f"constexpr int kModelOpTypeCount = {len(op_types)};" in header
+
+
+def test_model_settings_reject_wrong_label_count(bigru_int8):
+    _, flatbuffer = bigru_int8
+    with pytest.raises(ValueError, match=r"`label_names` must have 3 entries.*Received: label_names of length 2"):
+        export.model_settings_header(flatbuffer, sampling_rate_hz=50.0, channel_names=["a", "b", "c"],
+                                     label_names=["x", "y"], channel_mean=[0, 0, 0], channel_std=[1, 1, 1],
+                                     arena_bytes=1)
+
+
+def _float_flatbuffer(function, shape):
+    concrete = tf.function(function, input_signature=[tf.TensorSpec(shape, tf.float32)]).get_concrete_function()
+    return tf.lite.TFLiteConverter.from_concrete_functions([concrete]).convert()
+
+
+def test_op_without_tflm_kernel_is_refused_by_name():
+    flatbuffer = _float_flatbuffer(lambda x: tf.reduce_prod(x, axis=1), (1, 4))
+    with pytest.raises(ValueError, match=r"uses REDUCE_PROD, which TensorFlow Lite Micro has no kernel for"):
+        export.check_tflm_ops(flatbuffer)
+    with pytest.raises(ValueError, match="REDUCE_PROD"):
+        export.op_resolver_header(flatbuffer)
+
+
+def test_float_model_is_refused_as_not_integer_only():
+    flatbuffer = _float_flatbuffer(lambda x: tf.tanh(x) * 2.0, (1, 4))
+    with pytest.raises(ValueError, match=r"not integer-only: input/output types are float32/float32.*float32 tensors"):
+        export.check_integer_only(flatbuffer)
+
+
+def test_representative_windows_of_the_wrong_shape_are_refused():
+    model = keras_har.TinierHAR(input_shape=SHAPE, num_classes=CLASSES, **TINY)
+    with pytest.raises(ValueError, match=r"Received: representative_windows.shape=\(4, 16, 5\)"):
+        export.convert_int8(model, np.zeros((4, 16, 5), "float32"))
+
+
+def test_unknown_recurrence_is_refused():
+    model = keras_har.TinierHAR(input_shape=SHAPE, num_classes=CLASSES, **TINY)
+    with pytest.raises(ValueError, match=r"Received: recurrence='while'"):
+        export.inference_function(model, recurrence="while")

@@ -1,0 +1,19 @@
+"""Export a TinierHAR model to int8 TFLite for TensorFlow Lite Micro, with firmware files.
+
+Thin wrapper: the work is in `keras_har.export` (see `keras_har/export/command.py`).
+
+Examples:
+    python tflite/export.py --train --dataset hapt --data-home /data/har --output out/ --qat
+    python tflite/export.py --model trained.keras --dataset hapt --data-home /data/har --output out/ --ptq
+"""
+
+import sys
+
+from keras_har.export.command import main
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except (ValueError, FileNotFoundError) as error:
+        print(f"tflite/export.py: error: {error}", file=sys.stderr)
+        sys.exit(2)
