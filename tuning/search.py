@@ -2,12 +2,12 @@
 
     python tuning/search.py --dataset uci_har --tuner grid --epochs 150 --folds 5
 
-Thin wrapper: the logic is in `keras_har.tuning.search` (also `keras-har tune`).
+Thin wrapper (also `keras-har tune`): flags in `keras_har.tuning.cli`, logic in `keras_har.tuning.search`.
 """
 
 import sys
 
-from keras_har.tuning.search import main
+from keras_har.tuning.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

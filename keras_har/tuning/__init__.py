@@ -7,30 +7,41 @@ budget, and writes trials.csv, pareto.csv and pareto.png. KerasTuner is
 imported through ``keras_har.tuning._keras_tuner`` so that it accepts
 keras_har's tf_keras models.
 
+Names load on first use, so that ``keras-har --help`` (which imports
+``keras_har.tuning.cli``) does not import TensorFlow.
+
 Example:
 >>> import keras_har.tuning
 >>> keras_har.tuning.run_search("hapt", tuner="grid", epochs=20, directory="runs")  # doctest: +SKIP
 """
 
-from keras_har.tuning._keras_tuner import keras_tuner
-from keras_har.tuning.budget import Budget, estimate_tflite_footprint, model_footprint
-from keras_har.tuning.data import SearchData, load_search_data, subject_folds
-from keras_har.tuning.har_tuner import HARTuner
-from keras_har.tuning.reports import pareto_mask
-from keras_har.tuning.search import make_oracle, run_search
-from keras_har.tuning.tinier_har_hyper_model import TinierHARHyperModel
+import importlib
 
-__all__ = [
-    "Budget",
-    "HARTuner",
-    "SearchData",
-    "TinierHARHyperModel",
-    "estimate_tflite_footprint",
-    "keras_tuner",
-    "load_search_data",
-    "make_oracle",
-    "model_footprint",
-    "pareto_mask",
-    "run_search",
-    "subject_folds",
-]
+_LAZY = {
+    "Budget": "keras_har.tuning.budget",
+    "estimate_tflite_footprint": "keras_har.tuning.budget",
+    "model_footprint": "keras_har.tuning.budget",
+    "HARTuner": "keras_har.tuning.har_tuner",
+    "SearchData": "keras_har.tuning.data",
+    "load_search_data": "keras_har.tuning.data",
+    "subject_folds": "keras_har.tuning.data",
+    "TinierHARHyperModel": "keras_har.tuning.tinier_har_hyper_model",
+    "keras_tuner": "keras_har.tuning._keras_tuner",
+    "make_oracle": "keras_har.tuning.search",
+    "run_search": "keras_har.tuning.search",
+    "pareto_mask": "keras_har.tuning.reports",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'keras_har.tuning' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

@@ -1,20 +1,15 @@
-"""``run_search``: the scalability study, and its command line (``tuning/search.py``, ``keras-har tune``)."""
+"""``run_search``: the scalability study behind ``tuning/search.py`` and ``keras-har tune``."""
 
-import argparse
 import os
-import sys
 
+from keras_har.tuning import oracles
 from keras_har.tuning._keras_tuner import keras_tuner
-from keras_har.tuning.budget import Budget
+from keras_har.tuning._options import DEFAULT_EPOCHS, DEFAULT_MAX_TRIALS, TUNERS
 from keras_har.tuning.data import SearchData, load_search_data, subject_folds
 from keras_har.tuning.har_tuner import OBJECTIVE, HARTuner
 from keras_har.tuning.reports import write_reports
 from keras_har.tuning.tinier_har_hyper_model import TinierHARHyperModel
 
-TUNERS = ("grid", "random", "bayesian", "hyperband")
-DEFAULT_EPOCHS = 150
-# Random and Bayesian searches need a trial count; grid search walks the grid.
-DEFAULT_MAX_TRIALS = 20
 # Over-budget configurations fail by design, so KerasTuner's default stop
 # after 3 failures in a row would end a budgeted search early.
 _MAX_CONSECUTIVE_FAILURES = 1_000_000
@@ -33,7 +28,7 @@ def make_oracle(tuner, *, max_trials=None, epochs=DEFAULT_EPOCHS, seed=0):
     Example:
     >>> from keras_har.tuning import make_oracle
     >>> type(make_oracle("grid")).__name__
-    'GridSearchOracle'
+    'ResumableGridSearchOracle'
     """
     if tuner not in TUNERS:
         raise ValueError(f"`tuner` must be one of {TUNERS}. Received: tuner={tuner!r}")
@@ -41,14 +36,13 @@ def make_oracle(tuner, *, max_trials=None, epochs=DEFAULT_EPOCHS, seed=0):
         raise ValueError(f"`max_trials` must be a positive integer or None. Received: max_trials={max_trials!r}")
     objective = keras_tuner.Objective(OBJECTIVE, direction="max")
     common = {"objective": objective, "seed": seed, "max_consecutive_failed_trials": _MAX_CONSECUTIVE_FAILURES}
-    oracles = keras_tuner.oracles
     if tuner == "grid":
-        return oracles.GridSearchOracle(max_trials=max_trials, **common)
+        return oracles.ResumableGridSearchOracle(max_trials=max_trials, **common)
     if tuner == "random":
-        return oracles.RandomSearchOracle(max_trials=max_trials or DEFAULT_MAX_TRIALS, **common)
+        return oracles.ResumableRandomSearchOracle(max_trials=max_trials or DEFAULT_MAX_TRIALS, **common)
     if tuner == "bayesian":
-        return oracles.BayesianOptimizationOracle(max_trials=max_trials or DEFAULT_MAX_TRIALS, **common)
-    return oracles.HyperbandOracle(max_epochs=epochs, factor=3, **common)
+        return oracles.ResumableBayesianOptimizationOracle(max_trials=max_trials or DEFAULT_MAX_TRIALS, **common)
+    return oracles.ResumableHyperbandOracle(max_epochs=epochs, factor=3, **common)
 
 
 def is_distributed_worker():
@@ -147,92 +141,3 @@ def run_search(
     completed = trials[trials["status"] == "completed"]
     best = completed.loc[completed[OBJECTIVE].idxmax()].to_dict() if len(completed) else None
     return {"project_dir": search_tuner.project_dir, "trials": trials, "pareto": pareto, "best": best}
-
-
-def _configure(parser):
-    parser.add_argument("--dataset", required=True, help="dataset name (uci_har, hapt, ...) or an .npz file with x, y, subjects")
-    parser.add_argument("--data-home", default=None, help="folder of the datasets (default: $KERAS_HAR_DATA)")
-    parser.add_argument("--tuner", choices=TUNERS, default="grid", help="search strategy (default: grid, the paper's M x N grid)")
-    parser.add_argument("--max-trials", type=int, default=None, help="most trials (grid: whole grid; random/bayesian: 20)")
-    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="most epochs per training run (default: 150)")
-    parser.add_argument("--folds", type=int, default=1, help="subject folds per trial (1: hold out 20%% of subjects)")
-    parser.add_argument("--directory", default="tuning_results", help="parent folder of the project")
-    parser.add_argument("--project-name", default=None, help="default: <dataset>_<tuner>")
-    parser.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
-    parser.add_argument("--space", choices=("paper_grid", "wide"), default=None,
-                        help="search space (default: paper_grid for grid search, wide otherwise)")
-    parser.add_argument("--tune-ablations", action="store_true", help="also search conv/recurrent/aggregation/residual")
-    parser.add_argument("--max-params", type=int, default=None, help="skip models with more trainable parameters")
-    parser.add_argument("--max-macs", type=int, default=None, help="skip models with more MACs per window")
-    parser.add_argument("--max-flash-kb", type=float, default=None, help="skip models over this estimated int8 flash (KB)")
-    parser.add_argument("--max-arena-kb", type=float, default=None, help="skip models over this estimated TFLM arena (KB)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--verbose", type=int, default=0, help="Keras verbosity while training")
-    parser.set_defaults(func=run_from_args)
-    return parser
-
-
-def build_parser(prog="search.py"):
-    """The argument parser of ``tuning/search.py``."""
-    return _configure(argparse.ArgumentParser(prog=prog, description=__doc__))
-
-
-def add_parser(subparsers, name):
-    """Registers ``keras-har tune`` (see `keras_har.cli`)."""
-    _configure(subparsers.add_parser(name, help="TinierHAR scalability search with KerasTuner", description=__doc__))
-
-
-def run_from_args(args):
-    """Runs the search from parsed arguments and prints the best configuration."""
-    from keras_har.backend import tf
-
-    # Every trial builds new models, so tf.function retracing warnings are expected noise.
-    tf.get_logger().setLevel("ERROR")
-    budget = Budget(
-        max_params=args.max_params,
-        max_macs=args.max_macs,
-        max_flash_kb=args.max_flash_kb,
-        max_arena_kb=args.max_arena_kb,
-    )
-    data_home = args.data_home or os.environ.get("KERAS_HAR_DATA")
-    result = run_search(
-        args.dataset,
-        data_home=data_home,
-        tuner=args.tuner,
-        max_trials=args.max_trials,
-        epochs=args.epochs,
-        folds=args.folds,
-        directory=args.directory,
-        project_name=args.project_name,
-        overwrite=args.overwrite,
-        budget=budget,
-        space=args.space,
-        tune_ablations=args.tune_ablations,
-        seed=args.seed,
-        verbose=args.verbose,
-    )
-    print(f"results: {result['project_dir']}")
-    if "trials" not in result:
-        return 0
-    counts = result["trials"]["status"].value_counts().to_dict()
-    print(f"trials: {counts}")
-    best = result["best"]
-    if best is None:
-        print("no configuration within budget was trained")
-        return 0
-    within = " within budget" if budget.is_set else ""
-    print(
-        f"best{within}: trial {best['trial_id']} M={best.get('filters')} N={best.get('gru_units')} "
-        f"macro-F1 {best[OBJECTIVE]:.4f} params {int(best['params']):,} MACs {int(best['macs']):,}"
-    )
-    return 0
-
-
-def main(argv=None):
-    """Entry point of ``tuning/search.py``."""
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"search.py: error: {error}", file=sys.stderr)
-        return 2

@@ -6,6 +6,7 @@ from sklearn.model_selection import train_test_split
 from keras_har.backend import keras
 from keras_har.models.tinier_har import TinierHAR
 from keras_har.tuning._keras_tuner import keras_tuner
+from keras_har.tuning._options import SPACES
 
 # The paper's M x N scalability grid, from the comment in the official
 # configs/model.yaml ("nb_filters = 2/4/8 ... num_gru_unit = 8/16/32").
@@ -15,7 +16,6 @@ PAPER_GRU_UNITS = (8, 16, 32)
 # random or Bayesian search spends its trials evenly across model sizes.
 WIDE_FILTERS = (2, 3, 4, 6, 8, 12, 16, 24, 32)
 WIDE_GRU_UNITS = (4, 6, 8, 12, 16, 24, 32, 48, 64)
-SPACES = ("paper_grid", "wide")
 
 # The reference recipe (official train.py): AdamW 1e-3 / 1e-2, batch 256,
 # learning rate x0.1 after 7 flat epochs, early stopping after 15.

@@ -1,0 +1,110 @@
+"""The command line of the search: ``tuning/search.py`` and ``keras-har tune``.
+
+Only argparse at import time, so that ``keras-har --help`` does not import
+TensorFlow; the search itself is `keras_har.tuning.search.run_search`.
+"""
+
+import argparse
+import os
+import sys
+
+from keras_har.tuning._options import DEFAULT_EPOCHS, SPACES, TUNERS
+
+DESCRIPTION = (
+    "TinierHAR scalability search with KerasTuner: filters M x GRU units N (and optionally the ablation "
+    "switches), scored by macro-F1 on held-out subjects, within optional hardware budgets. Results: "
+    "DIRECTORY/PROJECT_NAME/trials.csv, pareto.csv, pareto.png, tensorboard/. Rerun without --overwrite "
+    "to resume. Distributed: set KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT."
+)
+
+
+def _configure(parser):
+    parser.add_argument("--dataset", required=True, help="dataset name (uci_har, hapt, ...) or an .npz file with x, y, subjects")
+    parser.add_argument("--data-home", default=None, help="folder of the datasets (default: $KERAS_HAR_DATA)")
+    parser.add_argument("--tuner", choices=TUNERS, default="grid", help="search strategy (default: grid, the paper's M x N grid)")
+    parser.add_argument("--max-trials", type=int, default=None, help="most trials (grid: whole grid; random/bayesian: 20)")
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="most epochs per training run (default: 150)")
+    parser.add_argument("--folds", type=int, default=1, help="subject folds per trial (1: hold out 20%% of subjects)")
+    parser.add_argument("--directory", default="tuning_results", help="parent folder of the project")
+    parser.add_argument("--project-name", default=None, help="default: <dataset>_<tuner>")
+    parser.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
+    parser.add_argument("--space", choices=SPACES, default=None,
+                        help="search space (default: paper_grid for grid search, wide otherwise)")
+    parser.add_argument("--tune-ablations", action="store_true", help="also search conv/recurrent/aggregation/residual")
+    parser.add_argument("--max-params", type=int, default=None, help="skip models with more trainable parameters")
+    parser.add_argument("--max-macs", type=int, default=None, help="skip models with more MACs per window")
+    parser.add_argument("--max-flash-kb", type=float, default=None, help="skip models over this estimated int8 flash (KB)")
+    parser.add_argument("--max-arena-kb", type=float, default=None, help="skip models over this estimated TFLM arena (KB)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--verbose", type=int, default=0, help="Keras verbosity while training")
+    parser.set_defaults(func=run_from_args)
+    return parser
+
+
+def build_parser(prog="search.py"):
+    """The argument parser of ``tuning/search.py``."""
+    return _configure(argparse.ArgumentParser(prog=prog, description=DESCRIPTION))
+
+
+def add_parser(subparsers, name):
+    """Registers ``keras-har tune`` (see `keras_har.cli`)."""
+    _configure(subparsers.add_parser(name, help="TinierHAR scalability search with KerasTuner", description=DESCRIPTION))
+
+
+def run_from_args(args):
+    """Runs the search from parsed arguments and prints the best configuration."""
+    from keras_har.backend import tf
+    from keras_har.tuning.budget import Budget
+    from keras_har.tuning.har_tuner import OBJECTIVE
+    from keras_har.tuning.search import run_search
+
+    # Every trial builds new models, so tf.function retracing warnings are expected noise.
+    tf.get_logger().setLevel("ERROR")
+    budget = Budget(
+        max_params=args.max_params,
+        max_macs=args.max_macs,
+        max_flash_kb=args.max_flash_kb,
+        max_arena_kb=args.max_arena_kb,
+    )
+    data_home = args.data_home or os.environ.get("KERAS_HAR_DATA")
+    result = run_search(
+        args.dataset,
+        data_home=data_home,
+        tuner=args.tuner,
+        max_trials=args.max_trials,
+        epochs=args.epochs,
+        folds=args.folds,
+        directory=args.directory,
+        project_name=args.project_name,
+        overwrite=args.overwrite,
+        budget=budget,
+        space=args.space,
+        tune_ablations=args.tune_ablations,
+        seed=args.seed,
+        verbose=args.verbose,
+    )
+    print(f"results: {result['project_dir']}")
+    if "trials" not in result:
+        return 0
+    counts = result["trials"]["status"].value_counts().to_dict()
+    print(f"trials: {counts}")
+    best = result["best"]
+    if best is None:
+        print("no configuration within budget was trained")
+        return 0
+    within = " within budget" if budget.is_set else ""
+    print(
+        f"best{within}: trial {best['trial_id']} M={best.get('filters')} N={best.get('gru_units')} "
+        f"macro-F1 {best[OBJECTIVE]:.4f} params {int(best['params']):,} MACs {int(best['macs']):,}"
+    )
+    return 0
+
+
+def main(argv=None):
+    """Entry point of ``tuning/search.py``."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"search.py: error: {error}", file=sys.stderr)
+        return 2
