@@ -17,6 +17,7 @@ COMMANDS = {
     "finetune": "keras_har.commands.finetune",
     "train": "keras_har.commands.train",
     "evaluate": "keras_har.commands.evaluate",
+    "tune": "keras_har.tuning.cli",
 }
 
 
