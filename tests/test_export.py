@@ -193,3 +193,33 @@ def test_unknown_recurrence_is_refused():
     model = keras_har.TinierHAR(input_shape=SHAPE, num_classes=CLASSES, **TINY)
     with pytest.raises(ValueError, match=r"Received: recurrence='while'"):
         export.inference_function(model, recurrence="while")
+
+
+def test_export_model_writes_firmware_and_a_report_that_reloads(bigru_int8, tmp_path):
+    import json
+
+    model, _ = bigru_int8
+    windows, labels = _windows(12, seed=7), np.arange(12) % CLASSES
+    report = export.export_model(
+        model, tmp_path, representative_windows=_windows(32, seed=1), sampling_rate_hz=50.0,
+        channel_names=["x", "y", "z"], label_names=["a", "b", "c"], channel_mean=[0, 0, 0], channel_std=[1, 1, 1],
+        test_windows=windows, test_labels=labels, progress=False,
+    )
+    assert json.loads((tmp_path / "report.json").read_text()) == report
+    flatbuffer = (tmp_path / "model.tflite").read_bytes()
+    assert export.parse_model_data((tmp_path / "model_data.cc").read_text()) == flatbuffer
+    assert report["flash_bytes"] == len(flatbuffer)
+    assert export.parse_model_settings((tmp_path / "model_settings.h").read_text())["kTensorArenaSize"] == (
+        report["arena_bytes"])
+    tflm = export.run_tflm(flatbuffer, windows)
+    assert report["macro_f1"]["tflm_int8"] == export.macro_f1(labels, tflm.argmax(-1), CLASSES)
+    assert set(report["macro_f1"]) == {"float_keras", "litert_int8", "tflm_int8"}
+    assert report["test_windows"] == 12
+
+
+def test_export_script_names_a_missing_model_file(tmp_path):
+    from keras_har.export.command import main
+
+    missing = tmp_path / "nope.keras"
+    with pytest.raises(FileNotFoundError, match=rf"--model: no such file. Received: model='{missing}'"):
+        main(["--model", str(missing), "--output", str(tmp_path / "out")])
