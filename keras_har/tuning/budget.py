@@ -4,35 +4,34 @@ A configuration is checked before any training: the model is built (cheap),
 profiled with `keras_har.profile`, and its int8 TFLite Micro footprint is
 estimated. Over-budget configurations are never trained.
 
-How flash and arena are estimated (not measured)
-------------------------------------------------
-No TFLite export module was available to this search when it was written, so
-``--max-flash-kb`` and ``--max-arena-kb`` are checked against an estimate,
-calibrated on the one full-integer TinierHAR-like conversion that was measured
-on this kind of machine (``shared/reference/TOOLCHAIN.md``: separable residual
-blocks, BiGRU(16) unrolled at batch 1, attention pooling, T=128, C=9, K=6,
-about 11.5k parameters; 999 ops; 268,816 B flatbuffer after
-``strip_strings``; 303,798 B minimum TFLM arena). In such a graph the per-op
-overhead (tensors, quantization parameters, persistent kernel state) costs
-far more than the weights, so the estimate counts ops:
+How flash and arena are estimated (not measured during the search)
+----------------------------------------------------------------
+A real int8 export (`keras_har.export.convert_int8`) takes 30-45 s per model
+on a 2-core machine, and `keras_har.export.find_arena_bytes` crashed the
+process (SIGSEGV inside TFLM) for HAPT-shaped TinierHAR models when this was
+written, so the search checks ``--max-flash-kb`` and ``--max-arena-kb``
+against an estimate. In the exported graph the per-op overhead (tensors,
+quantization parameters, kernel state) costs about as much as the weights,
+so the estimate counts ops:
 
 - ops: one per convolution, dense, pooling, add, reshape and flatten layer
-  (BatchNorm and ReLU fold into the convolution), four for attention pooling
-  (score, softmax, multiply, sum), and per recurrent direction
-  ``GRU_OPS_PER_STEP`` per time step for a GRU (the converter unrolls it) or
-  ``LSTM_OPS`` for an LSTM (one fused UNIDIRECTIONAL_SEQUENCE_LSTM op);
-- ``flash_bytes = params * 1 B (int8 weights) + ops * FLASH_BYTES_PER_OP``;
+  (BatchNorm and ReLU fold into the convolution), six for attention pooling
+  (score, reshapes, softmax, multiply, sum), and for a GRU layer
+  ``GRU_OPS_PER_STEP`` per time step plus ``GRU_FIXED_OPS`` (the export
+  writes both directions of a BiGRU as one merged recurrence, unrolled), or
+  ``LSTM_OPS`` per direction for an LSTM (one fused sequence op);
+- ``flash_bytes = FLASH_BYTES_PER_PARAM * params + FLASH_BYTES_PER_OP * ops``;
 - ``arena_bytes = 2 * largest activation (int8, 1 B per element)
-  + ops * ARENA_BYTES_PER_OP``.
+  + ARENA_BYTES_PER_OP * ops``.
 
-The two per-op constants were solved from the measured BiGRU point's totals
-(999 ops, about 11.5k weights and, assumed, a largest activation of
-128 x 9 x 8). For keras_har's own TinierHAR at that shape the estimate gives 259 KB flash and
-286 KB arena. For a BiLSTM TinierHAR at the same shape it gives 20.5 KB
-flash and 18.2 KB arena, against 35.1 KB and about 21 KB measured for the
-probe's BiLSTM: flash is underestimated by about 40% when the recurrence is
-one fused op. Treat the flash and arena budgets as coarse filters, and check
-the chosen model with a real export before trusting the last kilobyte.
+Flash was fitted on real exports of TinierHAR at HAPT's shape (T=200, C=6,
+K=12; 592 ops each, counted exactly by this rule): M=2,N=8 gives 103,520 B,
+M=4,N=16 115,552 B, M=8,N=32 158,544 B; the fit is within 0.6% of each (see
+``benchmarks/results/tuning.md``). The arena term could not be measured here
+(see above); its per-op constant comes from the unrolled BiGRU probe in
+``shared/reference/TOOLCHAIN.md`` (303,798 B for 999 ops) and is unverified
+for the merged graph. LSTM variants were not exported. Treat both budgets as
+coarse filters, and check the chosen model with ``tflite/export.py``.
 """
 
 import math
@@ -40,15 +39,18 @@ import math
 from keras_har.backend import keras
 from keras_har.profiler import profile
 
-# Ops per time step and direction of a GRU unrolled by the TFLite converter:
-# (999 ops measured - 32 ops outside the recurrence) / (32 steps * 2 directions).
-GRU_OPS_PER_STEP = 15
+# keras_har.export's merged BiGRU at T'=50: 592 ops = 26 convolution-side
+# + 7 head + 11 per step * 50 + 9 (input projection, reversal, packing).
+GRU_OPS_PER_STEP = 11
+GRU_FIXED_OPS = 9
 # A Keras LSTM converts to one fused UNIDIRECTIONAL_SEQUENCE_LSTM op.
 LSTM_OPS = 1
-# Solved from the measured BiGRU point (see the module docstring).
-FLASH_BYTES_PER_OP = 258
+# Fitted on the exports listed in the module docstring.
+FLASH_BYTES_PER_PARAM = 2.14
+FLASH_BYTES_PER_OP = 167
+# From the unrolled-GRU probe in TOOLCHAIN.md; unverified for the merged graph.
 ARENA_BYTES_PER_OP = 286
-_ATTENTION_OPS = 4
+_ATTENTION_OPS = 6
 _OP_LAYERS = (
     keras.layers.Conv2D,
     keras.layers.DepthwiseConv2D,
@@ -84,7 +86,7 @@ def _recurrent_ops(layer, steps):
         cell_layer = layer.forward_layer
     if isinstance(cell_layer, keras.layers.LSTM):
         return directions * LSTM_OPS
-    return directions * GRU_OPS_PER_STEP * steps
+    return GRU_OPS_PER_STEP * steps + GRU_FIXED_OPS
 
 
 def count_int8_ops(model):
@@ -100,7 +102,7 @@ def count_int8_ops(model):
     >>> import keras_har
     >>> from keras_har.tuning.budget import count_int8_ops
     >>> count_int8_ops(keras_har.TinierHAR(input_shape=(128, 9), num_classes=6))
-    991
+    394
     """
     ops = 0
     for layer in model.layers:
@@ -134,7 +136,7 @@ def estimate_tflite_footprint(model):
     >>> from keras_har.tuning.budget import estimate_tflite_footprint
     >>> model = keras_har.TinierHAR(input_shape=(128, 9), num_classes=6)
     >>> estimate_tflite_footprint(model)["flash_bytes"]
-    265267
+    86318
     """
     ops = count_int8_ops(model)
     # BatchNorm statistics fold into the convolutions, so only trainable
@@ -146,7 +148,7 @@ def estimate_tflite_footprint(model):
     largest_activation = max(largest_activation, _elements(model.input.shape))
     return {
         "ops": ops,
-        "flash_bytes": params + ops * FLASH_BYTES_PER_OP,
+        "flash_bytes": int(round(FLASH_BYTES_PER_PARAM * params + FLASH_BYTES_PER_OP * ops)),
         "arena_bytes": 2 * largest_activation + ops * ARENA_BYTES_PER_OP,
     }
 
