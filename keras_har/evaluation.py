@@ -8,7 +8,8 @@ per epoch. Everything lands in ``output_dir``:
 - ``run.json``: the configuration; a rerun with another one is refused;
 - ``folds/fold_XX.json`` (+ ``.npz`` with the test labels and predictions),
   written atomically as each fold finishes, so a killed run resumes where it
-  stopped: a rerun into the same folder skips finished folds;
+  stopped: a rerun into the same folder skips finished folds (and a rerun
+  with a larger ``folds`` under ``"paper"``/``"loso"`` only adds folds);
 - ``checkpoints/fold_XX.keras``: the best-validation model of each fold;
 - ``tensorboard/fold_XX``: loss, accuracy and learning rate per epoch, and the
   fold's test confusion matrix as an image;
@@ -225,13 +226,14 @@ def cross_validate(
         "window_shape": [int(dataset.X.shape[1]), int(dataset.X.shape[2])],
         "num_classes": int(dataset.num_classes),
         "protocol": protocol,
-        "folds_run": len(fold_list),
         "folds_total": folds_total,
         "epochs_max": int(epochs),
         "seed": int(seed),
         "batch_size": int(batch_size),
         "val_fraction": float(val_fraction),
     }
+    # The number of folds run is left out of the check: fold i is the same
+    # whichever count is asked for, so a run can be extended to more folds.
     _check_or_write_config(os.path.join(output_dir, "run.json"), config)
 
     input_shape = tuple(config["window_shape"])
@@ -303,7 +305,7 @@ def cross_validate(
         progress.set_postfix(macro_f1=f"{result['macro_f1']:.3f}")
         progress.update(1)
     progress.close()
-    results = _summarise(config, fold_results, dataset.class_names)
+    results = _summarise(dict(config, folds_run=len(fold_list)), fold_results, dataset.class_names)
     results["wall_seconds_this_run"] = time.perf_counter() - start
     _write_outputs(output_dir, results, dataset.class_names)
     return results

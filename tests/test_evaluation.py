@@ -112,6 +112,19 @@ def test_cross_validate_writes_files_that_reload_and_resumes(tmp_path):
     assert builder.calls == 3
 
 
+def test_a_run_can_be_extended_to_more_folds(tmp_path):
+    data = _toy_dataset(subjects_count=3)
+    builder = CountingBuilder()
+    first = evaluation.cross_validate(builder, data, protocol="loso", folds=1, epochs=1, output_dir=tmp_path,
+                                      verbose=0)
+    assert (builder.calls, first["folds_run"], first["folds_total"]) == (1, 1, 3)
+    second = evaluation.cross_validate(builder, data, protocol="loso", folds=2, epochs=1, output_dir=tmp_path,
+                                       verbose=0)
+    assert (builder.calls, second["folds_run"]) == (2, 2)
+    assert second["folds"][0] == first["folds"][0]
+    assert [fold["test_subjects"] for fold in second["folds"]] == [[1], [2]]
+
+
 def test_rerun_with_other_settings_is_refused(tmp_path):
     data = _toy_dataset()
     evaluation.cross_validate(CountingBuilder(), data, protocol="kfold", folds=2, epochs=1,
