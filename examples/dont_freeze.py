@@ -104,8 +104,10 @@ def main(argv=None):
         unlabelled = keras_har.datasets.Standardizer().fit_transform(data[source].X)
         started = time.time()
         keras.utils.set_random_seed(seeds[0])
-        scratch = ssl.label_scarce_study(make_encoder(args.encoder, window_shape), data[target],
-                                         modes=["scratch"], **study)
+        # Scratch gets the pretrained models' exact architecture, the linear
+        # projection to 256 included, freshly initialised.
+        architecture = ssl.PretextModel(make_encoder(args.encoder, window_shape)).feature_model()
+        scratch = ssl.label_scarce_study(architecture, data[target], modes=["scratch"], **study)
         tables.append(scratch.assign(source=source, target=target, pretext="none"))
         timings.append(dict(source=source, target=target, pretext="none", stage="scratch", seconds=time.time() - started))
         for pretext_name in pretexts:
