@@ -109,7 +109,8 @@ def main(argv=None):
         architecture = ssl.PretextModel(make_encoder(args.encoder, window_shape)).feature_model()
         scratch = ssl.label_scarce_study(architecture, data[target], modes=["scratch"], **study)
         tables.append(scratch.assign(source=source, target=target, pretext="none"))
-        timings.append(dict(source=source, target=target, pretext="none", stage="scratch", seconds=time.time() - started))
+        timings.append(dict(source=source, target=target, pretext="none", stage="scratch",
+                            seconds=time.time() - started))
         for pretext_name in pretexts:
             keras.utils.set_random_seed(seeds[0])
             kwargs = {"prediction_steps": args.prediction_steps} if pretext_name in ("cpc", "multitask") else {}

@@ -59,14 +59,16 @@ def test_cpc_errors_name_the_argument():
 def test_multitask_loss_is_the_weighted_sum():
     model = ssl.MultiTask(_tinier(), prediction_steps=3, cpc_weight=0.5, reconstruction_weight=2.0)
     cpc, reconstruction = (float(v) for v in model.pretext_losses(WINDOWS, training=False))
-    assert float(model.pretext_loss(WINDOWS, training=False)) == pytest.approx(0.5 * cpc + 2.0 * reconstruction, rel=1e-5)
+    expected = 0.5 * cpc + 2.0 * reconstruction
+    assert float(model.pretext_loss(WINDOWS, training=False)) == pytest.approx(expected, rel=1e-5)
 
 
 def test_reconstruction_loss_is_mse_of_the_decoded_window():
     model = ssl.Reconstruction(_tinier())
     decoded = model.reconstruct(WINDOWS, training=False).numpy()
     assert decoded.shape == WINDOWS.shape
-    assert float(model.pretext_loss(WINDOWS, training=False)) == pytest.approx(np.mean((decoded - WINDOWS) ** 2), rel=1e-5)
+    expected = np.mean((decoded - WINDOWS) ** 2)
+    assert float(model.pretext_loss(WINDOWS, training=False)) == pytest.approx(expected, rel=1e-5)
 
 
 @pytest.mark.parametrize("pretext_class, kwargs", PRETEXTS, ids=[c.__name__ for c, _ in PRETEXTS])
@@ -83,7 +85,8 @@ def test_keras_round_trip_restores_encoder_and_heads(tmp_path, pretext_class, kw
         features = model(WINDOWS, training=False)
         np.testing.assert_array_equal(restored.head(features), model.head(features))
     else:
-        assert float(restored.pretext_loss(WINDOWS, training=False)) == float(model.pretext_loss(WINDOWS, training=False))
+        loss = float(model.pretext_loss(WINDOWS, training=False))
+        assert float(restored.pretext_loss(WINDOWS, training=False)) == loss
 
 
 def test_cnn_gru_encoder_round_trip_and_config(tmp_path):
@@ -110,7 +113,8 @@ def test_pretraining_moves_the_encoder_and_saves_a_reloadable_encoder(tmp_path):
     directory = ssl.save_pretrained(model, tmp_path / "run", metadata={"source": "toy"})
     assert sorted(p.name for p in directory.iterdir()) == ["encoder.keras", "pretext.keras", "pretrain.json"]
     encoder = ssl.load_encoder(directory)
-    np.testing.assert_array_equal(encoder.predict(WINDOWS, verbose=0), model.feature_model().predict(WINDOWS, verbose=0))
+    expected = model.feature_model().predict(WINDOWS, verbose=0)
+    np.testing.assert_array_equal(encoder.predict(WINDOWS, verbose=0), expected)
     assert ssl.load_metadata(directory)["source"] == "toy"
     with pytest.raises(FileNotFoundError, match="encoder.keras"):
         ssl.load_encoder(tmp_path)

@@ -46,7 +46,8 @@ from keras_har.ssl.sampling import (
 from keras_har.ssl.sim_clr import SimCLR
 
 __all__ = [
-    "AUGMENTATIONS", "Augmenter", "CNNGRUEncoder", "CPC", "HEAD_UNITS", "MODES", "MultiTask", "PRETEXTS", "ENCODER_FILE",
+    "AUGMENTATIONS", "Augmenter", "CNNGRUEncoder", "CPC", "HEAD_UNITS", "MODES", "MultiTask", "PRETEXTS",
+    "ENCODER_FILE",
     "PretextModel", "PretextRegularizedClassifier", "Reconstruction", "SimCLR", "VarianceSampler",
     "WINDOWS_PER_CLASS", "augmentations", "build_classifier", "classifier_on", "copy_pretext",
     "get_pretext_class", "info_nce_loss", "label_scarce_study", "load_encoder", "load_metadata", "load_pretext",

@@ -136,7 +136,8 @@ def _existing(directory, file_name):
     path = pathlib.Path(directory) / file_name
     if not path.is_file():
         raise FileNotFoundError(
-            f"No {file_name} in the pretrained directory (written by `keras-har pretrain`). Received: encoder={str(directory)!r}"
+            f"No {file_name} in the pretrained directory (written by `keras-har pretrain`). "
+            f"Received: encoder={str(directory)!r}"
         )
     return path
 

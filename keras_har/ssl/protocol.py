@@ -3,7 +3,6 @@
 import os
 import tempfile
 
-import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -56,7 +55,8 @@ class _Run:
         self.model.set_weights(self.initial_weights)
         for variable in self.model.optimizer.variables():
             variable.assign(tf.zeros_like(variable))
-        self.model.fit(windows, labels, epochs=epochs, batch_size=min(batch_size, len(windows)), shuffle=True, verbose=0)
+        batch_size = min(batch_size, len(windows))
+        self.model.fit(windows, labels, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
         return self.classifier
 
 
@@ -120,7 +120,9 @@ def label_scarce_study(
         _check_mode(mode)
     windows_per_class = [int(k) for k in windows_per_class]
     if not windows_per_class or min(windows_per_class) < 1:
-        raise ValueError(f"`windows_per_class` must be positive integers. Received: windows_per_class={windows_per_class!r}")
+        raise ValueError(
+            f"`windows_per_class` must be positive integers. Received: windows_per_class={windows_per_class!r}"
+        )
     if pretext_weight > 0:
         if not isinstance(pretrained, PretextModel):
             raise ValueError(
@@ -132,7 +134,10 @@ def label_scarce_study(
                 "The pretext loss trains the encoder, so it only fits mode 'finetune'. "
                 f"Received: modes={modes!r}, pretext_weight={pretext_weight!r}"
             )
-    window_shape = pretrained.window_shape if isinstance(pretrained, PretextModel) else tuple(pretrained.input_shape[1:])
+    if isinstance(pretrained, PretextModel):
+        window_shape = pretrained.window_shape
+    else:
+        window_shape = tuple(pretrained.input_shape[1:])
     if tuple(window_shape) != tuple(dataset.X.shape[1:]):
         raise ValueError(
             f"The encoder takes windows of shape {tuple(window_shape)}; the dataset's are "
@@ -163,7 +168,9 @@ def label_scarce_study(
                     chosen = train[k_per_class(dataset.y[train], k, seed=seed + fold)]
                     train_windows = scaler.transform(dataset.X[chosen])
                     for mode in modes:
-                        classifier = runs[mode].fit(train_windows, dataset.y[chosen], epochs=epochs, batch_size=batch_size)
+                        classifier = runs[mode].fit(
+                            train_windows, dataset.y[chosen], epochs=epochs, batch_size=batch_size
+                        )
                         score = macro_f1(classifier, test_windows, dataset.y[test])
                         rows.append(
                             dict(zip(RESULT_COLUMNS, (mode, k, seed, fold, len(chosen), len(test), score)))

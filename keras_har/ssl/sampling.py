@@ -17,7 +17,9 @@ __all__ = [
 def _check_windows(windows, name="windows"):
     windows = np.asarray(windows)
     if windows.ndim != 3 or windows.shape[0] == 0:
-        raise ValueError(f"`{name}` must be a non-empty array (batch, time, channels). Received: {name}.shape={windows.shape}")
+        raise ValueError(
+            f"`{name}` must be a non-empty array (batch, time, channels). Received: {name}.shape={windows.shape}"
+        )
     return windows
 
 
@@ -131,7 +133,8 @@ def resample_windows(windows, from_rate_hz, to_rate_hz):
     for arg, value in (("from_rate_hz", from_rate_hz), ("to_rate_hz", to_rate_hz)):
         if not float(value) > 0:
             raise ValueError(f"`{arg}` must be > 0. Received: {arg}={value!r}")
-    ratio = fractions.Fraction(to_rate_hz).limit_denominator(1000) / fractions.Fraction(from_rate_hz).limit_denominator(1000)
+    to_rate = fractions.Fraction(to_rate_hz).limit_denominator(1000)
+    ratio = to_rate / fractions.Fraction(from_rate_hz).limit_denominator(1000)
     if ratio == 1:
         return windows.astype(np.float32)
     return resample_poly(windows, ratio.numerator, ratio.denominator, axis=1).astype(np.float32)
@@ -184,7 +187,8 @@ def pool_windows(datasets, sampling_rate_hz, window_length, channels=None):
             missing = [c for c in channels if c not in names]
             if missing:
                 raise ValueError(
-                    f"Dataset {dataset.name!r} has no channels {missing}; it has {names}. Received: channels={list(channels)!r}"
+                    f"Dataset {dataset.name!r} has no channels {missing}; it has {names}. "
+                    f"Received: channels={list(channels)!r}"
                 )
             windows = windows[:, :, [names.index(c) for c in channels]]
         elif windows.shape[2] != np.asarray(datasets[0].X).shape[2]:
@@ -248,10 +252,12 @@ def load_windows(name_or_path, *, data_home=None):
         labels = arrays["y"] if "y" in arrays else np.zeros(len(windows), np.int64)
         subjects = arrays["subjects"] if "subjects" in arrays else np.zeros(len(windows), np.int64)
         num_classes = int(labels.max()) + 1 if len(labels) else 1
-        class_names = [str(c) for c in arrays["class_names"]] if "class_names" in arrays else [str(i) for i in range(num_classes)]
-        channel_names = (
-            [str(c) for c in arrays["channel_names"]] if "channel_names" in arrays else [f"ch{i}" for i in range(windows.shape[2])]
-        )
+        class_names = [str(i) for i in range(num_classes)]
+        if "class_names" in arrays:
+            class_names = [str(c) for c in arrays["class_names"]]
+        channel_names = [f"ch{i}" for i in range(windows.shape[2])]
+        if "channel_names" in arrays:
+            channel_names = [str(c) for c in arrays["channel_names"]]
         rate = float(arrays["sampling_rate_hz"])
     return HARDataset(
         name=path.stem, X=windows, y=labels, subjects=subjects, class_names=class_names, channel_names=channel_names,

@@ -54,7 +54,8 @@ class SimCLR(PretextModel):
         units = list(projection_units)
         if not units or any(not isinstance(u, int) or u < 1 for u in units):
             raise ValueError(
-                f"`projection_units` must be a non-empty list of positive integers. Received: projection_units={projection_units!r}"
+                "`projection_units` must be a non-empty list of positive integers. "
+                f"Received: projection_units={projection_units!r}"
             )
         self.projection_units = units
         self.temperature = float(temperature)
