@@ -60,10 +60,11 @@ class HARTuner(keras_tuner.Tuner):
 
     Example:
     >>> import keras_har.tuning
-    >>> kt = keras_har.tuning.keras_tuner
     >>> tuner = keras_har.tuning.HARTuner(  # doctest: +SKIP
-    ...     kt.oracles.GridSearchOracle(objective=kt.Objective("val_macro_f1", "max")),
-    ...     keras_har.tuning.TinierHARHyperModel((128, 9), 6), directory="runs")
+    ...     keras_har.tuning.make_oracle("grid"),
+    ...     keras_har.tuning.TinierHARHyperModel(input_shape=(128, 9), num_classes=6),
+    ...     budget=keras_har.tuning.Budget(max_params=10_000), directory="runs")
+    >>> tuner.search(data=data, fold_indices=folds, epochs=150)  # doctest: +SKIP
     """
 
     def __init__(self, oracle, hypermodel, budget=None, **kwargs):
