@@ -34,6 +34,8 @@ def parse_args(argv=None):
     parser.add_argument("--fold", type=int, default=0, help="index into the paper's HAPT folds")
     parser.add_argument("--representative-windows", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--remeasure", nargs="*", default=[],
+                        help="variant names whose rows in an earlier results.json are measured again")
     return parser.parse_args(argv)
 
 
@@ -176,38 +178,65 @@ def main(argv=None):
                "qat_epochs": args.qat_epochs, "fold": args.fold, "train_windows": len(train_x),
                "test_windows": len(test_x), "hapt": [], "uci_shape": []}
     path = os.path.join(args.output, "results.json")
-    done = json.load(open(path))["uci_shape"] if os.path.exists(path) else []
+    earlier = json.load(open(path)) if os.path.exists(path) else {}
+    # Rows of an earlier run are kept unless asked for again, so an
+    # interrupted or partial re-run costs only what it re-measures.
+    done = [row for row in earlier.get("uci_shape", []) if row["variant"] not in args.remeasure]
+    kept = [row for row in earlier.get("hapt", []) if row["variant"] not in args.remeasure]
+    results["hapt"] = kept
+
+    def save():
+        write_atomic(path, json.dumps(results, indent=2))
+        write_atomic(os.path.join(args.output, "results.md"), markdown(results))
+
     variants = (("bigru", "merged"), ("bigru", "per_direction"), ("bilstm", "merged"), ("lstm", "merged"))
     for row in size_rows(args.seed, done, variants):
         results["uci_shape"].append(row)
-        write_atomic(path, json.dumps(results, indent=2))
+        save()
 
-    started = time.time()
-    bigru = train_float("bigru", train_x, train_y, args.epochs, args.seed)
-    results["train_seconds_bigru"] = round(time.time() - started, 1)
-    # The per-direction and Keras-unrolled formulations compute the same
-    # function with 2x and 2.5x the ops (sizes above); only the merged one,
-    # the default, is run on every test window to save CPU.
-    results["hapt"].append(measure("bigru/merged PTQ", bigru, representative, test_x, test_y, recurrence="merged"))
-    write_atomic(path, json.dumps(results, indent=2))
-    qat, qat_float = train_qat(bigru, train_x, train_y, args.qat_epochs)
-    results["hapt"].append(measure("bigru/merged QAT", qat_float, representative, test_x, test_y,
-                                   recurrence="merged", float_model=bigru, qat_model=qat))
-    write_atomic(os.path.join(args.output, "results.json"), json.dumps(results, indent=2))
-
-    bilstm = train_float("bilstm", train_x, train_y, args.epochs, args.seed)
-    results["hapt"].append(measure("bilstm (fused LSTM) PTQ", bilstm, representative, test_x, test_y,
-                                   recurrence="merged"))
-    write_atomic(path, json.dumps(results, indent=2))
-    write_atomic(os.path.join(args.output, "results.md"), markdown(results))
+    measured = {row["variant"] for row in kept}
+    if {"bigru/merged PTQ", "bigru/merged QAT"} - measured:
+        bigru = trained_model("bigru", args, train_x, train_y, results)
+        if "bigru/merged PTQ" not in measured:
+            # The per-direction and Keras-unrolled formulations compute the same
+            # function with 2x and 2.5x the ops (sizes above); only the merged
+            # one, the default, is run on every test window to save CPU.
+            results["hapt"].append(measure("bigru/merged PTQ", bigru, representative, test_x, test_y,
+                                           recurrence="merged"))
+            save()
+        if "bigru/merged QAT" not in measured:
+            qat, qat_float = train_qat(bigru, train_x, train_y, args.qat_epochs)
+            results["hapt"].append(measure("bigru/merged QAT", qat_float, representative, test_x, test_y,
+                                           recurrence="merged", float_model=bigru, qat_model=qat))
+            save()
+    if "bilstm (fused LSTM) PTQ" not in measured:
+        bilstm = trained_model("bilstm", args, train_x, train_y, results)
+        results["hapt"].append(measure("bilstm (fused LSTM) PTQ", bilstm, representative, test_x, test_y,
+                                       recurrence="merged"))
+        save()
     # Last, because the converter sometimes segfaults on Keras's unrolled GRU
     # (TOOLCHAIN.md); everything above is saved by then.
     for row in size_rows(args.seed, done, (("bigru", "keras_unrolled"),)):
         results["uci_shape"].append(row)
-    write_atomic(path, json.dumps(results, indent=2))
-    write_atomic(os.path.join(args.output, "results.md"), markdown(results))
+    save()
     plot(results, os.path.join(args.output, "budget.png"))
     print(markdown(results))
+
+
+def trained_model(recurrent, args, train_x, train_y, results):
+    """Trains a float TinierHAR, or reloads the one an earlier run saved in --output."""
+    from keras_har.backend import keras
+
+    path = os.path.join(args.output, f"{recurrent}_float.keras")
+    if os.path.exists(path):
+        return keras.models.load_model(path, safe_mode=True)
+    started = time.time()
+    model = train_float(recurrent, train_x, train_y, args.epochs, args.seed)
+    results[f"train_seconds_{recurrent}"] = round(time.time() - started, 1)
+    temporary = os.path.join(args.output, f".tmp-{recurrent}_float.keras")
+    model.save(temporary)
+    os.replace(temporary, path)
+    return model
 
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 Thin wrapper: the work is in `keras_har.export` (see `keras_har/export/command.py`).
 
 Examples:
-    python tflite/export.py --train --dataset hapt --data-home /data/har --output out/ --qat
-    python tflite/export.py --model trained.keras --dataset hapt --data-home /data/har --output out/ --ptq
+    python tflite/export.py --train --dataset hapt --data-home /data/har --output out/
+    python tflite/export.py --model trained.keras --dataset hapt --data-home /data/har --output out/ --qat
 """
 
 import sys
