@@ -11,7 +11,7 @@ AGGREGATION_TYPES = ("attention", "mean", "last")
 def add_data_and_model_options(parser):
     """Flags shared by ``train`` and ``evaluate``: data, model, budget."""
     parser.add_argument("--model", required=True, help=f"model name: {', '.join(MODEL_NAMES)}")
-    parser.add_argument("--dataset", required=True, help="dataset name, e.g. hapt or uschad")
+    parser.add_argument("--dataset", required=True, help="dataset name, e.g. hapt or usc_had")
     parser.add_argument("--data-home", default=None, help="folder holding the datasets")
     parser.add_argument("--epochs", type=int, default=None, help="most epochs (default: the reference's 150)")
     parser.add_argument("--seed", type=int, default=0)
@@ -19,9 +19,9 @@ def add_data_and_model_options(parser):
     group = parser.add_argument_group("TinierHAR options (ablations)")
     group.add_argument("--filters", type=int, default=None, help="filters M of the first block")
     group.add_argument("--gru-units", type=int, default=None, help="recurrent units N per direction")
-    group.add_argument("--conv", default=None, help=f"convolutions: {', '.join(CONV_TYPES)}")
-    group.add_argument("--recurrent", default=None, help=f"recurrent layer: {', '.join(RECURRENT_TYPES)}")
-    group.add_argument("--aggregation", default=None, help=f"temporal aggregation: {', '.join(AGGREGATION_TYPES)}")
+    group.add_argument("--conv", default=None, choices=CONV_TYPES, help="convolution blocks")
+    group.add_argument("--recurrent", default=None, choices=RECURRENT_TYPES, help="recurrent layer")
+    group.add_argument("--aggregation", default=None, choices=AGGREGATION_TYPES, help="temporal aggregation")
     group.add_argument("--no-residual", action="store_true", help="drop the residual shortcuts")
 
 
