@@ -214,13 +214,14 @@ def main(argv=None):
         results["hapt"].append(measure("bilstm (fused LSTM) PTQ", bilstm, representative, test_x, test_y,
                                        recurrence="merged"))
         save()
-    # Last, because the converter sometimes segfaults on Keras's unrolled GRU
+    plot(results, os.path.join(args.output, "budget.png"))
+    print(markdown(results), flush=True)
+    # Last, because the converter has segfaulted on Keras's unrolled GRU here
     # (TOOLCHAIN.md); everything above is saved by then.
     for row in size_rows(args.seed, done, (("bigru", "keras_unrolled"),)):
         results["uci_shape"].append(row)
     save()
     plot(results, os.path.join(args.output, "budget.png"))
-    print(markdown(results))
 
 
 def trained_model(recurrent, args, train_x, train_y, results):

@@ -49,6 +49,16 @@ def test_rewritten_recurrence_equals_keras_in_float(recurrent, recurrence, aggre
     np.testing.assert_allclose(rewritten, model.predict(windows, verbose=0), atol=1e-5)
 
 
+@pytest.mark.parametrize("recurrent", ["lstm", "bilstm"])
+def test_lstm_graph_equals_keras_in_float(recurrent):
+    keras.utils.set_random_seed(3)
+    model = keras_har.TinierHAR(input_shape=SHAPE, num_classes=CLASSES, recurrent=recurrent, **TINY)
+    windows = _windows(3, seed=2)
+    function = export.inference_function(model)
+    rewritten = np.concatenate([function(window[None]).numpy() for window in windows])
+    np.testing.assert_allclose(rewritten, model.predict(windows, verbose=0), atol=1e-5)
+
+
 def test_merged_recurrence_has_eleven_ops_per_step_and_no_while(bigru_int8):
     _, flatbuffer = bigru_int8
     facts = export.describe(flatbuffer)
@@ -85,6 +95,8 @@ def test_qat_then_convert_is_integer_only_and_close_to_qat_keras(recurrent):
     flatbuffer = export.convert_int8(copy, windows)
     facts = export.check_integer_only(flatbuffer)
     assert facts["float_tensors"] == 0
+    # Attention pooling is one BATCH_MATMUL, not MUL + SUM.
+    assert "BATCH_MATMUL" in facts["ops"] and "SUM" not in facts["ops"]
     if recurrent == "bilstm":
         # Each direction stays one fused int8 LSTM op (int16 cell state).
         assert facts["ops"].count("UNIDIRECTIONAL_SEQUENCE_LSTM") == 2

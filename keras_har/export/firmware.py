@@ -28,6 +28,10 @@ def write_atomic(path, content):
     try:
         with os.fdopen(handle, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as file:
             file.write(content)
+        # mkstemp makes the file private (0600); give it the usual permissions.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
@@ -75,8 +79,12 @@ def parse_model_data(source, *, name=MODEL_DATA_NAME):
 
 
 def _float(value):
-    # 9 significant digits round-trip every float32 exactly.
-    return f"{np.float32(value):.9g}f"
+    # 9 significant digits round-trip every float32 exactly; C++ needs a
+    # decimal point or exponent before the `f` suffix ("50.f", not "50f").
+    text = f"{np.float32(value):.9g}"
+    if not any(mark in text for mark in (".", "e", "n")):
+        text += "."
+    return text + "f"
 
 
 def _string(value):

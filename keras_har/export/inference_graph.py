@@ -35,9 +35,10 @@ def inference_function(model, *, recurrence="merged"):
     """Returns a ``tf.function`` for one window ``(1, T, C)`` -> logits ``(1, K)``.
 
     Args:
-        model: a trained `keras_har.TinierHAR`. Models without a recurrent
-            layer (``recurrent="none"``), with LSTMs, or of another class are
-            traced as they are.
+        model: a trained `keras_har.TinierHAR`. LSTMs are kept (they become
+            TFLite's fused LSTM op) with only the attention pooling rewritten;
+            models without a recurrent layer, or of another class, are traced
+            as they are.
         recurrence: how a GRU/BiGRU is written out. ``"merged"`` (default):
             both directions in one recurrence, input projection hoisted out of
             the loop. ``"per_direction"``: the same, but one recurrence per
@@ -60,6 +61,18 @@ def inference_function(model, *, recurrence="merged"):
     window_shape = tuple(model.input_shape[1:])
     spec = tf.TensorSpec((1, *window_shape), tf.float32, name="window")
     recurrent_kind = getattr(model, "recurrent", None)
+    if recurrent_kind in ("lstm", "bilstm") and model.aggregation == "attention":
+        # The LSTM converts to TFLite's fused int8 LSTM op as it is; only the
+        # attention pooling is rewritten (one BATCH_MATMUL, see _aggregation).
+        recurrent_part = keras.Model(model.inputs, model.get_layer("recurrent").output)
+        attention = _aggregation("attention", model.get_layer("pooling"))
+        kernel, bias = (tf.constant(w) for w in model.get_layer("logits").get_weights())
+
+        def lstm_forward(window):
+            sequence = recurrent_part(window, training=False)
+            return tf.matmul(attention(tf.reshape(sequence, sequence.shape[1:])), kernel) + bias
+
+        return tf.function(lstm_forward, input_signature=[spec], autograph=False)
     if recurrent_kind not in ("bigru", "gru"):
         # Nothing to rewrite: fixing the batch to 1 is all the converter needs.
         return tf.function(lambda window: model(window, training=False), input_signature=[spec], autograph=False)
