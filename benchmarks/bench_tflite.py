@@ -132,7 +132,8 @@ def markdown(results):
         f1, agree = row["macro_f1"], row["agreement"]
         lines.append(
             f"| {row['variant']} | {row['flash_bytes']:,} | {row['flash_bytes_unstripped']:,} | {row['arena_bytes']:,} "
-            f"| {row['op_count']} | {f1['float_keras']:.4f} | {f1.get('qat_keras', float('nan')):.4f} "
+            f"| {row['op_count']} | {f1['float_keras']:.4f} "
+            f"| {format(f1['qat_keras'], '.4f') if 'qat_keras' in f1 else '-'} "
             f"| {f1['litert_int8']:.4f} | {f1['tflm_int8']:.4f} "
             f"| {agree['tflm_vs_litert_builtin_argmax']:.4f} / {agree['tflm_vs_litert_auto_argmax']:.4f} / "
             f"{agree['tflm_vs_litert_reference_argmax']:.4f} | {agree['tflm_vs_float_keras_argmax']:.4f} |"

@@ -18,7 +18,14 @@ weights with far fewer ops:
   where it is added once for all steps.
 
 Each step is then 11 ops (2 ``FULLY_CONNECTED``, ``ADD``, ``LOGISTIC``,
-``SPLIT``, ``MUL``, ``ADD``, ``TANH``, ``SUB``, ``MUL``, ``ADD``).
+``SPLIT``, ``MUL``, ``ADD``, ``TANH``, ``SUB``, ``MUL``, ``ADD``), 6 at the
+first step, whose state is zero. Attention pooling is one ``BATCH_MATMUL``
+(LiteRT's reference int8 ``SUM`` disagrees with TFLM's by up to ~120 LSB).
+
+Even so, the unrolled BiGRU stays far above a 32 KB / 16 KB budget: TFLM
+spends about 250 B of arena and the flatbuffer about 225 B per op
+(``benchmarks/results/tflite.md``). TFLite has a fused LSTM op but no GRU op,
+so ``recurrent="bilstm"`` is the variant that fits in flash.
 
 The float graph equals the Keras model to float rounding; see
 ``tests/test_export_graph.py``.
