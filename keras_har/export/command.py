@@ -51,6 +51,8 @@ def main(argv=None):
     if args.representative_windows < 1:
         raise ValueError(f"--representative-windows must be >= 1. Received: representative_windows={args.representative_windows}")
     import keras_har
+    import keras_har.layers  # noqa: F401  (registers the custom layers for load_model)
+    import keras_har.models  # noqa: F401  (registers the model classes for load_model)
     from keras_har.backend import keras
     from keras_har.export import dequantized_copy, export_model, quantize_aware
 
@@ -66,6 +68,11 @@ def main(argv=None):
         raise ValueError(
             f"The model expects windows of shape {tuple(model.input_shape[1:])} but {args.dataset} gives "
             f"{data.X.shape[1:]}; pass --window-sec. Received: window_sec={window_sec}"
+        )
+    if model is not None and model.output_shape[-1] != data.num_classes:
+        raise ValueError(
+            f"The model has {model.output_shape[-1]} outputs but {args.dataset} has {data.num_classes} classes. "
+            f"Received: model={args.model!r}"
         )
     folds = keras_har.datasets.splits.paper_folds(args.dataset, data.subjects)
     train_index, test_index = folds[args.fold]
