@@ -49,7 +49,9 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.representative_windows < 1:
-        raise ValueError(f"--representative-windows must be >= 1. Received: representative_windows={args.representative_windows}")
+        raise ValueError(
+            f"--representative-windows must be >= 1. Received: representative_windows={args.representative_windows}"
+        )
     import keras_har
     import keras_har.layers  # noqa: F401  (registers the custom layers for load_model)
     import keras_har.models  # noqa: F401  (registers the model classes for load_model)

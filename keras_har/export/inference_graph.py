@@ -100,7 +100,9 @@ def inference_function(model, *, recurrence="merged"):
                 outputs = layer(outputs)
             return logits(pooling(outputs, training=False))
 
-        return tf.function(lambda window: keras_tail(front(window, training=False)), input_signature=[spec], autograph=False)
+        return tf.function(
+            lambda window: keras_tail(front(window, training=False)), input_signature=[spec], autograph=False
+        )
 
     cells = _gru_cells(recurrent_layer)
     if recurrence == "merged":
