@@ -59,7 +59,7 @@ def add_parser(subparsers, name):
         help="train a model on a whole dataset; save model.keras and normalization.json",
         description=(
             "Train with the official TinierHAR recipe (AdamW, lr 1e-3, batch 256, early stopping "
-            "on validation loss) on all windows of a dataset, 10%% held out for validation. "
+            "on validation loss) on all windows of a dataset, 10% held out for validation. "
             "Writes model.keras, normalization.json, history.json and TensorBoard logs to --output."
         ),
     )
