@@ -104,13 +104,9 @@ class HARTuner(keras_tuner.Tuner):
                 model = self._try_build(hp)
             x_train, x_score = standardize(data.x[train], data.x[score])
             self._log_fit(trial.trial_id, fold, footprint)
-            board = keras.callbacks.TensorBoard(
-                log_dir=os.path.join(self.project_dir, TENSORBOARD_DIR, f"trial_{trial.trial_id}", f"fold_{fold}"),
-                write_graph=False,
-                profile_batch=0,
-            )
+            log_dir = os.path.join(self.project_dir, TENSORBOARD_DIR, f"trial_{trial.trial_id}", f"fold_{fold}")
             self.hypermodel.fit(
-                hp, model, x_train, data.y[train], epochs=epochs, callbacks=[board], verbose=keras_verbose, seed=seed + fold
+                hp, model, x_train, data.y[train], epochs=epochs, log_dir=log_dir, verbose=keras_verbose, seed=seed + fold
             )
             scores.append(macro_f1(model, x_score, data.y[score]))
             print(

@@ -3,8 +3,10 @@
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from keras_har.backend import keras
 from keras_har.models.tinier_har import TinierHAR
+# The reference recipe lives in keras_har.training; the search uses it as is.
+from keras_har.training import BATCH_SIZE, LEARNING_RATE, VAL_FRACTION, WEIGHT_DECAY
+from keras_har.training import fit as _fit_with_recipe
 from keras_har.tuning._keras_tuner import keras_tuner
 from keras_har.tuning._options import SPACES
 
@@ -17,40 +19,9 @@ PAPER_GRU_UNITS = (8, 16, 32)
 WIDE_FILTERS = (2, 3, 4, 6, 8, 12, 16, 24, 32)
 WIDE_GRU_UNITS = (4, 6, 8, 12, 16, 24, 32, 48, 64)
 
-# The reference recipe (official train.py): AdamW 1e-3 / 1e-2, batch 256,
-# learning rate x0.1 after 7 flat epochs, early stopping after 15.
-LEARNING_RATE = 1e-3
-WEIGHT_DECAY = 1e-2
-BATCH_SIZE = 256
-ADAM_EPSILON = 1e-8
-LR_PATIENCE = 7
-EARLY_STOPPING_PATIENCE = 15
-# Share of the training windows kept aside for early stopping; the search's
-# objective is scored on held-out subjects, never on these windows.
-EARLY_STOPPING_FRACTION = 0.1
-
-
-class _RestoreBestWeights(keras.callbacks.Callback):
-    """Keeps the weights of the epoch with the lowest validation loss.
-
-    Keras's EarlyStopping restores them only when it stops early; the
-    official code reloads its best checkpoint in every case.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.best_loss = np.inf
-        self.best_weights = None
-
-    def on_epoch_end(self, epoch, logs=None):
-        loss = (logs or {}).get("val_loss", np.inf)
-        if loss < self.best_loss:
-            self.best_loss = loss
-            self.best_weights = self.model.get_weights()
-
-    def on_train_end(self, logs=None):
-        if self.best_weights is not None:
-            self.model.set_weights(self.best_weights)
+# Share of the training windows kept aside for early stopping (the recipe's
+# 10%); the search's objective is scored on held-out subjects, never on these.
+EARLY_STOPPING_FRACTION = VAL_FRACTION
 
 
 class TinierHARHyperModel(keras_tuner.HyperModel):
@@ -136,11 +107,12 @@ class TinierHARHyperModel(keras_tuner.HyperModel):
             learning_rate = hp.Fixed("learning_rate", LEARNING_RATE)
         return learning_rate, hp.Fixed("weight_decay", WEIGHT_DECAY), hp.Fixed("batch_size", BATCH_SIZE)
 
-    def fit(self, hp, model, x, y, *, epochs, callbacks=None, verbose=0, seed=0, **kwargs):
+    def fit(self, hp, model, x, y, *, epochs, log_dir=None, verbose=0, seed=0):
         """Trains ``model`` with the reference recipe and the trial's training hyperparameters.
 
         A random 10% of ``(x, y)`` is held aside for the learning-rate
-        schedule and early stopping; the best epoch's weights are restored.
+        schedule and early stopping; the best epoch's weights are restored
+        (`keras_har.training.fit`).
 
         Args:
             hp: the trial's `keras_tuner.HyperParameters`.
@@ -148,36 +120,26 @@ class TinierHARHyperModel(keras_tuner.HyperModel):
             x: float windows ``(N, T, C)``.
             y: integer labels ``(N,)``.
             epochs: most epochs.
-            callbacks: extra Keras callbacks.
+            log_dir: optional TensorBoard directory.
             verbose: Keras verbosity.
             seed: seed of the early-stopping split and the shuffling.
 
         Returns:
-            The Keras `History`.
+            The summary dict of `keras_har.training.fit`.
         """
         learning_rate, weight_decay, batch_size = self._training_hyperparameters(hp)
         x_train, x_stop, y_train, y_stop = _early_stopping_split(x, y, seed)
-        model.compile(
-            optimizer=keras.optimizers.AdamW(
-                learning_rate=learning_rate, weight_decay=weight_decay, epsilon=ADAM_EPSILON
-            ),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        )
-        recipe = [
-            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.1, patience=LR_PATIENCE),
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=EARLY_STOPPING_PATIENCE),
-            _RestoreBestWeights(),
-        ]
-        return model.fit(
-            x_train,
-            y_train,
-            validation_data=(x_stop, y_stop),
-            epochs=epochs,
-            batch_size=batch_size,
-            shuffle=True,
-            callbacks=recipe + list(callbacks or []),
+        return _fit_with_recipe(
+            model,
+            (x_train, y_train),
+            (x_stop, y_stop),
+            epochs=int(epochs),
+            batch_size=int(batch_size),
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            seed=seed,
+            log_dir=log_dir,
             verbose=verbose,
-            **kwargs,
         )
 
 
