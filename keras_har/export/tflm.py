@@ -1,5 +1,10 @@
 """Running an int8 model in TFLite Micro and in LiteRT, and measuring TFLM's arena."""
 
+import os
+import subprocess
+import sys
+import tempfile
+
 import numpy as np
 
 from keras_har.export.convert import describe
@@ -94,20 +99,80 @@ def _run(interpreter, windows_int8, progress, label, set_input, get_output, afte
     return np.stack(outputs).astype(np.int8)
 
 
-def find_arena_bytes(flatbuffer, *, window=None, alignment=16):
+# One allocation (and, with a window file, one inference) per child process.
+# Exit 0: fits; exit 3: TFLM refused the allocation; killed by a signal: TFLM
+# crashed while failing to allocate (seen here: SIGSEGV after "Failed to
+# allocate tail memory" for a 158 KB HAPT-shaped BiGRU at a 128 KB arena).
+_PROBE = """
+import sys
+import numpy as np
+from tflite_micro.python.tflite_micro import runtime
+model, size = open(sys.argv[1], "rb").read(), int(sys.argv[2])
+try:
+    interpreter = runtime.Interpreter.from_bytes(model, arena_size=size)
+    if len(sys.argv) > 3:
+        interpreter.set_input(np.load(sys.argv[3]), 0)
+        interpreter.invoke()
+except (RuntimeError, ValueError):
+    sys.exit(3)
+"""
+
+
+def find_arena_bytes(flatbuffer, *, window=None, alignment=16, isolate=True):
     """The smallest tensor arena (a multiple of ``alignment``) in which TFLM allocates and runs the model.
 
-    TFLM has no query for this: allocation either succeeds or raises, so the
+    TFLM has no query for this: allocation either succeeds or fails, so the
     size is binary-searched. With ``window`` (float ``(T, C)``) each candidate
     also runs one inference, which catches scratch buffers requested at
     ``Prepare`` time.
 
+    A too-small arena does not always fail cleanly: for some graphs TFLM
+    crashes (SIGSEGV) after a failed persistent allocation, on a board as in
+    Python. So by default each candidate runs in its own child process, and a
+    crash counts as "does not fit", like a refused allocation. A firmware
+    arena must therefore never be set below the measured size.
+
+    Args:
+        flatbuffer: int8 ``.tflite`` bytes.
+        window: optional float window ``(T, C)``, quantized with the model's
+            input parameters.
+        alignment: granularity of the search, in bytes.
+        isolate: run each candidate in a child process (about 0.3 s each);
+            ``False`` allocates in this process, which a TFLM crash would end.
+
     Returns:
         Arena size in bytes.
     """
-    from tflite_micro.python.tflite_micro import runtime
-
     sample = None if window is None else quantize_windows(np.asarray(window)[None], flatbuffer)
+    with tempfile.TemporaryDirectory(prefix="keras_har_arena_") as folder:
+        model_path = os.path.join(folder, "model.tflite")
+        with open(model_path, "wb") as file:
+            file.write(bytes(flatbuffer))
+        sample_path = None
+        if sample is not None:
+            sample_path = os.path.join(folder, "window.npy")
+            np.save(sample_path, sample)
+        fits = _fits_in_child(model_path, sample_path) if isolate else _fits_here(flatbuffer, sample)
+
+        high = 64 * 1024
+        while not fits(high):
+            high *= 2
+            if high > _MAX_ARENA_BYTES:
+                raise ValueError(f"TFLM could not allocate the model even with a {_MAX_ARENA_BYTES}-byte arena.")
+        low = 0  # known not to fit
+        while high - low > alignment:
+            middle = (low + high) // 2 // alignment * alignment
+            if middle <= low:
+                break
+            if fits(middle):
+                high = middle
+            else:
+                low = middle
+    return int(high)
+
+
+def _fits_here(flatbuffer, sample):
+    from tflite_micro.python.tflite_micro import runtime
 
     def fits(arena_bytes):
         try:
@@ -115,22 +180,26 @@ def find_arena_bytes(flatbuffer, *, window=None, alignment=16):
             if sample is not None:
                 interpreter.set_input(sample, 0)
                 interpreter.invoke()
-        except Exception:  # TFLM reports any allocation failure as a RuntimeError or ValueError
+        except (RuntimeError, ValueError):  # TFLM reports an allocation failure as either
             return False
         return True
 
-    high = 64 * 1024
-    while not fits(high):
-        high *= 2
-        if high > _MAX_ARENA_BYTES:
-            raise ValueError(f"TFLM could not allocate the model even with a {_MAX_ARENA_BYTES}-byte arena.")
-    low = 0  # known not to fit
-    while high - low > alignment:
-        middle = (low + high) // 2 // alignment * alignment
-        if middle <= low:
-            break
-        if fits(middle):
-            high = middle
-        else:
-            low = middle
-    return int(high)
+    return fits
+
+
+def _fits_in_child(model_path, sample_path):
+    def fits(arena_bytes):
+        command = [sys.executable, "-c", _PROBE, model_path, str(int(arena_bytes))]
+        if sample_path is not None:
+            command.append(sample_path)
+        child = subprocess.run(command, capture_output=True, text=True, check=False)
+        if child.returncode == 0:
+            return True
+        if child.returncode == 3 or child.returncode < 0:
+            return False
+        raise RuntimeError(
+            f"the TFLM arena probe failed for a reason other than allocation (exit {child.returncode}):\n"
+            + "\n".join(child.stderr.strip().splitlines()[-6:])
+        )
+
+    return fits

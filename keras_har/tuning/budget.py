@@ -4,15 +4,21 @@ A configuration is checked before any training: the model is built (cheap),
 profiled with `keras_har.profile`, and its int8 TFLite Micro footprint is
 estimated. Over-budget configurations are never trained.
 
-How flash and arena are estimated (not measured during the search)
-----------------------------------------------------------------
-A real int8 export (`keras_har.export.convert_int8`) takes 30-45 s per model
-on a 2-core machine, and `keras_har.export.find_arena_bytes` crashed the
-process (SIGSEGV inside TFLM) for HAPT-shaped TinierHAR models when this was
-written, so the search checks ``--max-flash-kb`` and ``--max-arena-kb``
-against an estimate. In the exported graph the per-op overhead (tensors,
-quantization parameters, kernel state) costs about as much as the weights,
-so the estimate counts ops:
+How flash and arena are measured or estimated
+---------------------------------------------
+Flash and arena do not depend on the trained weights, so they can be known
+before training. ``footprint="measure"`` (the default of the search whenever
+``--max-flash-kb`` or ``--max-arena-kb`` is set) converts the untrained
+model to the int8 export and measures it with the TFLM interpreter
+(`keras_har.export.footprint.measure_footprint`, in a child process): flash
+is the stripped ``.tflite``, arena the smallest arena that allocates and runs
+a window. That costs about 15-60 s per configuration on 2 cores, once per
+configuration (measurements are cached per hyperparameter set).
+
+``footprint="estimate"`` (the default without those limits, for the
+``flash_kb``/``arena_kb`` columns of ``trials.csv``) costs nothing and counts
+ops instead, because in the exported graph the per-op overhead (tensors,
+quantization parameters, kernel state) costs about as much as the weights:
 
 - ops: one per convolution, dense, pooling, add, reshape and flatten layer
   (BatchNorm and ReLU fold into the convolution), six for attention pooling
@@ -27,11 +33,10 @@ so the estimate counts ops:
 Flash was fitted on real exports of TinierHAR at HAPT's shape (T=200, C=6,
 K=12; 592 ops each, counted exactly by this rule): M=2,N=8 gives 103,520 B,
 M=4,N=16 115,552 B, M=8,N=32 158,544 B; the fit is within 0.6% of each (see
-``benchmarks/results/tuning.md``). The arena term could not be measured here
-(see above); its per-op constant comes from the unrolled BiGRU probe in
-``shared/reference/TOOLCHAIN.md`` (303,798 B for 999 ops) and is unverified
-for the merged graph. LSTM variants were not exported. Treat both budgets as
-coarse filters, and check the chosen model with ``tflite/export.py``.
+``benchmarks/results/tuning.md``). The arena constant comes from Keras's
+unrolled BiGRU in ``shared/reference/TOOLCHAIN.md``; against measured
+arenas of the merged BiGRU it is 5-18% low (``benchmarks/results/tuning.md``),
+so use it only as a coarse filter and measure for a real arena budget.
 """
 
 import math
@@ -153,16 +158,22 @@ def estimate_tflite_footprint(model):
     }
 
 
-def model_footprint(model):
+FOOTPRINT_MODES = ("estimate", "measure")
+
+
+def model_footprint(model, footprint="estimate"):
     """Everything a budget is checked against, for one built model.
 
     Args:
         model: a built Keras model.
+        footprint: ``"estimate"`` (instant, `estimate_tflite_footprint`) or
+            ``"measure"`` (a real int8 conversion measured in TFLM,
+            `keras_har.export.footprint.measure_footprint`).
 
     Returns:
         A dict with ``params``, ``macs``, ``core_macs`` (from
-        `keras_har.profile`), and the estimated ``int8_ops``, ``flash_kb`` and
-        ``arena_kb`` (kilobytes of 1,024 bytes).
+        `keras_har.profile`), and the estimated or measured ``int8_ops``,
+        ``flash_kb`` and ``arena_kb`` (kilobytes of 1,024 bytes).
 
     Example:
     >>> import keras_har
@@ -170,8 +181,15 @@ def model_footprint(model):
     >>> model_footprint(keras_har.TinierHAR(input_shape=(128, 9), num_classes=6))["params"]
     9589
     """
+    if footprint not in FOOTPRINT_MODES:
+        raise ValueError(f"`footprint` must be one of {list(FOOTPRINT_MODES)}. Received: footprint={footprint!r}")
     counts = profile(model)
-    tflite = estimate_tflite_footprint(model)
+    if footprint == "measure":
+        from keras_har.export.footprint import measure_footprint
+
+        tflite = measure_footprint(model)
+    else:
+        tflite = estimate_tflite_footprint(model)
     return {
         "params": counts["params"],
         "macs": counts["macs"],
@@ -188,8 +206,8 @@ class Budget:
     Args:
         max_params: most trainable parameters, or None for no limit.
         max_macs: most MACs per window (`keras_har.profile`'s ``macs``).
-        max_flash_kb: most estimated int8 flash, in KB (1,024 bytes).
-        max_arena_kb: most estimated TFLM arena, in KB.
+        max_flash_kb: most int8 flash (the ``.tflite``), in KB (1,024 bytes).
+        max_arena_kb: most TFLM arena, in KB.
 
     Example:
     >>> from keras_har.tuning import Budget
@@ -217,6 +235,11 @@ class Budget:
         self.max_macs = max_macs
         self.max_flash_kb = max_flash_kb
         self.max_arena_kb = max_arena_kb
+
+    @property
+    def needs_tflite(self):
+        """Whether a flash or arena limit is set (these are measured by default)."""
+        return self.max_flash_kb is not None or self.max_arena_kb is not None
 
     @property
     def is_set(self):

@@ -33,8 +33,12 @@ def _configure(parser):
     parser.add_argument("--tune-ablations", action="store_true", help="also search conv/recurrent/aggregation/residual")
     parser.add_argument("--max-params", type=int, default=None, help="skip models with more trainable parameters")
     parser.add_argument("--max-macs", type=int, default=None, help="skip models with more MACs per window")
-    parser.add_argument("--max-flash-kb", type=float, default=None, help="skip models over this estimated int8 flash (KB)")
-    parser.add_argument("--max-arena-kb", type=float, default=None, help="skip models over this estimated TFLM arena (KB)")
+    parser.add_argument("--max-flash-kb", type=float, default=None, help="skip models over this int8 .tflite size (KB)")
+    parser.add_argument("--max-arena-kb", type=float, default=None, help="skip models over this TFLM arena (KB)")
+    parser.add_argument("--footprint", choices=("estimate", "measure"), default=None,
+                        help="flash/arena of each configuration: measure (convert to int8 and measure the arena in "
+                             "TFLM, 15-60 s per configuration; default with --max-flash-kb/--max-arena-kb) or "
+                             "estimate (instant op-count model; default otherwise)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=0, help="Keras verbosity while training")
     parser.set_defaults(func=run_from_args)
@@ -78,6 +82,7 @@ def run_from_args(args):
         project_name=args.project_name,
         overwrite=args.overwrite,
         budget=budget,
+        footprint=args.footprint,
         space=args.space,
         tune_ablations=args.tune_ablations,
         seed=args.seed,

@@ -9,7 +9,8 @@ from sklearn.metrics import f1_score
 
 from keras_har.backend import keras, tf
 from keras_har.tuning._keras_tuner import keras_tuner
-from keras_har.tuning.budget import Budget, model_footprint
+from keras_har.export.footprint import FootprintError
+from keras_har.tuning.budget import FOOTPRINT_MODES, Budget, model_footprint
 from keras_har.tuning.data import standardize
 
 OBJECTIVE = "val_macro_f1"
@@ -67,9 +68,22 @@ class HARTuner(keras_tuner.Tuner):
     >>> tuner.search(data=data, fold_indices=folds, epochs=150)  # doctest: +SKIP
     """
 
-    def __init__(self, oracle, hypermodel, budget=None, **kwargs):
+    def __init__(self, oracle, hypermodel, budget=None, footprint=None, **kwargs):
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
         self.budget = budget or Budget()
+        if footprint is None:
+            footprint = "measure" if self.budget.needs_tflite else "estimate"
+        if footprint not in FOOTPRINT_MODES:
+            raise ValueError(f"`footprint` must be one of {list(FOOTPRINT_MODES)}. Received: footprint={footprint!r}")
+        self.footprint = footprint
+        self._footprints = {}
+
+    def _footprint(self, hp, model):
+        """The model's footprint, measured at most once per set of hyperparameters."""
+        key = json.dumps({k: v for k, v in hp.values.items() if not k.startswith("tuner/")}, sort_keys=True)
+        if key not in self._footprints:
+            self._footprints[key] = model_footprint(model, footprint=self.footprint)
+        return self._footprints[key]
 
     def _try_run_and_update_trial(self, trial, *args, **kwargs):
         # The budget is checked here, before run_trial, so that a skipped
@@ -78,7 +92,18 @@ class HARTuner(keras_tuner.Tuner):
         # traceback for every skipped model. (Private hook of
         # keras-tuner 1.4.x, pinned in setup.py.)
         model = self._try_build(trial.hyperparameters)
-        footprint = model_footprint(model)
+        try:
+            footprint = self._footprint(trial.hyperparameters, model)
+        except FootprintError as error:
+            # A configuration whose export cannot be measured cannot be shown
+            # to fit a flash or arena budget, so it is not trained either.
+            result = {"trial_id": trial.trial_id, "tuner_id": self.tuner_id, "status": "not_measured",
+                      "violations": [str(error)]}
+            write_json_atomic(os.path.join(self.get_trial_dir(trial.trial_id), RESULT_FILE), result)
+            print(f"trial {trial.trial_id}: footprint not measured, not trained ({error})")
+            trial.status = keras_tuner.engine.trial.TrialStatus.FAILED
+            trial.message = f"footprint not measured: {error}"
+            return
         violations = self.budget.violations(footprint)
         if not violations:
             return super()._try_run_and_update_trial(trial, *args, **kwargs)
@@ -93,7 +118,7 @@ class HARTuner(keras_tuner.Tuner):
         hp = trial.hyperparameters
         trial_dir = self.get_trial_dir(trial.trial_id)
         model = self._try_build(hp)
-        footprint = model_footprint(model)
+        footprint = self._footprint(hp, model)
         result = {"trial_id": trial.trial_id, "tuner_id": self.tuner_id, **footprint}
         # Hyperband gives each trial its own epoch count.
         epochs = int(hp.values.get("tuner/epochs", epochs))

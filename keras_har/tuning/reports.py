@@ -25,7 +25,7 @@ def collect_trials(tuner):
     Returns:
         A `pandas.DataFrame` sorted by trial id, with the trial's
         hyperparameters, ``status`` (``completed``, ``over_budget``,
-        ``failed``, ``running``...), ``val_macro_f1`` and its std over folds,
+        ``not_measured``, ``failed``, ``running``...), ``val_macro_f1`` and its std over folds,
         the footprint (``params``, ``macs``, ``core_macs``, ``int8_ops``,
         ``flash_kb``, ``arena_kb``), ``fit_seconds`` and ``message``.
     """
@@ -39,8 +39,8 @@ def collect_trials(tuner):
             with open(result_path, encoding="utf-8") as handle:
                 result = json.load(handle)
         status = str(trial.status).lower()
-        if status == "failed" and result.get("status") == "over_budget":
-            status = "over_budget"
+        if status == "failed" and result.get("status") in ("over_budget", "not_measured"):
+            status = result["status"]
         row["status"] = status
         for key in (OBJECTIVE, "val_macro_f1_std", *_FOOTPRINT_KEYS, "fit_seconds"):
             if trial.metrics.exists(key):

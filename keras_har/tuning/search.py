@@ -62,6 +62,7 @@ def run_search(
     project_name=None,
     overwrite=False,
     budget=None,
+    footprint=None,
     space=None,
     tune_ablations=False,
     seed=0,
@@ -94,6 +95,9 @@ def run_search(
         project_name: default ``"<dataset>_<tuner>"``.
         overwrite: start the project afresh.
         budget: a `keras_har.tuning.Budget`; over-budget models are not trained.
+        footprint: ``"measure"`` or ``"estimate"`` flash and arena (see
+            `keras_har.tuning.budget`); default: measure when the budget
+            limits flash or arena, estimate otherwise.
         space: ``"paper_grid"`` (default for grid search) or ``"wide"``
             (default for the others).
         tune_ablations: also search the ablation switches.
@@ -126,6 +130,7 @@ def run_search(
         make_oracle(tuner, max_trials=max_trials, epochs=epochs, seed=seed),
         hypermodel,
         budget=budget,
+        footprint=footprint,
         directory=directory,
         project_name=project_name or f"{data.name}_{tuner}",
         overwrite=overwrite,

@@ -1,0 +1,78 @@
+"""Measured flash and arena: the child-process measurement, the crash-proof arena search, and
+a search whose arena budget is checked against measured arenas."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import keras_har
+from keras_har.export import convert_int8, tflm
+from keras_har.export.footprint import FootprintError, calibration_windows, main, measure_footprint
+from keras_har.tuning import Budget, SearchData, TinierHARHyperModel, run_search
+from keras_har.tuning.budget import model_footprint
+
+
+def test_measured_footprint_is_the_real_export_and_its_smallest_arena():
+    from tflite_micro.python.tflite_micro import runtime
+
+    model = keras_har.TinierHAR(input_shape=(32, 3), num_classes=4, recurrent="bilstm")
+    measured = measure_footprint(model)  # in a child process
+    flatbuffer = convert_int8(model, calibration_windows((32, 3)))
+    assert measured["flash_bytes"] == len(flatbuffer)
+    assert measured["ops"] == 37
+    arena = measured["arena_bytes"]
+    assert arena % 16 == 0
+    runtime.Interpreter.from_bytes(flatbuffer, arena_size=arena)
+    with pytest.raises(RuntimeError, match="allocate"):
+        runtime.Interpreter.from_bytes(flatbuffer, arena_size=arena - 16)
+    footprint = model_footprint(model, footprint="measure")
+    assert footprint["arena_kb"] == round(arena / 1024, 2)
+    assert footprint["flash_kb"] == round(len(flatbuffer) / 1024, 2)
+    with pytest.raises(ValueError, match="footprint="):
+        model_footprint(model, footprint="guess")
+
+
+def test_arena_search_counts_a_crashing_probe_as_not_fitting(monkeypatch):
+    # TFLM sometimes crashes (SIGSEGV) instead of refusing a too-small arena;
+    # this probe does the same below 50,000 bytes.
+    crash_below = "import os, signal, sys\nif int(sys.argv[2]) < 50000: os.kill(os.getpid(), signal.SIGSEGV)\n"
+    monkeypatch.setattr(tflm, "_PROBE", crash_below)
+    assert tflm.find_arena_bytes(b"not read by this probe") == 50000
+    monkeypatch.setattr(tflm, "_PROBE", "raise ImportError('no tflite_micro')")
+    with pytest.raises(RuntimeError, match="other than allocation"):
+        tflm.find_arena_bytes(b"")
+
+
+def test_footprint_child_errors_are_clear(tmp_path):
+    assert main([str(tmp_path / "missing.keras"), str(tmp_path / "out.json")]) == 2
+    model = keras_har.TinierHAR(input_shape=(32, 3), num_classes=4)
+    with pytest.raises(FootprintError, match=r"model 'tinier_har' \(input \(32, 3\)\) failed: child exited with 1") as error:
+        measure_footprint(model, recurrence="no-such-recurrence")
+    assert "recurrence='no-such-recurrence'" in str(error.value).splitlines()[-1]
+
+
+def test_arena_budget_is_checked_against_measured_arenas(tmp_path, monkeypatch):
+    fitted = []
+    original_fit = TinierHARHyperModel.fit
+
+    def counting_fit(self, hp, model, *args, **kwargs):
+        fitted.append((hp.values["filters"], hp.values["gru_units"]))
+        return original_fit(self, hp, model, *args, **kwargs)
+
+    monkeypatch.setattr(TinierHARHyperModel, "fit", counting_fit)
+    rng = np.random.default_rng(0)
+    y = np.tile(np.arange(3), 24)
+    x = rng.normal(size=(72, 8, 2)).astype("float32")
+    data = SearchData("tiny", x, y, np.repeat(np.arange(6), 12))
+    # Measured arenas on (T=8, C=2), K=3 (TFLM Python interpreter, 2026-11-23): M=4 with N=16,
+    # 8, 32 -> 20,272 B, 19,408 B, 21,872 B. The op-count estimate says 18.0-18.1 KB for all
+    # three, so a search on the estimate would train all three under 19.5 KB.
+    result = run_search(data, tuner="grid", max_trials=3, epochs=1, folds=1, directory=str(tmp_path),
+                        project_name="arena", budget=Budget(max_arena_kb=19.5))
+    assert fitted == [(4, 8)]
+    trials = pd.read_csv(tmp_path / "arena" / "trials.csv")
+    status = dict(zip(zip(trials["filters"], trials["gru_units"]), trials["status"]))
+    assert status == {(4, 16): "over_budget", (4, 8): "completed", (4, 32): "over_budget"}
+    arena = dict(zip(zip(trials["filters"], trials["gru_units"]), trials["arena_kb"]))
+    assert arena[(4, 8)] <= 19.5 < min(arena[(4, 16)], arena[(4, 32)])
+    assert result["best"]["filters"] == 4 and result["best"]["gru_units"] == 8
