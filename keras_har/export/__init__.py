@@ -3,8 +3,9 @@
 From a trained `keras_har.TinierHAR`: quantization-aware training
 (`quantize_aware`), full-integer int8 conversion with a compact recurrence
 (`convert_int8`), checks that the graph is integer-only and that TFLM has
-every op (`check_integer_only`, `check_tflm_ops`), runs in TFLM and LiteRT
-(`run_tflm`, `run_litert`), the measured arena (`find_arena_bytes`), and the
+every op (`check_integer_only`, `check_tflm_ops`), an offline arena plan
+(`add_offline_memory_plan`), runs in TFLM and LiteRT (`run_tflm`,
+`run_litert`), the measured arena (`find_arena_bytes`), and the
 firmware files (`write_firmware`); `export_model` does all of it.
 
 Example:
@@ -33,13 +34,22 @@ from keras_har.export.firmware import (
     write_firmware,
 )
 from keras_har.export.inference_graph import RECURRENCES, inference_function
+from keras_har.export.memory_plan import (
+    OFFLINE_MEMORY_ALLOCATION,
+    add_offline_memory_plan,
+    describe_memory_plan,
+    read_offline_memory_plan,
+    tensor_lifetimes,
+)
 from keras_har.export.pipeline import evaluate_int8, export_model, macro_f1
 from keras_har.export.qat import dequantized_copy, quantize_aware
 from keras_har.export.tflm import find_arena_bytes, run_litert, run_tflm
 
 __all__ = [
-    "RECURRENCES", "TFLM_OP_RESOLVER_METHODS", "check_integer_only", "check_tflm_ops", "convert_int8",
-    "dequantized_copy", "describe", "evaluate_int8", "export_model", "find_arena_bytes", "inference_function",
+    "OFFLINE_MEMORY_ALLOCATION", "RECURRENCES", "TFLM_OP_RESOLVER_METHODS", "add_offline_memory_plan",
+    "check_integer_only", "check_tflm_ops", "convert_int8", "dequantized_copy", "describe", "describe_memory_plan",
+    "evaluate_int8", "export_model", "find_arena_bytes", "inference_function",
     "macro_f1", "model_data_sources", "model_settings_header", "op_resolver_header", "parse_model_data",
-    "parse_model_settings", "quantize_aware", "run_litert", "run_tflm", "strip_strings", "write_firmware",
+    "parse_model_settings", "quantize_aware", "read_offline_memory_plan", "run_litert", "run_tflm", "strip_strings",
+    "tensor_lifetimes", "write_firmware",
 ]

@@ -40,6 +40,10 @@ def build_parser():
     parser.add_argument("--epochs", type=int, default=15, help="float training epochs with --train")
     parser.add_argument("--qat-epochs", type=int, default=3, help="QAT fine-tuning epochs with --qat")
     parser.add_argument("--recurrence", default="merged", help="GRU formulation: merged, per_direction or keras_unrolled")
+    parser.add_argument("--no-offline-memory-plan", dest="offline_memory_plan", action="store_false",
+                        help="leave tensor placement to TFLM's online planner instead of storing an offline plan "
+                             "(OfflineMemoryAllocation metadata) in the model; the plan saved 2,288 B of arena on "
+                             "the 128x9 BiLSTM (benchmarks/results/tflite_memory_plan.md)")
     parser.add_argument("--standardizer", default=None,
                         help="a saved keras_har.datasets.Standardizer (default: fit on the fold's training windows)")
     parser.add_argument("--seed", type=int, default=0)
@@ -104,6 +108,7 @@ def main(argv=None):
         sampling_rate_hz=data.sampling_rate_hz, channel_names=data.channel_names, label_names=data.class_names,
         channel_mean=scaler.mean_, channel_std=scaler.std_, test_windows=test_x, test_labels=test_y,
         float_model=float_model, qat_model=qat_model, recurrence=args.recurrence,
+        offline_memory_plan=args.offline_memory_plan,
     )
     # The converted model's float weights, saved whole or not at all.
     temporary = os.path.join(args.output, ".tmp-model_float.keras")
