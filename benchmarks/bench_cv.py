@@ -50,6 +50,9 @@ def parse_args(argv=None):
     parser.add_argument("--budget-minutes", type=float, default=70.0, help="start no run after this")
     parser.add_argument("--skip-ablations", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runs", default="",
+                        help="only these runs, in this order, as comma-separated dataset/label "
+                             "(e.g. hapt/tinierhar,usc_had/tinierhar); default: all, in priority order")
     return parser.parse_args(argv)
 
 
@@ -67,7 +70,7 @@ def planned_runs(args):
     ablations = [] if args.skip_ablations else [
         ("hapt", "tinierhar", ABLATIONS[name], name, args.ablation_folds) for name in args.ablations.split(",") if name
     ]
-    return [
+    runs = [
         ("hapt", "tinierhar", {}, "tinierhar", args.folds),
         ("hapt", "tinyhar", {}, "tinyhar", args.folds),
         ("hapt", "deepconvlstm", {}, "deepconvlstm", args.slow_folds),
@@ -76,6 +79,14 @@ def planned_runs(args):
         *ablations,
         ("usc_had", "deepconvlstm", {}, "deepconvlstm", args.slow_folds),
     ]
+    if not args.runs:
+        return runs
+    by_name = {f"{dataset}/{label}": run for run in runs for dataset, label in [(run[0], run[3])]}
+    wanted = [name.strip() for name in args.runs.split(",") if name.strip()]
+    missing = [name for name in wanted if name not in by_name]
+    if missing:
+        raise SystemExit(f"bench_cv: unknown --runs {missing}; known: {', '.join(by_name)}")
+    return [by_name[name] for name in wanted]
 
 
 def run_folder(output, dataset, model, kwargs):
@@ -104,9 +115,16 @@ def main(argv=None):
         print(f"[bench_cv] {dataset} / {label} {kwargs or ''}: {folds} folds, <= {args.epochs} epochs "
               f"(at {spent_minutes:.1f} min)", flush=True)
         run_start = time.perf_counter()
-        results = cross_validate(model, datasets[dataset], protocol="paper", folds=folds, epochs=args.epochs,
-                                 seed=args.seed, model_kwargs=kwargs,
-                                 output_dir=run_folder(args.output, dataset, model, kwargs))
+        # One fold more per call: cross_validate resumes the finished folds, so the budget is
+        # checked before every fold and a run cut short still reports the folds it finished.
+        for count in range(1, folds + 1):
+            if count > 1 and (time.perf_counter() - start) / 60 > args.budget_minutes:
+                print(f"[bench_cv] budget spent: {dataset}/{label} stops after {count - 1} of {folds} folds",
+                      flush=True)
+                break
+            results = cross_validate(model, datasets[dataset], protocol="paper", folds=count, epochs=args.epochs,
+                                     seed=args.seed, model_kwargs=kwargs,
+                                     output_dir=run_folder(args.output, dataset, model, kwargs))
         rows.append({
             "dataset": dataset,
             "label": label,

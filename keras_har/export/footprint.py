@@ -43,19 +43,25 @@ def calibration_windows(input_shape, count=CALIBRATION_WINDOWS, seed=0):
     return np.random.default_rng(seed).standard_normal((count, steps, channels)).astype("float32")
 
 
-def measure_flatbuffer(model, *, seed=0, recurrence="merged"):
+def measure_flatbuffer(model, *, seed=0, recurrence="merged", offline_memory_plan=True):
     """Converts ``model`` in this process and measures the result (what the child runs).
 
+    The flatbuffer is the one `keras_har.export.export_model` writes by
+    default: stripped, with the offline memory plan.
+
     Returns:
-        A dict with ``flash_bytes`` (the stripped ``.tflite``, i.e. the C
-        array), ``arena_bytes`` (the smallest TFLM arena that allocates and
-        runs one window, `keras_har.export.find_arena_bytes`) and ``ops``.
+        A dict with ``flash_bytes`` (the ``.tflite``, i.e. the C array),
+        ``arena_bytes`` (the smallest TFLM arena that allocates and runs one
+        window, `keras_har.export.find_arena_bytes`) and ``ops``.
     """
     from keras_har.export.convert import convert_int8, describe
+    from keras_har.export.memory_plan import add_offline_memory_plan
     from keras_har.export.tflm import find_arena_bytes
 
     windows = calibration_windows(model.input_shape[1:], seed=seed)
     flatbuffer = convert_int8(model, windows, recurrence=recurrence)
+    if offline_memory_plan:
+        flatbuffer = add_offline_memory_plan(flatbuffer)
     return {
         "flash_bytes": len(flatbuffer),
         "arena_bytes": int(find_arena_bytes(flatbuffer, window=windows[0])),
