@@ -148,6 +148,18 @@ def _validate(input_shape, num_classes, filters, gru_units, conv, recurrent, agg
         )
 
 
+_ARCHITECTURE = ("filters", "gru_units", "conv", "recurrent", "aggregation", "residual", "dropout")
+
+
+def _architecture(filters, gru_units, conv, recurrent, aggregation, residual, dropout):
+    """The arguments of `tinier_har_features`, shared by TinierHAR and its backbone."""
+    return dict(zip(_ARCHITECTURE, (filters, gru_units, conv, recurrent, aggregation, residual, dropout)))
+
+
+def _architecture_config(model):
+    return {name: getattr(model, name) for name in _ARCHITECTURE}
+
+
 @register
 class TinierHARBackbone(keras.Model):
     """TinierHAR's feature extractor: everything up to the pooled features.
@@ -176,41 +188,16 @@ class TinierHARBackbone(keras.Model):
         **kwargs,
     ):
         _validate(input_shape, None, filters, gru_units, conv, recurrent, aggregation, dropout)
-        # === Layers and functional graph ===
+        architecture = _architecture(filters, gru_units, conv, recurrent, aggregation, residual, dropout)
         inputs = keras.Input(shape=tuple(input_shape), name="window")
-        outputs = tinier_har_features(
-            inputs,
-            filters=filters,
-            gru_units=gru_units,
-            conv=conv,
-            recurrent=recurrent,
-            aggregation=aggregation,
-            residual=residual,
-            dropout=dropout,
-        )
+        outputs = tinier_har_features(inputs, **architecture)
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
-        # === Config ===
         self.window_shape = tuple(input_shape)
-        self.filters = filters
-        self.gru_units = gru_units
-        self.conv = conv
-        self.recurrent = recurrent
-        self.aggregation = aggregation
-        self.residual = residual
-        self.dropout = dropout
+        for key, value in architecture.items():
+            setattr(self, key, value)
 
     def get_config(self):
-        return {
-            "input_shape": list(self.window_shape),
-            "filters": self.filters,
-            "gru_units": self.gru_units,
-            "conv": self.conv,
-            "recurrent": self.recurrent,
-            "aggregation": self.aggregation,
-            "residual": self.residual,
-            "dropout": self.dropout,
-            "name": self.name,
-        }
+        return {"input_shape": list(self.window_shape), **_architecture_config(self), "name": self.name}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -288,32 +275,17 @@ class TinierHAR(keras.Model):
         **kwargs,
     ):
         _validate(input_shape, num_classes, filters, gru_units, conv, recurrent, aggregation, dropout)
-        # === Layers and functional graph ===
+        architecture = _architecture(filters, gru_units, conv, recurrent, aggregation, residual, dropout)
         # One flat graph (no nested backbone model): tfmot cannot quantize a
         # model nested inside another, and the TFLite export needs QAT.
         inputs = keras.Input(shape=tuple(input_shape), name="window")
-        features = tinier_har_features(
-            inputs,
-            filters=filters,
-            gru_units=gru_units,
-            conv=conv,
-            recurrent=recurrent,
-            aggregation=aggregation,
-            residual=residual,
-            dropout=dropout,
-        )
+        features = tinier_har_features(inputs, **architecture)
         outputs = keras.layers.Dense(num_classes, name="logits")(features)
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
-        # === Config ===
         self.window_shape = tuple(input_shape)
         self.num_classes = num_classes
-        self.filters = filters
-        self.gru_units = gru_units
-        self.conv = conv
-        self.recurrent = recurrent
-        self.aggregation = aggregation
-        self.residual = residual
-        self.dropout = dropout
+        for key, value in architecture.items():
+            setattr(self, key, value)
 
     @property
     def backbone(self):
@@ -324,13 +296,7 @@ class TinierHAR(keras.Model):
         return {
             "input_shape": list(self.window_shape),
             "num_classes": self.num_classes,
-            "filters": self.filters,
-            "gru_units": self.gru_units,
-            "conv": self.conv,
-            "recurrent": self.recurrent,
-            "aggregation": self.aggregation,
-            "residual": self.residual,
-            "dropout": self.dropout,
+            **_architecture_config(self),
             "name": self.name,
         }
 
