@@ -27,6 +27,8 @@ VARIANTS = [  # (filters M, GRU/LSTM units N, recurrent)
     (2, 8, "bilstm"),
     (4, 16, "lstm"),
     (2, 16, "lstm"),
+    (2, 32, "lstm"),
+    (3, 16, "lstm"),
 ]
 
 

@@ -33,6 +33,11 @@ def build_parser():
                         help="TinierHAR recurrent layer with --train (default: bilstm, the only variant that "
                              "fits 32 KB of flash: TFLite has a fused int8 LSTM op but no GRU op; "
                              "bigru is the paper's)")
+    parser.add_argument("--filters", type=int, default=4, help="TinierHAR filters M with --train (paper: 4)")
+    parser.add_argument("--units", type=int, default=16,
+                        help="recurrent units N per direction with --train (paper: 16). M=2 with --recurrent lstm "
+                             "is the measured configuration within 32 KB flash and 16 KB arena at 128x9 "
+                             "(BENCHMARKS.md)")
     parser.add_argument("--representative-windows", type=int, default=300,
                         help="training windows used to calibrate activation ranges (default: 300)")
     parser.add_argument("--window-sec", type=float, default=None, help="window length in seconds")
@@ -91,7 +96,7 @@ def main(argv=None):
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     if model is None:
         model = keras_har.TinierHAR(input_shape=train_x.shape[1:], num_classes=data.num_classes,
-                                    recurrent=args.recurrent)
+                                    filters=args.filters, gru_units=args.units, recurrent=args.recurrent)
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, metrics=["accuracy"])
         model.fit(train_x, train_y, epochs=args.epochs, batch_size=64, shuffle=True, verbose=2)
     float_model, qat_model, to_convert = model, None, model
