@@ -43,11 +43,15 @@ def calibration_windows(input_shape, count=CALIBRATION_WINDOWS, seed=0):
     return np.random.default_rng(seed).standard_normal((count, steps, channels)).astype("float32")
 
 
-def measure_flatbuffer(model, *, seed=0, recurrence="merged", offline_memory_plan=True):
+def measure_flatbuffer(model, *, seed=0, recurrence="merged", offline_memory_plan=True, flatbuffer_path=None):
     """Converts ``model`` in this process and measures the result (what the child runs).
 
     The flatbuffer is the one `keras_har.export.export_model` writes by
     default: stripped, with the offline memory plan.
+
+    The converter is not byte-for-byte deterministic: two conversions of
+    the same model can differ by a few dozen bytes. ``flatbuffer_path``
+    keeps the very flatbuffer that was measured.
 
     Returns:
         A dict with ``flash_bytes`` (the ``.tflite``, i.e. the C array),
@@ -62,6 +66,8 @@ def measure_flatbuffer(model, *, seed=0, recurrence="merged", offline_memory_pla
     flatbuffer = convert_int8(model, windows, recurrence=recurrence)
     if offline_memory_plan:
         flatbuffer = add_offline_memory_plan(flatbuffer)
+    if flatbuffer_path is not None:
+        _write_atomic(flatbuffer_path, flatbuffer)
     return {
         "flash_bytes": len(flatbuffer),
         "arena_bytes": int(find_arena_bytes(flatbuffer, window=windows[0])),
@@ -69,7 +75,7 @@ def measure_flatbuffer(model, *, seed=0, recurrence="merged", offline_memory_pla
     }
 
 
-def measure_footprint(model, *, seed=0, recurrence="merged", timeout=1800):
+def measure_footprint(model, *, seed=0, recurrence="merged", timeout=1800, flatbuffer_path=None):
     """Flash, arena and op count of ``model``'s int8 TFLM export, measured in a child process.
 
     Args:
@@ -78,6 +84,7 @@ def measure_footprint(model, *, seed=0, recurrence="merged", timeout=1800):
         seed: seed of the random calibration windows.
         recurrence: passed to `keras_har.export.convert_int8`.
         timeout: seconds before the child is killed.
+        flatbuffer_path: where to keep the measured ``.tflite`` (optional).
 
     Returns:
         A dict with ``flash_bytes``, ``arena_bytes`` and ``ops``.
@@ -92,6 +99,8 @@ def measure_footprint(model, *, seed=0, recurrence="merged", timeout=1800):
         model.save(model_path)
         command = [sys.executable, "-m", "keras_har.export.footprint", model_path, result_path,
                    "--seed", str(seed), "--recurrence", recurrence]
+        if flatbuffer_path is not None:
+            command += ["--flatbuffer", os.fspath(flatbuffer_path)]
         try:
             child = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired as error:
@@ -117,6 +126,7 @@ def main(argv=None):
     parser.add_argument("output", help="where to write the JSON result")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--recurrence", default="merged")
+    parser.add_argument("--flatbuffer", default=None, help="also write the measured .tflite here")
     args = parser.parse_args(argv)
     if not os.path.isfile(args.model):
         print(f"footprint: model file {args.model!r} does not exist; expected a .keras file", file=sys.stderr)
@@ -127,12 +137,16 @@ def main(argv=None):
     from keras_har.backend import keras
 
     model = keras.models.load_model(args.model)
-    result = measure_flatbuffer(model, seed=args.seed, recurrence=args.recurrence)
-    tmp = f"{args.output}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as file:
-        json.dump(result, file)
-    os.replace(tmp, args.output)
+    result = measure_flatbuffer(model, seed=args.seed, recurrence=args.recurrence, flatbuffer_path=args.flatbuffer)
+    _write_atomic(args.output, json.dumps(result).encode("utf-8"))
     return 0
+
+
+def _write_atomic(path, data):
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as file:
+        file.write(data)
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":
