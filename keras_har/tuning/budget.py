@@ -178,6 +178,12 @@ def _gru_arena_bytes(layer, steps):
 FOOTPRINT_MODES = ("estimate", "measure")
 
 
+def check_footprint_mode(footprint):
+    """Raises ValueError unless ``footprint`` is one of `FOOTPRINT_MODES`."""
+    if footprint not in FOOTPRINT_MODES:
+        raise ValueError(f"`footprint` must be one of {list(FOOTPRINT_MODES)}. Received: footprint={footprint!r}")
+
+
 def model_footprint(model, footprint="estimate"):
     """Everything a budget is checked against, for one built model.
 
@@ -198,8 +204,7 @@ def model_footprint(model, footprint="estimate"):
     >>> model_footprint(keras_har.TinierHAR(input_shape=(128, 9), num_classes=6))["params"]
     9589
     """
-    if footprint not in FOOTPRINT_MODES:
-        raise ValueError(f"`footprint` must be one of {list(FOOTPRINT_MODES)}. Received: footprint={footprint!r}")
+    check_footprint_mode(footprint)
     counts = profile(model)
     if footprint == "measure":
         from keras_har.export.footprint import measure_footprint

@@ -10,7 +10,7 @@ from sklearn.metrics import f1_score
 from keras_har.backend import keras, tf
 from keras_har.tuning._keras_tuner import keras_tuner
 from keras_har.export.footprint import FootprintError
-from keras_har.tuning.budget import FOOTPRINT_MODES, Budget, model_footprint
+from keras_har.tuning.budget import Budget, check_footprint_mode, model_footprint
 from keras_har.tuning.data import standardize
 
 OBJECTIVE = "val_macro_f1"
@@ -73,8 +73,7 @@ class HARTuner(keras_tuner.Tuner):
         self.budget = budget or Budget()
         if footprint is None:
             footprint = "measure" if self.budget.needs_tflite else "estimate"
-        if footprint not in FOOTPRINT_MODES:
-            raise ValueError(f"`footprint` must be one of {list(FOOTPRINT_MODES)}. Received: footprint={footprint!r}")
+        check_footprint_mode(footprint)
         self.footprint = footprint
         self._footprints = {}
 
