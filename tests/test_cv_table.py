@@ -1,0 +1,59 @@
+"""benchmarks/cv_table.py: tables read back from cross-validation result files."""
+
+import importlib.util
+import json
+import os
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.fixture(scope="module")
+def cv_table():
+    spec = importlib.util.spec_from_file_location("cv_table", os.path.join(HERE, "..", "benchmarks", "cv_table.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _write_run(root, name, f1_by_fold, model_kwargs=None):
+    run_dir = root / name
+    (run_dir / "folds").mkdir(parents=True)
+    (run_dir / "run.json").write_text(json.dumps({
+        "model": "tinierhar", "model_kwargs": model_kwargs or {}, "dataset": "hapt",
+        "folds_total": 10, "epochs_max": 150,
+    }))
+    for fold, f1 in f1_by_fold.items():
+        (run_dir / "folds" / f"fold_{fold:02d}.json").write_text(json.dumps({
+            "fold": fold, "macro_f1": f1, "accuracy": 0.9, "epochs_run": 100 + fold, "params": 7483,
+            "macs": 697246, "seconds_per_epoch": 2.0, "fold_seconds": 200.0,
+        }))
+    return str(run_dir)
+
+
+def test_paired_row_compares_only_common_folds(cv_table, tmp_path):
+    base = _write_run(tmp_path, "base", {0: 0.80, 1: 0.70, 2: 0.90})
+    variant = _write_run(tmp_path, "variant", {0: 0.85, 1: 0.60, 5: 0.99}, {"residual": False})
+    line = cv_table.paired_row(variant, base)
+    cells = [cell.strip() for cell in line.strip("|").split("|")]
+    assert cells[0] == "tinierhar residual=False"
+    assert cells[1] == "0, 1"                      # fold 2 (base only) and 5 (variant only) left out
+    assert cells[2] == "0.7250"                    # (0.85 + 0.60) / 2
+    assert cells[3] == "0.7500"                    # (0.80 + 0.70) / 2
+    assert cells[4] == "-0.0250 ± 0.0750"          # diffs +0.05, -0.10
+    assert cells[5] == "1/2"
+    assert cells[8] == "100, 101"
+
+
+def test_row_summarises_finished_folds(cv_table, tmp_path):
+    run = _write_run(tmp_path, "run", {0: 0.8, 1: 0.6})
+    cells = [cell.strip() for cell in cv_table.row(run).strip("|").split("|")]
+    assert cells[2] == "2/10"
+    assert cells[3] == "0.7000 ± 0.1000"
+    assert cells[7] == "100 (100-101), 2/2 early-stopped"  # 150 is the cap; both stopped before it
+
+
+def test_missing_run_folder_is_a_clear_error(cv_table, tmp_path):
+    with pytest.raises(SystemExit, match="run.json not found"):
+        cv_table.load_run(str(tmp_path / "nothing"))
