@@ -15,6 +15,7 @@ and std of the per-fold difference, and on how many folds the run beats the
 baseline.
 """
 
+import argparse
 import glob
 import json
 import os
@@ -41,10 +42,10 @@ def _label(config):
     return config["model"] + "".join(f" {k}={v}" for k, v in sorted(config["model_kwargs"].items()))
 
 
-def paired_row(run_dir, baseline_dir):
-    """One markdown row comparing ``run_dir`` with ``baseline_dir`` on the folds both finished."""
+def paired_row(run_dir, base_folds):
+    """One markdown row comparing ``run_dir`` with a baseline's finished folds (``load_run(...)[1]``)
+    on the folds both finished."""
     config, folds = load_run(run_dir)
-    _, base_folds = load_run(baseline_dir)
     base = {fold["fold"]: fold for fold in base_folds}
     common = [fold for fold in folds if fold["fold"] in base]
     if not common:
@@ -79,26 +80,25 @@ def row(run_dir):
 
 
 def main(argv=None):
-    run_dirs = list(argv if argv is not None else sys.argv[1:])
-    baseline = None
-    if run_dirs[:1] == ["--baseline"]:
-        if len(run_dirs) < 2:
-            raise SystemExit("cv_table: --baseline needs a run folder")
-        baseline, run_dirs = run_dirs[1], run_dirs[2:]
-    if not run_dirs:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--baseline", metavar="BASE_DIR", help="compare each run fold by fold with this run")
+    parser.add_argument("run_dirs", nargs="*", metavar="RUN_DIR")
+    args = parser.parse_args(argv)
+    if not args.run_dirs:
         print(__doc__, file=sys.stderr)
         return 2
-    if baseline:
-        print(f"| model | folds compared | macro-F1 | baseline ({_label(load_run(baseline)[0])}) on the same folds "
+    if args.baseline:
+        base_config, base_folds = load_run(args.baseline)
+        print(f"| model | folds compared | macro-F1 | baseline ({_label(base_config)}) on the same folds "
               "| difference (mean ± std over folds) | folds better | params | MACs | epochs run |")
         print("|---|---|---|---|---|---|---|---|---|")
-        for run_dir in run_dirs:
-            print(paired_row(run_dir, baseline))
+        for run_dir in args.run_dirs:
+            print(paired_row(run_dir, base_folds))
         return 0
     print("| dataset | model | folds run | macro-F1 (mean ± std) | accuracy | params | MACs "
           "| epochs (mean, range) | s/epoch (median) | wall (sum of folds) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for run_dir in run_dirs:
+    for run_dir in args.run_dirs:
         line = row(run_dir)
         print(line if line else f"| {run_dir}: no finished fold |")
     return 0

@@ -35,7 +35,7 @@ def _write_run(root, name, f1_by_fold, model_kwargs=None):
 def test_paired_row_compares_only_common_folds(cv_table, tmp_path):
     base = _write_run(tmp_path, "base", {0: 0.80, 1: 0.70, 2: 0.90})
     variant = _write_run(tmp_path, "variant", {0: 0.85, 1: 0.60, 5: 0.99}, {"residual": False})
-    line = cv_table.paired_row(variant, base)
+    line = cv_table.paired_row(variant, cv_table.load_run(base)[1])
     cells = [cell.strip() for cell in line.strip("|").split("|")]
     assert cells[0] == "tinierhar residual=False"
     assert cells[1] == "0, 1"                      # fold 2 (base only) and 5 (variant only) left out
