@@ -2,6 +2,7 @@
 
     python benchmarks/cv_table.py RUN_DIR [RUN_DIR ...]
     python benchmarks/cv_table.py --baseline BASE_DIR RUN_DIR [RUN_DIR ...]
+    python benchmarks/cv_table.py [--baseline BASE_DIR] RUN_DIR ... --plot FIGURE.png
 
 Each RUN_DIR is an output folder of `keras_har.evaluation.cross_validate` (or of
 ``benchmarks/bench_cv.py``, one per dataset/model). Only folds that finished are read
@@ -13,6 +14,11 @@ TinierHAR's ablation variants against the full model): only the folds both have
 finished are compared, and the table gives both means on those folds, the mean
 and std of the per-fold difference, and on how many folds the run beats the
 baseline.
+
+``--plot`` also draws the table as a figure: without ``--baseline``, macro-F1 fold by
+fold for each run (one panel per dataset, the dashed line is the run's mean over its
+folds); with it, each run's per-fold difference from the baseline (dots) and their
+mean (bar).
 """
 
 import argparse
@@ -79,9 +85,91 @@ def row(run_dir):
     )
 
 
+def _save_figure(fig, path):
+    """Writes ``fig`` to ``path`` through a temporary file, so a failed run leaves no half-written PNG."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        fig.savefig(temporary, format="png", dpi=110)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def plot_folds(run_dirs, path):
+    """Macro-F1 fold by fold for each run, one panel per dataset, written as a PNG to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = {}
+    for run_dir in run_dirs:
+        config, folds = load_run(run_dir)
+        if folds:
+            runs.setdefault(config["dataset"], []).append((config, folds))
+    if not runs:
+        raise SystemExit("cv_table: --plot: none of the runs has a finished fold")
+    fig, axes = plt.subplots(1, len(runs), figsize=(5.5 * len(runs), 4.0), squeeze=False)
+    for ax, (dataset, dataset_runs) in zip(axes[0], runs.items()):
+        for index, (config, folds) in enumerate(dataset_runs):
+            x = [fold["fold"] for fold in folds]
+            f1 = [fold["macro_f1"] for fold in folds]
+            color = f"C{index}"
+            ax.plot(x, f1, "o-", color=color, markersize=4, linewidth=1,
+                    label=f"{_label(config)}: {np.mean(f1):.3f} ({len(folds)}/{config['folds_total']} folds)")
+            ax.hlines(np.mean(f1), min(x), max(x), colors=color, linestyles="dashed", linewidth=0.8)
+        total = max(config["folds_total"] for config, _ in dataset_runs)
+        ax.set_xticks(range(total))
+        ax.set_xlabel("fold (official order)")
+        ax.set_ylabel("macro-F1")
+        ax.set_title(dataset)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    _save_figure(fig, path)
+    plt.close(fig)
+
+
+def plot_paired(base_dir, run_dirs, path):
+    """Each run's macro-F1 minus the baseline's, fold by fold on the folds both finished, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    base_config, base_folds = load_run(base_dir)
+    base = {fold["fold"]: fold["macro_f1"] for fold in base_folds}
+    rows = []
+    for run_dir in run_dirs:
+        config, folds = load_run(run_dir)
+        diffs = [fold["macro_f1"] - base[fold["fold"]] for fold in folds if fold["fold"] in base]
+        if diffs:
+            rows.append((_label(config), 100.0 * np.array(diffs)))
+    if not rows:
+        raise SystemExit(f"cv_table: --plot: no run shares a finished fold with the baseline {base_dir}")
+    rows.sort(key=lambda item: item[1].mean())
+    fig, ax = plt.subplots(figsize=(7.0, 0.45 * len(rows) + 1.4))
+    for y, (_, diffs) in enumerate(rows):
+        mean = diffs.mean()
+        ax.barh(y, mean, color="C2" if mean > 0 else "C3", alpha=0.5, height=0.6)
+        ax.plot(diffs, np.full(len(diffs), y), "k.", markersize=5)
+    ax.axvline(0.0, color="black", linewidth=0.8)
+    ax.set_yticks(range(len(rows)), labels=[f"{label} ({len(diffs)} folds)" for label, diffs in rows], fontsize=8)
+    ax.set_xlabel(f"macro-F1 minus {_label(base_config)} on the same folds (points)")
+    ax.set_title("bar: mean over the folds compared; dots: single folds", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    _save_figure(fig, path)
+    plt.close(fig)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", metavar="BASE_DIR", help="compare each run fold by fold with this run")
+    parser.add_argument("--plot", metavar="FIGURE", help="also draw the comparison as a PNG here")
     parser.add_argument("run_dirs", nargs="*", metavar="RUN_DIR")
     args = parser.parse_args(argv)
     if not args.run_dirs:
@@ -94,6 +182,8 @@ def main(argv=None):
         print("|---|---|---|---|---|---|---|---|---|")
         for run_dir in args.run_dirs:
             print(paired_row(run_dir, base_folds))
+        if args.plot:
+            plot_paired(args.baseline, args.run_dirs, args.plot)
         return 0
     print("| dataset | model | folds run | macro-F1 (mean ± std) | accuracy | params | MACs "
           "| epochs (mean, range) | s/epoch (median) | wall (sum of folds) |")
@@ -101,6 +191,8 @@ def main(argv=None):
     for run_dir in args.run_dirs:
         line = row(run_dir)
         print(line if line else f"| {run_dir}: no finished fold |")
+    if args.plot:
+        plot_folds(args.run_dirs, args.plot)
     return 0
 
 

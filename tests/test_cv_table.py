@@ -57,3 +57,25 @@ def test_row_summarises_finished_folds(cv_table, tmp_path):
 def test_missing_run_folder_is_a_clear_error(cv_table, tmp_path):
     with pytest.raises(SystemExit, match="run.json not found"):
         cv_table.load_run(str(tmp_path / "nothing"))
+
+
+def test_plot_writes_png_for_both_modes(cv_table, tmp_path, capsys):
+    base = _write_run(tmp_path, "base", {0: 0.80, 1: 0.70})
+    variant = _write_run(tmp_path, "variant", {0: 0.85, 1: 0.60}, {"residual": False})
+    folds_png = tmp_path / "figures" / "folds.png"
+    paired_png = tmp_path / "paired.png"
+    assert cv_table.main([base, variant, "--plot", str(folds_png)]) == 0
+    assert cv_table.main(["--baseline", base, variant, "--plot", str(paired_png)]) == 0
+    for png in (folds_png, paired_png):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Only the figures are left behind, no temporary files.
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["folds.png"]
+    assert "tinierhar residual=False" in capsys.readouterr().out
+
+
+def test_plot_without_common_folds_is_a_clear_error(cv_table, tmp_path):
+    base = _write_run(tmp_path, "base", {0: 0.80})
+    variant = _write_run(tmp_path, "variant", {3: 0.85})
+    with pytest.raises(SystemExit, match="no run shares a finished fold with the baseline"):
+        cv_table.plot_paired(base, [variant], str(tmp_path / "paired.png"))
+    assert not (tmp_path / "paired.png").exists()
