@@ -45,7 +45,10 @@ def load_run(run_dir):
 
 
 def _label(config):
-    return config["model"] + "".join(f" {k}={v}" for k, v in sorted(config["model_kwargs"].items()))
+    """The model and its keyword arguments, plus the seed where it is not the default 0."""
+    seed = config.get("seed", 0)
+    return (config["model"] + "".join(f" {k}={v}" for k, v in sorted(config["model_kwargs"].items()))
+            + (f" seed={seed}" if seed else ""))
 
 
 def paired_row(run_dir, base_folds):

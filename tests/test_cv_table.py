@@ -17,12 +17,12 @@ def cv_table():
     return module
 
 
-def _write_run(root, name, f1_by_fold, model_kwargs=None):
+def _write_run(root, name, f1_by_fold, model_kwargs=None, seed=0):
     run_dir = root / name
     (run_dir / "folds").mkdir(parents=True)
     (run_dir / "run.json").write_text(json.dumps({
         "model": "tinierhar", "model_kwargs": model_kwargs or {}, "dataset": "hapt",
-        "folds_total": 10, "epochs_max": 150,
+        "folds_total": 10, "epochs_max": 150, "seed": seed,
     }))
     for fold, f1 in f1_by_fold.items():
         (run_dir / "folds" / f"fold_{fold:02d}.json").write_text(json.dumps({
@@ -79,3 +79,11 @@ def test_plot_without_common_folds_is_a_clear_error(cv_table, tmp_path):
     with pytest.raises(SystemExit, match="no run shares a finished fold with the baseline"):
         cv_table.plot_paired(base, [variant], str(tmp_path / "paired.png"))
     assert not (tmp_path / "paired.png").exists()
+
+
+def test_label_names_a_seed_other_than_zero(cv_table, tmp_path):
+    base = _write_run(tmp_path, "base", {0: 0.80})
+    reseeded = _write_run(tmp_path, "reseeded", {0: 0.78}, seed=2)
+    line = cv_table.paired_row(reseeded, cv_table.load_run(base)[1])
+    assert line.startswith("| tinierhar seed=2 | 0 | 0.7800 | 0.8000 | -0.0200 ± 0.0000 | 0/1 |")
+    assert cv_table.row(base).startswith("| hapt | tinierhar | 1/10 |")
