@@ -51,16 +51,22 @@ def _label(config):
             + (f" seed={seed}" if seed else ""))
 
 
-def paired_row(run_dir, base_folds):
-    """One markdown row comparing ``run_dir`` with a baseline's finished folds (``load_run(...)[1]``)
-    on the folds both finished."""
-    config, folds = load_run(run_dir)
-    base = {fold["fold"]: fold for fold in base_folds}
+def _common_folds(folds, base_folds):
+    """``(common, f1, base_f1)``: the run's folds the baseline also finished, with both macro-F1s."""
+    base = {fold["fold"]: fold["macro_f1"] for fold in base_folds}
     common = [fold for fold in folds if fold["fold"] in base]
+    f1 = np.array([fold["macro_f1"] for fold in common])
+    base_f1 = np.array([base[fold["fold"]] for fold in common])
+    return common, f1, base_f1
+
+
+def paired_row(run, base_folds):
+    """One markdown row comparing a run (``load_run(...)``) with a baseline's finished folds
+    (``load_run(...)[1]``) on the folds both finished."""
+    config, folds = run
+    common, f1, base_f1 = _common_folds(folds, base_folds)
     if not common:
         return f"| {_label(config)} | no fold finished by both |"
-    f1 = np.array([fold["macro_f1"] for fold in common])
-    base_f1 = np.array([base[fold["fold"]]["macro_f1"] for fold in common])
     diff = f1 - base_f1
     return (
         f"| {_label(config)} | {', '.join(str(fold['fold']) for fold in common)} "
@@ -70,8 +76,9 @@ def paired_row(run_dir, base_folds):
     )
 
 
-def row(run_dir):
-    config, folds = load_run(run_dir)
+def row(run):
+    """One markdown row summarising a run (``load_run(...)``); None if no fold finished."""
+    config, folds = run
     if not folds:
         return None
     f1 = np.array([fold["macro_f1"] for fold in folds])
@@ -101,16 +108,20 @@ def _save_figure(fig, path):
             os.remove(temporary)
 
 
-def plot_folds(run_dirs, path):
-    """Macro-F1 fold by fold for each run, one panel per dataset, written as a PNG to ``path``."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot_folds(loaded_runs, path):
+    """Macro-F1 fold by fold for each run (``load_run(...)``), one panel per dataset, as a PNG at ``path``."""
+    plt = _pyplot()
     runs = {}
-    for run_dir in run_dirs:
-        config, folds = load_run(run_dir)
+    for config, folds in loaded_runs:
         if folds:
             runs.setdefault(config["dataset"], []).append((config, folds))
     if not runs:
@@ -136,23 +147,19 @@ def plot_folds(run_dirs, path):
     plt.close(fig)
 
 
-def plot_paired(base_dir, run_dirs, path):
-    """Each run's macro-F1 minus the baseline's, fold by fold on the folds both finished, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    base_config, base_folds = load_run(base_dir)
-    base = {fold["fold"]: fold["macro_f1"] for fold in base_folds}
+def plot_paired(base_run, loaded_runs, path):
+    """Each run's macro-F1 minus the baseline's (all ``load_run(...)``), fold by fold on the folds
+    both finished, as a PNG at ``path``."""
+    plt = _pyplot()
+    base_config, base_folds = base_run
     rows = []
-    for run_dir in run_dirs:
-        config, folds = load_run(run_dir)
-        diffs = [fold["macro_f1"] - base[fold["fold"]] for fold in folds if fold["fold"] in base]
-        if diffs:
-            rows.append((_label(config), 100.0 * np.array(diffs)))
+    for config, folds in loaded_runs:
+        common, f1, base_f1 = _common_folds(folds, base_folds)
+        if common:
+            rows.append((_label(config), 100.0 * (f1 - base_f1)))
     if not rows:
-        raise SystemExit(f"cv_table: --plot: no run shares a finished fold with the baseline {base_dir}")
+        raise SystemExit("cv_table: --plot: no run shares a finished fold with the baseline "
+                         f"(--baseline, {_label(base_config)})")
     rows.sort(key=lambda item: item[1].mean())
     fig, ax = plt.subplots(figsize=(7.0, 0.45 * len(rows) + 1.4))
     for y, (_, diffs) in enumerate(rows):
@@ -178,24 +185,25 @@ def main(argv=None):
     if not args.run_dirs:
         print(__doc__, file=sys.stderr)
         return 2
+    runs = [load_run(run_dir) for run_dir in args.run_dirs]
     if args.baseline:
-        base_config, base_folds = load_run(args.baseline)
-        print(f"| model | folds compared | macro-F1 | baseline ({_label(base_config)}) on the same folds "
+        base_run = load_run(args.baseline)
+        print(f"| model | folds compared | macro-F1 | baseline ({_label(base_run[0])}) on the same folds "
               "| difference (mean ± std over folds) | folds better | params | MACs | epochs run |")
         print("|---|---|---|---|---|---|---|---|---|")
-        for run_dir in args.run_dirs:
-            print(paired_row(run_dir, base_folds))
+        for run in runs:
+            print(paired_row(run, base_run[1]))
         if args.plot:
-            plot_paired(args.baseline, args.run_dirs, args.plot)
+            plot_paired(base_run, runs, args.plot)
         return 0
     print("| dataset | model | folds run | macro-F1 (mean ± std) | accuracy | params | MACs "
           "| epochs (mean, range) | s/epoch (median) | wall (sum of folds) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for run_dir in args.run_dirs:
-        line = row(run_dir)
+    for run_dir, run in zip(args.run_dirs, runs):
+        line = row(run)
         print(line if line else f"| {run_dir}: no finished fold |")
     if args.plot:
-        plot_folds(args.run_dirs, args.plot)
+        plot_folds(runs, args.plot)
     return 0
 
 

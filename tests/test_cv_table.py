@@ -35,7 +35,7 @@ def _write_run(root, name, f1_by_fold, model_kwargs=None, seed=0):
 def test_paired_row_compares_only_common_folds(cv_table, tmp_path):
     base = _write_run(tmp_path, "base", {0: 0.80, 1: 0.70, 2: 0.90})
     variant = _write_run(tmp_path, "variant", {0: 0.85, 1: 0.60, 5: 0.99}, {"residual": False})
-    line = cv_table.paired_row(variant, cv_table.load_run(base)[1])
+    line = cv_table.paired_row(cv_table.load_run(variant), cv_table.load_run(base)[1])
     cells = [cell.strip() for cell in line.strip("|").split("|")]
     assert cells[0] == "tinierhar residual=False"
     assert cells[1] == "0, 1"                      # fold 2 (base only) and 5 (variant only) left out
@@ -48,7 +48,7 @@ def test_paired_row_compares_only_common_folds(cv_table, tmp_path):
 
 def test_row_summarises_finished_folds(cv_table, tmp_path):
     run = _write_run(tmp_path, "run", {0: 0.8, 1: 0.6})
-    cells = [cell.strip() for cell in cv_table.row(run).strip("|").split("|")]
+    cells = [cell.strip() for cell in cv_table.row(cv_table.load_run(run)).strip("|").split("|")]
     assert cells[2] == "2/10"
     assert cells[3] == "0.7000 ± 0.1000"
     assert cells[7] == "100 (100-101), 2/2 early-stopped"  # 150 is the cap; both stopped before it
@@ -77,13 +77,13 @@ def test_plot_without_common_folds_is_a_clear_error(cv_table, tmp_path):
     base = _write_run(tmp_path, "base", {0: 0.80})
     variant = _write_run(tmp_path, "variant", {3: 0.85})
     with pytest.raises(SystemExit, match="no run shares a finished fold with the baseline"):
-        cv_table.plot_paired(base, [variant], str(tmp_path / "paired.png"))
+        cv_table.plot_paired(cv_table.load_run(base), [cv_table.load_run(variant)], str(tmp_path / "paired.png"))
     assert not (tmp_path / "paired.png").exists()
 
 
 def test_label_names_a_seed_other_than_zero(cv_table, tmp_path):
     base = _write_run(tmp_path, "base", {0: 0.80})
     reseeded = _write_run(tmp_path, "reseeded", {0: 0.78}, seed=2)
-    line = cv_table.paired_row(reseeded, cv_table.load_run(base)[1])
+    line = cv_table.paired_row(cv_table.load_run(reseeded), cv_table.load_run(base)[1])
     assert line.startswith("| tinierhar seed=2 | 0 | 0.7800 | 0.8000 | -0.0200 ± 0.0000 | 0/1 |")
-    assert cv_table.row(base).startswith("| hapt | tinierhar | 1/10 |")
+    assert cv_table.row(cv_table.load_run(base)).startswith("| hapt | tinierhar | 1/10 |")
