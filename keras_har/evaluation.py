@@ -174,6 +174,7 @@ def cross_validate(
     val_fraction=training.VAL_FRACTION,
     jit_compile=training.JIT_COMPILE,
     verbose=2,
+    fold_indices=None,
 ):
     """Cross-validates a model by subject and writes the results to ``output_dir``.
 
@@ -195,9 +196,15 @@ def cross_validate(
         val_fraction: share of the training windows kept for validation.
         jit_compile: compile the train step with XLA.
         verbose: Keras progress per fold (0 silent, 1 bar, 2 a line an epoch).
+        fold_indices: run only these folds (0-based, in the protocol's
+            order) instead of the first ``folds``; e.g. ``[3, 4, 5]``. Fold
+            files are per fold and written atomically, so several processes
+            or machines can share one ``output_dir``, each with its own
+            indices; a last call without ``fold_indices`` then finds every
+            fold finished and writes the summary of all of them.
 
     Returns:
-        The dict written to ``results.json``.
+        The dict written to ``results.json`` (the folds of this call).
 
     Example:
     >>> import keras_har, keras_har.evaluation
@@ -216,6 +223,9 @@ def cross_validate(
     if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 1:
         raise ValueError(f"`epochs` must be a positive integer or None. Received: epochs={epochs!r}")
     fold_list, folds_total = make_folds(dataset, protocol, folds=folds, seed=seed)
+    selected = _select_folds(fold_indices, folds, protocol, folds_total)
+    if selected is None:
+        selected = list(range(len(fold_list)))
     output_dir = os.fspath(output_dir)
     os.makedirs(os.path.join(output_dir, "folds"), exist_ok=True)
     config = {
@@ -240,13 +250,14 @@ def cross_validate(
     num_classes = config["num_classes"]
     fold_results = []
     start = time.perf_counter()
-    progress = tqdm(total=len(fold_list), desc=f"{model_name} on {dataset.name} ({protocol})", unit="fold")
-    for index, (train_idx, test_idx) in enumerate(fold_list):
+    progress = tqdm(total=len(selected), desc=f"{model_name} on {dataset.name} ({protocol})", unit="fold")
+    for index in selected:
+        train_idx, test_idx = fold_list[index]
         fold_path = os.path.join(output_dir, "folds", f"fold_{index:02d}.json")
         if os.path.exists(fold_path):
             with open(fold_path, encoding="utf-8") as file:
                 fold_results.append(json.load(file))
-            progress.set_postfix(skipped=index + 1)
+            progress.set_postfix(skipped=f"fold {index}")
             progress.update(1)
             continue
         fold_start = time.perf_counter()
@@ -305,7 +316,7 @@ def cross_validate(
         progress.set_postfix(macro_f1=f"{result['macro_f1']:.3f}")
         progress.update(1)
     progress.close()
-    results = _summarise(dict(config, folds_run=len(fold_list)), fold_results, dataset.class_names)
+    results = _summarise(dict(config, folds_run=len(selected)), fold_results, dataset.class_names)
     results["wall_seconds_this_run"] = time.perf_counter() - start
     _write_outputs(output_dir, results, dataset.class_names)
     return results
@@ -323,7 +334,13 @@ def _summarise(config, fold_results, class_names):
     for key in ("macro_f1", "accuracy", "weighted_f1", "epochs_run", "seconds_per_epoch"):
         results[f"{key}_mean"], results[f"{key}_std"] = mean_std(key)
     results["wall_seconds"] = float(sum(fold["fold_seconds"] for fold in fold_results))
-    results["confusion"] = np.sum([fold["confusion"] for fold in fold_results], axis=0).tolist()
+    # A fold restored from an older results.json (benchmarks/restore_run.py) has
+    # no confusion matrix of its own; the summed matrix says which folds it covers.
+    with_confusion = [fold for fold in fold_results if fold.get("confusion") is not None]
+    num_classes = len(class_names)
+    results["confusion"] = np.sum([np.zeros((num_classes, num_classes), dtype="int64")]
+                                  + [fold["confusion"] for fold in with_confusion], axis=0).tolist()
+    results["confusion_folds"] = [fold["fold"] for fold in with_confusion]
     results["folds"] = [
         {key: value for key, value in fold.items() if key not in ("confusion", "standardizer")}
         for fold in fold_results
@@ -343,6 +360,8 @@ def _write_outputs(output_dir, results, class_names):
         f"{results['folds_run']}/{results['folds_total']} folds): "
         f"macro-F1 {results['macro_f1_mean']:.3f} ± {results['macro_f1_std']:.3f}"
     )
+    if len(results["confusion_folds"]) < len(results["folds"]):
+        title += "\nconfusion of folds " + ", ".join(str(index) for index in results["confusion_folds"])
     png = confusion_matrix_png(np.array(results["confusion"]), class_names, title=title)
     _write_bytes_atomic(os.path.join(output_dir, "confusion.png"), png)
 
@@ -405,6 +424,26 @@ def log_confusion_matrix(log_dir, confusion, class_names, *, scores=None, step=0
             if scores is not None:
                 tf.summary.scalar(key, scores[key], step=step)
     writer.close()
+
+
+def _select_folds(fold_indices, folds, protocol, folds_total):
+    """The validated, sorted fold indices of ``fold_indices``; None when not given."""
+    if fold_indices is None:
+        return None
+    if folds is not None and protocol != "kfold":
+        raise ValueError(
+            "Give either `folds` (the first K folds) or `fold_indices`, not both. "
+            f"Received: folds={folds!r}, fold_indices={fold_indices!r}"
+        )
+    indices = list(fold_indices) if not isinstance(fold_indices, (int, np.integer)) else [fold_indices]
+    bad = [index for index in indices
+           if not isinstance(index, (int, np.integer)) or isinstance(index, bool) or not 0 <= index < folds_total]
+    if not indices or bad:
+        raise ValueError(
+            f"`fold_indices` must be fold numbers in [0, {folds_total}) for this protocol. "
+            f"Received: fold_indices={fold_indices!r}"
+        )
+    return sorted({int(index) for index in indices})
 
 
 def _check_or_write_config(path, config):

@@ -125,6 +125,65 @@ def test_a_run_can_be_extended_to_more_folds(tmp_path):
     assert [fold["test_subjects"] for fold in second["folds"]] == [[1], [2]]
 
 
+def test_fold_indices_split_one_run_over_several_calls(tmp_path):
+    # Two "workers" share one folder, each with its own folds; a last call without
+    # fold_indices trains nothing and summarises all of them.
+    data = _toy_dataset(subjects_count=4)
+    builder = CountingBuilder()
+    odd = evaluation.cross_validate(builder, data, protocol="loso", fold_indices=[3, 1], epochs=1,
+                                    output_dir=tmp_path, verbose=0)
+    assert [fold["fold"] for fold in odd["folds"]] == [1, 3]
+    assert [fold["test_subjects"] for fold in odd["folds"]] == [[2], [4]]
+    assert (builder.calls, odd["folds_run"], odd["folds_total"]) == (2, 2, 4)
+    assert sorted(os.listdir(tmp_path / "folds")) == ["fold_01.json", "fold_01.npz", "fold_03.json", "fold_03.npz"]
+    evaluation.cross_validate(builder, data, protocol="loso", fold_indices=[0, 2], epochs=1,
+                              output_dir=tmp_path, verbose=0)
+    assert builder.calls == 4
+    every = evaluation.cross_validate(builder, data, protocol="loso", epochs=1, output_dir=tmp_path, verbose=0)
+    assert builder.calls == 4
+    assert [fold["fold"] for fold in every["folds"]] == [0, 1, 2, 3]
+    assert every["folds"][1] == odd["folds"][0]
+    assert every["confusion_folds"] == [0, 1, 2, 3]
+    assert np.array(every["confusion"]).sum() == len(data.y)
+    assert json.loads((tmp_path / "results.json").read_text())["folds_run"] == 4
+
+
+def test_summary_of_restored_folds_sums_only_the_confusions_it_has(tmp_path):
+    # A fold restored from an old results.json (benchmarks/restore_run.py) has no confusion matrix.
+    data = _toy_dataset(subjects_count=3)
+    builder = CountingBuilder()
+    evaluation.cross_validate(builder, data, protocol="loso", epochs=1, output_dir=tmp_path, verbose=0)
+    fold_path = tmp_path / "folds" / "fold_00.json"
+    restored = dict(json.loads(fold_path.read_text()), confusion=None, restored_from="results.json")
+    restored.pop("standardizer")
+    fold_path.write_text(json.dumps(restored))
+    results = evaluation.cross_validate(builder, data, protocol="loso", epochs=1, output_dir=tmp_path, verbose=0)
+    assert builder.calls == 3
+    assert results["confusion_folds"] == [1, 2]
+    assert np.array(results["confusion"]).sum() == int((data.subjects != 1).sum())
+    assert results["folds"][0]["restored_from"] == "results.json"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"protocol": "loso", "fold_indices": [4]}, r"in \[0, 4\) .*Received: fold_indices=\[4\]"),
+        ({"protocol": "loso", "fold_indices": []}, r"Received: fold_indices=\[\]"),
+        ({"protocol": "loso", "fold_indices": [True]}, r"Received: fold_indices=\[True\]"),
+        ({"protocol": "loso", "folds": 1, "fold_indices": [0]}, r"either `folds`.*Received: folds=1"),
+    ],
+)
+def test_bad_fold_indices_are_clear_errors(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        evaluation.cross_validate(CountingBuilder(), _toy_dataset(), output_dir=tmp_path, epochs=1, **kwargs)
+
+
+def test_kfold_takes_fold_indices_beside_the_number_of_groups(tmp_path):
+    results = evaluation.cross_validate(CountingBuilder(), _toy_dataset(), protocol="kfold", folds=4,
+                                        fold_indices=[2], epochs=1, output_dir=tmp_path, verbose=0)
+    assert ([fold["fold"] for fold in results["folds"]], results["folds_total"]) == ([2], 4)
+
+
 def test_rerun_with_other_settings_is_refused(tmp_path):
     data = _toy_dataset()
     evaluation.cross_validate(CountingBuilder(), data, protocol="kfold", folds=2, epochs=1,
@@ -204,6 +263,22 @@ def test_cli_rejects_an_unknown_protocol(capsys, tmp_path):
               "--output", str(tmp_path)])
     assert exit_info.value.code == 2
     assert "invalid choice: 'holdout'" in capsys.readouterr().err
+
+
+def test_cli_parses_fold_indices():
+    from keras_har.commands.evaluate import parse_fold_indices
+
+    assert parse_fold_indices("3-5") == [3, 4, 5]
+    assert parse_fold_indices("0, 4,7-9") == [0, 4, 7, 8, 9]
+
+
+@pytest.mark.parametrize("text", ["x", "5-3", "-1", "1,,2"])
+def test_cli_rejects_bad_fold_indices(capsys, tmp_path, text):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "--model", "tinierhar", "--dataset", "hapt", f"--fold-indices={text}",
+              "--output", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert f"Received: --fold-indices={text!r}" in capsys.readouterr().err
 
 
 def test_cli_flag_choices_match_the_model_module():

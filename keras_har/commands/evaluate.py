@@ -1,5 +1,7 @@
 """``keras-har evaluate``: subject-wise cross-validation of a model on a dataset."""
 
+import argparse
+
 from keras_har.commands.train import add_data_and_model_options, load_dataset_from_args, model_kwargs_from_args
 
 
@@ -21,8 +23,40 @@ def add_parser(subparsers, name):
         default=None,
         help="kfold: number of subject groups (default 5); paper/loso: run only the first K folds",
     )
+    parser.add_argument(
+        "--fold-indices",
+        type=parse_fold_indices,
+        default=None,
+        metavar="LIST",
+        help="run only these folds, 0-based, e.g. '3-5' or '0,4,7-9' (several processes can share "
+             "one --output, each with its own folds)",
+    )
     parser.add_argument("--output", required=True, help="output folder")
     parser.set_defaults(func=run)
+
+
+def parse_fold_indices(text):
+    """``'0,4,7-9'`` -> ``[0, 4, 7, 8, 9]``; argparse turns the ValueError into a usage error.
+
+    Example:
+    >>> import keras_har.commands.evaluate
+    >>> keras_har.commands.evaluate.parse_fold_indices("0,3-5")
+    [0, 3, 4, 5]
+    """
+    indices = []
+    try:
+        for part in text.split(","):
+            first, _, last = part.strip().partition("-")
+            first = int(first)
+            last = int(last) if last else first
+            if first < 0 or last < first:
+                raise ValueError
+            indices.extend(range(first, last + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected fold numbers such as '3-5' or '0,4,7-9'. Received: --fold-indices={text!r}"
+        ) from None
+    return indices
 
 
 def run(args):
@@ -40,6 +74,7 @@ def run(args):
         seed=args.seed,
         model_kwargs=model_kwargs,
         jit_compile=args.jit_compile,
+        fold_indices=args.fold_indices,
     )
     print(
         f"{results['model']} on {results['dataset']} ({results['protocol']}, "
