@@ -17,7 +17,6 @@ Example:
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -168,9 +167,9 @@ def _first_folds_row(row, results, count, label):
 
 
 def _write_summary(args, rows):
-    from keras_har.evaluation import _write_bytes_atomic, _write_json_atomic
+    from keras_har import atomic
 
-    _write_json_atomic(os.path.join(args.output, "summary.json"), {"args": vars(args), "rows": rows})
+    atomic.write_json(os.path.join(args.output, "summary.json"), {"args": vars(args), "rows": rows})
     lines = [
         "| dataset | model | folds (test subjects) | macro-F1 | accuracy | params | MACs | epochs run | s/epoch | wall |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -184,8 +183,8 @@ def _write_summary(args, rows):
             f"| {', '.join(str(e) for e in row['epochs_run'])} | {row['seconds_per_epoch']:.1f} "
             f"| {row['wall_seconds'] / 60:.1f} min |"
         )
-    _write_bytes_atomic(os.path.join(args.output, "summary.md"), ("\n".join(lines) + "\n").encode("utf-8"))
-    _write_bytes_atomic(os.path.join(args.output, "f1_vs_macs.png"), _plot(rows))
+    atomic.write_bytes(os.path.join(args.output, "summary.md"), ("\n".join(lines) + "\n").encode("utf-8"))
+    atomic.write_bytes(os.path.join(args.output, "f1_vs_macs.png"), _plot(rows))
 
 
 def _plot(rows):

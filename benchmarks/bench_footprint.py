@@ -21,6 +21,8 @@ import os
 import platform
 import time
 
+from keras_har.atomic import write_text
+
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 GRID = [(m, n) for m in (2, 4, 8) for n in (8, 16, 32)]
 
@@ -112,12 +114,8 @@ def _write(args, shape, rows, scores):
                              f"| {scores[(best['filters'], best['gru_units'])]:.4f} |")
             else:
                 lines.append(f"| {budget_kb:g} | 0 | - | - |")
-    os.makedirs(os.path.dirname(args.output), exist_ok=True)
     for suffix, text in ((".md", "\n".join(lines) + "\n"), (".json", json.dumps(rows, indent=2))):
-        tmp = f"{args.output}{suffix}.tmp"
-        with open(tmp, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(tmp, args.output + suffix)
+        write_text(args.output + suffix, text)
     print("\n".join(lines))
 
 

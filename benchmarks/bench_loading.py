@@ -12,8 +12,6 @@ cached loads read that cache and cut the windows again. Writes
 
 import argparse
 import datetime
-import json
-import os
 import pathlib
 import platform
 import tempfile
@@ -22,19 +20,7 @@ import time
 import numpy as np
 
 import keras_har
-
-
-def _atomic_write(path, write):
-    path = pathlib.Path(path)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
-        write(temp_name)
-        os.replace(temp_name, path)
-    except BaseException:
-        if os.path.exists(temp_name):
-            os.remove(temp_name)
-        raise
+from keras_har.atomic import atomic_path, write_json, write_text
 
 
 def bench(name, data_home, repeats):
@@ -100,7 +86,8 @@ def plot(results, path):
         axis.set_xlabel("windows")
         axis.set_title(f"{r['dataset']}: {r['windows']} windows of {r['window_sec']:g} s")
     figure.tight_layout()
-    _atomic_write(path, lambda name: figure.savefig(name, format="png", dpi=100))
+    with atomic_path(path, suffix=".png") as temporary:
+        figure.savefig(temporary, format="png", dpi=100)
     plt.close(figure)
 
 
@@ -118,9 +105,8 @@ def main():
     command = "nice -n 10 python benchmarks/bench_loading.py " + " ".join(
         ["--datasets", *args.datasets, "--repeats", str(args.repeats)])
     text = markdown(results, command)
-    _atomic_write(out / "datasets_loading.json",
-                  lambda name: pathlib.Path(name).write_text(json.dumps(results, indent=2)))
-    _atomic_write(out / "datasets.md", lambda name: pathlib.Path(name).write_text(text))
+    write_json(out / "datasets_loading.json", results)
+    write_text(out / "datasets.md", text)
     plot(results, out / "datasets_class_counts.png")
     print(text)
 

@@ -170,7 +170,7 @@ def plot(results, path):
 def main(argv=None):
     args = parse_args(argv)
     os.makedirs(args.output, exist_ok=True)
-    from keras_har.export.firmware import write_atomic
+    from keras_har.atomic import write_text
 
     data, scaler, train_x, train_y, test_x, test_y = load_hapt(args.data_home, args.fold)
     rng = np.random.default_rng(args.seed)
@@ -187,8 +187,8 @@ def main(argv=None):
     results["hapt"] = kept
 
     def save():
-        write_atomic(path, json.dumps(results, indent=2))
-        write_atomic(os.path.join(args.output, "results.md"), markdown(results))
+        write_text(path, json.dumps(results, indent=2))
+        write_text(os.path.join(args.output, "results.md"), markdown(results))
 
     variants = (("bigru", "merged"), ("bigru", "per_direction"), ("bilstm", "merged"), ("lstm", "merged"))
     for row in size_rows(args.seed, done, variants):
@@ -228,6 +228,7 @@ def main(argv=None):
 def trained_model(recurrent, args, train_x, train_y, results):
     """Trains a float TinierHAR, or reloads the one an earlier run saved in --output."""
     from keras_har.backend import keras
+    from keras_har.training import save_model_atomic
 
     path = os.path.join(args.output, f"{recurrent}_float.keras")
     if os.path.exists(path):
@@ -235,9 +236,7 @@ def trained_model(recurrent, args, train_x, train_y, results):
     started = time.time()
     model = train_float(recurrent, train_x, train_y, args.epochs, args.seed)
     results[f"train_seconds_{recurrent}"] = round(time.time() - started, 1)
-    temporary = os.path.join(args.output, f".tmp-{recurrent}_float.keras")
-    model.save(temporary)
-    os.replace(temporary, path)
+    save_model_atomic(model, path)
     return model
 
 

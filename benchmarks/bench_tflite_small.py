@@ -19,6 +19,8 @@ import os
 import sys
 import time
 
+from keras_har.atomic import write_json, write_text
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 VARIANTS = [  # (filters M, GRU/LSTM units N, recurrent)
@@ -82,10 +84,7 @@ def main(argv=None):
         }
         rows.append(row)
         print(json.dumps(row), flush=True)
-        tmp = results_path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as file:
-            json.dump(rows, file, indent=2)
-        os.replace(tmp, results_path)
+        write_json(results_path, rows)
     lines = [
         "| M | N | recurrent | params | MACs | float macro-F1 | TFLM int8 macro-F1 | TFLM=float argmax "
         "| flash B (128x9) | arena B (128x9) | within 32 KB / 16 KB |",
@@ -99,8 +98,7 @@ def main(argv=None):
             f"| {r['uci_128x9_flash_bytes']:,} | {r['uci_128x9_arena_bytes']:,} "
             f"| {'yes' if fits[0] else 'no'} / {'yes' if fits[1] else 'no'} |"
         )
-    with open(os.path.join(args.output, "results.md"), "w", encoding="utf-8") as file:
-        file.write("\n".join(lines) + "\n")
+    write_text(os.path.join(args.output, "results.md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

@@ -17,6 +17,7 @@ import shutil
 import sys
 import time
 
+from keras_har.atomic import write_text
 from keras_har.tuning.reports import PARETO_PLOT
 from keras_har.tuning.search import run_search
 
@@ -97,10 +98,7 @@ def main(argv=None):
     shutil.copyfile(os.path.join(result["project_dir"], PARETO_PLOT), os.path.join(RESULTS_DIR, "tuning_pareto_hapt.png"))
     text = _markdown(result, args, wall_seconds, "python " + " ".join([sys.argv[0], *(argv or sys.argv[1:])]))
     path = os.path.join(RESULTS_DIR, "tuning.md")
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    write_text(path, text)
     print(text)
     return 0
 

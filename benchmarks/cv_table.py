@@ -3,6 +3,7 @@
     python benchmarks/cv_table.py RUN_DIR [RUN_DIR ...]
     python benchmarks/cv_table.py --baseline BASE_DIR RUN_DIR [RUN_DIR ...]
     python benchmarks/cv_table.py [--baseline BASE_DIR] RUN_DIR ... --plot FIGURE.png
+    python benchmarks/cv_table.py --per-fold RUN_DIR [RUN_DIR ...]
 
 Each RUN_DIR is an output folder of `keras_har.evaluation.cross_validate` (or of
 ``benchmarks/bench_cv.py``, one per dataset/model). Only folds that finished are read
@@ -28,6 +29,9 @@ import os
 import sys
 
 import numpy as np
+
+# TensorFlow-free: this script only reads and writes result files.
+from keras_har.atomic import atomic_path
 
 
 def load_run(run_dir):
@@ -95,17 +99,35 @@ def row(run):
     )
 
 
+def per_fold_table(loaded_runs):
+    """Markdown lines: one row per dataset and fold, one column per run (``load_run(...)``); each
+    cell is the fold's macro-F1 with its epochs run and best epoch, or "not run"."""
+    datasets = []
+    for config, _ in loaded_runs:
+        if config["dataset"] not in datasets:
+            datasets.append(config["dataset"])
+    lines = ["| dataset | fold (test subjects) | " + " | ".join(_label(config) for config, _ in loaded_runs) + " |",
+             "|---|---|" + "---|" * len(loaded_runs)]
+    for dataset in datasets:
+        runs = [(config, {fold["fold"]: fold for fold in folds}) for config, folds in loaded_runs]
+        total = max(config["folds_total"] for config, _ in runs if config["dataset"] == dataset)
+        for index in range(total):
+            subjects = next((by_fold[index]["test_subjects"] for config, by_fold in runs
+                             if config["dataset"] == dataset and index in by_fold), None)
+            cells = []
+            for config, by_fold in runs:
+                fold = by_fold.get(index) if config["dataset"] == dataset else None
+                cells.append(f"{fold['macro_f1']:.4f} ({fold['epochs_run']}, {fold['best_epoch']})" if fold
+                             else ("not run" if config["dataset"] == dataset else "-"))
+            where = f"{index} ({', '.join(str(s) for s in subjects)})" if subjects else str(index)
+            lines.append(f"| {dataset} | {where} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _save_figure(fig, path):
-    """Writes ``fig`` to ``path`` through a temporary file, so a failed run leaves no half-written PNG."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    try:
+    """Writes ``fig`` to ``path`` atomically, so a failed run leaves no half-written PNG."""
+    with atomic_path(path, suffix=".png") as temporary:
         fig.savefig(temporary, format="png", dpi=110)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
 
 
 def _pyplot():
@@ -180,12 +202,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", metavar="BASE_DIR", help="compare each run fold by fold with this run")
     parser.add_argument("--plot", metavar="FIGURE", help="also draw the comparison as a PNG here")
+    parser.add_argument("--per-fold", action="store_true",
+                        help="one row per fold, one column per run (macro-F1, epochs run, best epoch)")
     parser.add_argument("run_dirs", nargs="*", metavar="RUN_DIR")
     args = parser.parse_args(argv)
     if not args.run_dirs:
         print(__doc__, file=sys.stderr)
         return 2
     runs = [load_run(run_dir) for run_dir in args.run_dirs]
+    if args.per_fold:
+        print("\n".join(per_fold_table(runs)))
+        return 0
     if args.baseline:
         base_run = load_run(args.baseline)
         print(f"| model | folds compared | macro-F1 | baseline ({_label(base_run[0])}) on the same folds "

@@ -22,6 +22,9 @@ import json
 import os
 import sys
 
+# TensorFlow-free, like this script.
+from keras_har.atomic import write_json
+
 # The settings cross_validate writes to run.json; results.json starts with the same keys.
 CONFIG_KEYS = ("model", "model_kwargs", "dataset", "windows", "window_shape", "num_classes", "protocol",
                "folds_total", "epochs_max", "seed", "batch_size", "val_fraction")
@@ -44,23 +47,16 @@ def restore(run_dir):
             if json.load(file) != config:
                 raise SystemExit(f"restore_run: {config_path} differs from the settings in {results_path}")
     else:
-        _write_json_atomic(config_path, config)
+        write_json(config_path, config)
     os.makedirs(os.path.join(run_dir, "folds"), exist_ok=True)
     written = []
     for fold in results["folds"]:
         path = os.path.join(run_dir, "folds", f"fold_{fold['fold']:02d}.json")
         if os.path.exists(path):
             continue
-        _write_json_atomic(path, dict(fold, confusion=None, restored_from="results.json"))
+        write_json(path, dict(fold, confusion=None, restored_from="results.json"))
         written.append(fold["fold"])
     return written
-
-
-def _write_json_atomic(path, obj):
-    tmp_path = f"{path}.{os.getpid()}.tmp"
-    with open(tmp_path, "w", encoding="utf-8") as file:
-        json.dump(obj, file, indent=2)
-    os.replace(tmp_path, path)
 
 
 def main(argv=None):

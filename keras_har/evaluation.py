@@ -10,6 +10,8 @@ per epoch. Everything lands in ``output_dir``:
   written atomically as each fold finishes, so a killed run resumes where it
   stopped: a rerun into the same folder skips finished folds (and a rerun
   with a larger ``folds`` under ``"paper"``/``"loso"`` only adds folds);
+  ``fold_indices`` runs chosen folds, so several processes or machines can
+  share one folder, each with its own folds;
 - ``checkpoints/fold_XX.keras``: the best-validation model of each fold;
 - ``tensorboard/fold_XX``: loss, accuracy and learning rate per epoch, and the
   fold's test confusion matrix as an image;
@@ -28,7 +30,7 @@ import time
 
 import numpy as np
 
-from keras_har import training
+from keras_har import atomic, training
 
 PROTOCOLS = ("paper", "loso", "kfold")
 DEFAULT_KFOLD_SPLITS = 5
@@ -311,7 +313,7 @@ def cross_validate(
         }
         _write_npz_atomic(fold_path[: -len(".json")] + ".npz", y_true=y_test, y_pred=y_pred)
         # The json is written last: its presence marks the fold as finished.
-        _write_json_atomic(fold_path, result)
+        atomic.write_json(fold_path, result)
         fold_results.append(result)
         progress.set_postfix(macro_f1=f"{result['macro_f1']:.3f}")
         progress.update(1)
@@ -351,10 +353,10 @@ def _summarise(config, fold_results, class_names):
 def _write_outputs(output_dir, results, class_names):
     import pandas as pd
 
-    _write_json_atomic(os.path.join(output_dir, "results.json"), results)
+    atomic.write_json(os.path.join(output_dir, "results.json"), results)
     table = pd.DataFrame(results["folds"])
     table["test_subjects"] = table["test_subjects"].map(lambda s: " ".join(str(v) for v in s))
-    _write_bytes_atomic(os.path.join(output_dir, "folds.csv"), table.to_csv(index=False).encode("utf-8"))
+    atomic.write_bytes(os.path.join(output_dir, "folds.csv"), table.to_csv(index=False).encode("utf-8"))
     title = (
         f"{results['model']} on {results['dataset']} ({results['protocol']}, "
         f"{results['folds_run']}/{results['folds_total']} folds): "
@@ -363,7 +365,7 @@ def _write_outputs(output_dir, results, class_names):
     if len(results["confusion_folds"]) < len(results["folds"]):
         title += "\nconfusion of folds " + ", ".join(str(index) for index in results["confusion_folds"])
     png = confusion_matrix_png(np.array(results["confusion"]), class_names, title=title)
-    _write_bytes_atomic(os.path.join(output_dir, "confusion.png"), png)
+    atomic.write_bytes(os.path.join(output_dir, "confusion.png"), png)
 
 
 def confusion_matrix_png(confusion, class_names, *, title=None):
@@ -458,23 +460,9 @@ def _check_or_write_config(path, config):
                 f"Differs in: {changed}. Received: " + ", ".join(f"{k}={config.get(k)!r}" for k in changed)
             )
         return
-    _write_json_atomic(path, config)
-
-
-def _write_bytes_atomic(path, data):
-    tmp_path = f"{path}.{os.getpid()}.tmp"
-    with open(tmp_path, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(tmp_path, path)
-
-
-def _write_json_atomic(path, obj):
-    _write_bytes_atomic(path, json.dumps(obj, indent=2).encode("utf-8"))
+    atomic.write_json(path, config)
 
 
 def _write_npz_atomic(path, **arrays):
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    _write_bytes_atomic(path, buffer.getvalue())
+    with atomic.atomic_path(path) as temporary, open(temporary, "wb") as file:
+        np.savez_compressed(file, **arrays)

@@ -38,6 +38,7 @@ import time
 
 import numpy as np
 
+from keras_har import atomic
 from keras_har.backend import keras, tf
 
 BATCH_SIZE = 256
@@ -154,16 +155,8 @@ def save_model_atomic(model, path):
     path = os.fspath(path)
     if not path.endswith(".keras"):
         raise ValueError(f"The model file must end in `.keras`. Received: path={path!r}")
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    # Keras picks the format from the suffix, so the temporary name keeps it.
-    tmp_path = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp.keras")
-    try:
-        model.save(tmp_path)
-        os.replace(tmp_path, path)
-    finally:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
+    with atomic.atomic_path(path) as temporary:
+        model.save(temporary, overwrite=True)
 
 
 class BestModelCheckpoint(keras.callbacks.Callback):
@@ -380,7 +373,7 @@ def train(
     import json
 
     from keras_har.datasets.splits import Standardizer, train_val_split
-    from keras_har.evaluation import _write_json_atomic, resolve_builder
+    from keras_har.evaluation import resolve_builder
 
     build, model_name = resolve_builder(model_builder_or_name, model_kwargs)
     epochs = EPOCHS if epochs is None else epochs
@@ -419,5 +412,5 @@ def train(
         "epochs_max": int(epochs),
         **fitted,
     }
-    _write_json_atomic(os.path.join(output_dir, "history.json"), json.loads(json.dumps(summary)))
+    atomic.write_json(os.path.join(output_dir, "history.json"), json.loads(json.dumps(summary)))
     return model, summary

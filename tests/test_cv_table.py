@@ -27,7 +27,8 @@ def _write_run(root, name, f1_by_fold, model_kwargs=None, seed=0):
     for fold, f1 in f1_by_fold.items():
         (run_dir / "folds" / f"fold_{fold:02d}.json").write_text(json.dumps({
             "fold": fold, "macro_f1": f1, "accuracy": 0.9, "epochs_run": 100 + fold, "params": 7483,
-            "macs": 697246, "seconds_per_epoch": 2.0, "fold_seconds": 200.0,
+            "macs": 697246, "seconds_per_epoch": 2.0, "fold_seconds": 200.0, "best_epoch": 85 + fold,
+            "test_subjects": [3 * fold + 1, 3 * fold + 2, 3 * fold + 3],
         }))
     return str(run_dir)
 
@@ -87,3 +88,14 @@ def test_label_names_a_seed_other_than_zero(cv_table, tmp_path):
     line = cv_table.paired_row(cv_table.load_run(reseeded), cv_table.load_run(base)[1])
     assert line.startswith("| tinierhar seed=2 | 0 | 0.7800 | 0.8000 | -0.0200 ± 0.0000 | 0/1 |")
     assert cv_table.row(cv_table.load_run(base)).startswith("| hapt | tinierhar | 1/10 |")
+
+
+def test_per_fold_table_has_a_column_per_run_and_marks_missing_folds(cv_table, tmp_path):
+    base = _write_run(tmp_path, "base", {0: 0.80, 1: 0.70})
+    variant = _write_run(tmp_path, "variant", {1: 0.65}, {"conv": "none"})
+    lines = cv_table.per_fold_table([cv_table.load_run(base), cv_table.load_run(variant)])
+    assert lines[0] == "| dataset | fold (test subjects) | tinierhar | tinierhar conv=none |"
+    assert lines[2] == "| hapt | 0 (1, 2, 3) | 0.8000 (100, 85) | not run |"
+    assert lines[3] == "| hapt | 1 (4, 5, 6) | 0.7000 (101, 86) | 0.6500 (101, 86) |"
+    assert lines[4] == "| hapt | 2 | not run | not run |"
+    assert len(lines) == 2 + 10                        # folds_total rows

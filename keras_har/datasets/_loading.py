@@ -5,12 +5,12 @@ import dataclasses
 import hashlib
 import os
 import pathlib
-import tempfile
 import typing
 import warnings
 
 import numpy as np
 
+from keras_har import atomic
 from keras_har.datasets import download, home, windows
 from keras_har.datasets.base import HARDataset
 
@@ -87,19 +87,8 @@ def _fingerprint(raw):
 
 
 def _save_npz_atomically(path, **arrays):
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-        # mkstemp makes the file private (0600); give it the usual permissions.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp_name, 0o666 & ~umask)
-        os.replace(temp_name, path)
-    except BaseException:
-        if os.path.exists(temp_name):
-            os.remove(temp_name)
-        raise
+    with atomic.atomic_path(path) as temporary, open(temporary, "wb") as file:
+        np.savez(file, **arrays)
 
 
 def _parsed_recordings(spec, raw, dataset_dir, cache, cache_dir, verbose):

@@ -1,11 +1,11 @@
 """Per-channel z-score normalisation fitted on training windows only."""
 
 import json
-import os
 import pathlib
-import tempfile
 
 import numpy as np
+
+from keras_har import atomic
 
 
 class Standardizer:
@@ -110,17 +110,7 @@ class Standardizer:
 
     def save(self, path):
         """Writes the statistics to a JSON file (atomically)."""
-        path = pathlib.Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        try:
-            with os.fdopen(handle, "w") as file:
-                json.dump(self.to_dict(), file, indent=2)
-            os.replace(temp_name, path)
-        except BaseException:
-            if os.path.exists(temp_name):
-                os.remove(temp_name)
-            raise
+        atomic.write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path):

@@ -66,6 +66,7 @@ def main(argv=None):
     import keras_har.models  # noqa: F401  (registers the model classes for load_model)
     from keras_har.backend import keras
     from keras_har.export import dequantized_copy, export_model, quantize_aware
+    from keras_har.training import save_model_atomic
 
     keras.utils.set_random_seed(args.seed)
     model = None
@@ -116,9 +117,7 @@ def main(argv=None):
         offline_memory_plan=args.offline_memory_plan,
     )
     # The converted model's float weights, saved whole or not at all.
-    temporary = os.path.join(args.output, ".tmp-model_float.keras")
-    to_convert.save(temporary)
-    os.replace(temporary, os.path.join(args.output, "model_float.keras"))
+    save_model_atomic(to_convert, os.path.join(args.output, "model_float.keras"))
     print(json.dumps({key: report[key] for key in ("flash_bytes", "arena_bytes", "op_count", "macro_f1")
                       if key in report}, indent=2))
     return 0

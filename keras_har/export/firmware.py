@@ -8,35 +8,14 @@ ops the graph uses; the arena size is the measured one.
 
 import os
 import re
-import tempfile
 
 import numpy as np
 
+from keras_har import atomic
 from keras_har.export.convert import TFLM_OP_RESOLVER_METHODS, check_tflm_ops, describe
 
 MODEL_DATA_NAME = "g_model_data"
 _BYTES_PER_LINE = 12
-
-
-def write_atomic(path, content):
-    """Writes text or bytes to ``path`` through a temporary file and ``os.replace``."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    mode = "wb" if isinstance(content, (bytes, bytearray)) else "w"
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(handle, mode, **({} if mode == "wb" else {"encoding": "utf-8"})) as file:
-            file.write(content)
-        # mkstemp makes the file private (0600); give it the usual permissions.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
 
 
 def model_data_sources(flatbuffer, *, name=MODEL_DATA_NAME):
@@ -215,5 +194,5 @@ def write_firmware(output_dir, flatbuffer, **settings):
     written = {}
     for name, content in files.items():
         written[name] = os.path.join(output_dir, name)
-        write_atomic(written[name], content)
+        atomic.write_text(written[name], content)
     return written

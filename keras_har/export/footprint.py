@@ -59,7 +59,7 @@ def measure_flatbuffer(model, *, seed=0, recurrence="merged", offline_memory_pla
         window, `keras_har.export.find_arena_bytes`) and ``ops``.
     """
     from keras_har.export.convert import convert_int8, describe
-    from keras_har.export.firmware import write_atomic
+    from keras_har.atomic import write_bytes
     from keras_har.export.memory_plan import add_offline_memory_plan
     from keras_har.export.tflm import find_arena_bytes
 
@@ -68,7 +68,7 @@ def measure_flatbuffer(model, *, seed=0, recurrence="merged", offline_memory_pla
     if offline_memory_plan:
         flatbuffer = add_offline_memory_plan(flatbuffer)
     if flatbuffer_path is not None:
-        write_atomic(flatbuffer_path, flatbuffer)
+        write_bytes(flatbuffer_path, bytes(flatbuffer))
     return {
         "flash_bytes": len(flatbuffer),
         "arena_bytes": int(find_arena_bytes(flatbuffer, window=windows[0])),
@@ -136,11 +136,11 @@ def main(argv=None):
     import keras_har.layers  # noqa: F401  (registers the custom layers)
     import keras_har.models  # noqa: F401
     from keras_har.backend import keras
-    from keras_har.export.firmware import write_atomic
+    from keras_har.atomic import write_text
 
     model = keras.models.load_model(args.model)
     result = measure_flatbuffer(model, seed=args.seed, recurrence=args.recurrence, flatbuffer_path=args.flatbuffer)
-    write_atomic(args.output, json.dumps(result))
+    write_text(args.output, json.dumps(result))
     return 0
 
 

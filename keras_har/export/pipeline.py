@@ -7,7 +7,8 @@ import time
 import numpy as np
 
 from keras_har.export.convert import convert_int8, describe
-from keras_har.export.firmware import write_atomic, write_firmware
+from keras_har import atomic
+from keras_har.export.firmware import write_firmware
 from keras_har.export.memory_plan import add_offline_memory_plan, describe_memory_plan
 from keras_har.export.tflm import find_arena_bytes, run_litert, run_tflm
 
@@ -113,7 +114,7 @@ def export_model(
             arena_bytes=arena_bytes, progress=progress,
         ))
     report["seconds"] = round(time.time() - started, 1)
-    write_atomic(os.path.join(output_dir, "report.json"), json.dumps(report, indent=2) + "\n")
+    atomic.write_text(os.path.join(output_dir, "report.json"), json.dumps(report, indent=2) + "\n")
     return report
 
 

@@ -1,18 +1,18 @@
 """Pretraining a pretext model on unlabelled windows, and saving what it learnt."""
 
 import json
-import os
 import pathlib
-import tempfile
 
 import numpy as np
 
+from keras_har import atomic
 from keras_har.backend import keras
 from keras_har.ssl.cpc import CPC
 from keras_har.ssl.multi_task import MultiTask
 from keras_har.ssl.reconstruction import Reconstruction
 from keras_har.ssl.sampling import VarianceSampler
 from keras_har.ssl.sim_clr import SimCLR
+from keras_har.training import save_model_atomic
 
 PRETEXTS = {"cpc": CPC, "reconstruction": Reconstruction, "multitask": MultiTask, "simclr": SimCLR}
 ENCODER_FILE = "encoder.keras"
@@ -84,18 +84,6 @@ def pretrain(
     return pretext.fit(sampler, epochs=epochs, verbose=verbose, callbacks=callbacks, shuffle=False)
 
 
-def _save_model_atomically(model, path):
-    # Keras needs the .keras suffix, so the temporary file carries it too.
-    handle, temporary = tempfile.mkstemp(suffix=".keras", dir=path.parent, prefix=f".{path.stem}-")
-    os.close(handle)
-    try:
-        model.save(temporary, overwrite=True)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
 def save_pretrained(pretext, directory, metadata=None):
     """Writes ``encoder.keras`` (the feature extractor), ``pretext.keras`` and ``pretrain.json``.
 
@@ -109,14 +97,11 @@ def save_pretrained(pretext, directory, metadata=None):
     """
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    _save_model_atomically(pretext.feature_model(), directory / ENCODER_FILE)
-    _save_model_atomically(pretext, directory / PRETEXT_FILE)
+    save_model_atomic(pretext.feature_model(), directory / ENCODER_FILE)
+    save_model_atomic(pretext, directory / PRETEXT_FILE)
     record = {"pretext": type(pretext).__name__, "config": _jsonable(pretext.get_config())}
     record.update(_jsonable(metadata or {}))
-    handle, temporary = tempfile.mkstemp(suffix=".json", dir=directory, prefix=".pretrain-")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(record, stream, indent=2)
-    os.replace(temporary, directory / METADATA_FILE)
+    atomic.write_json(directory / METADATA_FILE, record)
     return directory
 
 

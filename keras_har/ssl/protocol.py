@@ -1,11 +1,10 @@
 """The label-scarce protocol of "Don't freeze": k windows per class, CV by subject, macro-F1."""
 
-import os
-import tempfile
 
 import pandas as pd
 from tqdm.auto import tqdm
 
+from keras_har import atomic
 from keras_har.backend import keras, tf
 from keras_har.datasets import Standardizer
 from keras_har.datasets.splits import k_per_class, subject_kfold
@@ -189,12 +188,7 @@ def summarize(results):
 
 def save_csv(table, path):
     """Writes a DataFrame as csv through a temporary file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(suffix=".csv", dir=directory, prefix=".results-")
-    os.close(handle)
-    table.to_csv(temporary, index=False)
-    os.replace(temporary, path)
+    atomic.write_text(path, table.to_csv(index=False))
 
 
 def plot_study(results, path, title=None):
@@ -221,10 +215,6 @@ def plot_study(results, path, title=None):
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(suffix=".png", dir=directory, prefix=".plot-")
-    os.close(handle)
-    figure.savefig(temporary, dpi=120)
+    with atomic.atomic_path(path, suffix=".png") as temporary:
+        figure.savefig(temporary, dpi=120, format="png")
     plt.close(figure)
-    os.replace(temporary, path)

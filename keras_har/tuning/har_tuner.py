@@ -7,6 +7,7 @@ import time
 import numpy as np
 from sklearn.metrics import f1_score
 
+from keras_har import atomic
 from keras_har.backend import keras, tf
 from keras_har.tuning._keras_tuner import keras_tuner
 from keras_har.export.footprint import FootprintError
@@ -18,14 +19,6 @@ RESULT_FILE = "result.json"
 FIT_LOG_FILE = "fit_log.csv"
 TENSORBOARD_DIR = "tensorboard"
 _PREDICT_BATCH_SIZE = 1024
-
-
-def write_json_atomic(path, payload):
-    """Writes JSON to a temporary file beside ``path``, then moves it into place."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=2, sort_keys=True)
-    os.replace(tmp, path)
 
 
 def macro_f1(model, x, y):
@@ -98,7 +91,7 @@ class HARTuner(keras_tuner.Tuner):
             # to fit a flash or arena budget, so it is not trained either.
             result = {"trial_id": trial.trial_id, "tuner_id": self.tuner_id, "status": "not_measured",
                       "violations": [str(error)]}
-            write_json_atomic(os.path.join(self.get_trial_dir(trial.trial_id), RESULT_FILE), result)
+            atomic.write_json(os.path.join(self.get_trial_dir(trial.trial_id), RESULT_FILE), result, sort_keys=True)
             print(f"trial {trial.trial_id}: footprint not measured, not trained ({error})")
             trial.status = keras_tuner.engine.trial.TrialStatus.FAILED
             trial.message = f"footprint not measured: {error}"
@@ -108,7 +101,7 @@ class HARTuner(keras_tuner.Tuner):
             return super()._try_run_and_update_trial(trial, *args, **kwargs)
         result = {"trial_id": trial.trial_id, "tuner_id": self.tuner_id, "status": "over_budget",
                   "violations": violations, **footprint}
-        write_json_atomic(os.path.join(self.get_trial_dir(trial.trial_id), RESULT_FILE), result)
+        atomic.write_json(os.path.join(self.get_trial_dir(trial.trial_id), RESULT_FILE), result, sort_keys=True)
         print(f"trial {trial.trial_id}: over budget, not trained ({'; '.join(violations)})")
         trial.status = keras_tuner.engine.trial.TrialStatus.FAILED
         trial.message = "over budget: " + "; ".join(violations)
@@ -146,7 +139,7 @@ class HARTuner(keras_tuner.Tuner):
             **{key: float(value) for key, value in footprint.items()},
         }
         result.update(status="completed", fold_macro_f1=scores, epochs=epochs, **metrics)
-        write_json_atomic(os.path.join(trial_dir, RESULT_FILE), result)
+        atomic.write_json(os.path.join(trial_dir, RESULT_FILE), result, sort_keys=True)
         self._write_hparams(trial, metrics)
         return metrics
 

@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from keras_har import atomic
 from keras_har.tuning.har_tuner import OBJECTIVE, RESULT_FILE
 
 TRIALS_FILE = "trials.csv"
@@ -106,13 +107,6 @@ def pareto_table(trials):
     return done[columns].sort_values("macs").reset_index(drop=True)
 
 
-def write_csv_atomic(frame, path):
-    """Writes a frame to CSV through a temporary file and `os.replace`."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-
-
 def plot_pareto(pareto, path, title=""):
     """Plots macro-F1 against MACs and against params, front joined, M=4, N=16 starred.
 
@@ -149,10 +143,9 @@ def plot_pareto(pareto, path, title=""):
     axes[0].legend(fontsize=8, loc="lower right")
     figure.suptitle(title or "macro-F1 vs cost (labels: M,N)")
     figure.tight_layout()
-    tmp = f"{path}.tmp{os.getpid()}"
-    figure.savefig(tmp, dpi=120, format="png")
+    with atomic.atomic_path(path, suffix=".png") as temporary:
+        figure.savefig(temporary, dpi=120, format="png")
     plt.close(figure)
-    os.replace(tmp, path)
 
 
 def write_reports(tuner, title=""):
@@ -162,9 +155,9 @@ def write_reports(tuner, title=""):
         ``(trials, pareto)`` frames.
     """
     trials = collect_trials(tuner)
-    write_csv_atomic(trials, os.path.join(tuner.project_dir, TRIALS_FILE))
+    atomic.write_text(os.path.join(tuner.project_dir, TRIALS_FILE), trials.to_csv(index=False))
     pareto = pareto_table(trials)
-    write_csv_atomic(pareto, os.path.join(tuner.project_dir, PARETO_FILE))
+    atomic.write_text(os.path.join(tuner.project_dir, PARETO_FILE), pareto.to_csv(index=False))
     if len(pareto):
         plot_pareto(pareto, os.path.join(tuner.project_dir, PARETO_PLOT), title=title)
     return trials, pareto
