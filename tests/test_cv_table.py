@@ -1,20 +1,14 @@
 """benchmarks/cv_table.py: tables read back from cross-validation result files."""
 
-import importlib.util
 import json
-import os
 
 import pytest
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+from helpers import load_benchmark_script
 
 
 @pytest.fixture(scope="module")
 def cv_table():
-    spec = importlib.util.spec_from_file_location("cv_table", os.path.join(HERE, "..", "benchmarks", "cv_table.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark_script("cv_table")
 
 
 def _write_run(root, name, f1_by_fold, model_kwargs=None, seed=0):

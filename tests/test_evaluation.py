@@ -11,33 +11,8 @@ from sklearn.metrics import accuracy_score, f1_score
 from keras_har import evaluation
 from keras_har.backend import keras, tf
 from keras_har.cli import main
-from keras_har.datasets import HARDataset
-
-
-def _toy_dataset(subjects_count=4, per_subject=24, t=16, c=3, k=3, seed=0):
-    rng = np.random.default_rng(seed)
-    subjects = np.repeat(np.arange(1, subjects_count + 1), per_subject)
-    y = np.arange(len(subjects)) % k
-    x = rng.normal(size=(len(subjects), t, c)) + y[:, None, None]
-    return HARDataset(
-        name="toy", X=x, y=y, subjects=subjects, class_names=[f"class{i}" for i in range(k)],
-        channel_names=[f"ch{i}" for i in range(c)], sampling_rate_hz=50.0, window_sec=t / 50, step_sec=t / 100,
-    )
-
-
-class CountingBuilder:
-    """A small logits model (fast to trace) that counts how often it is built."""
-
-    def __init__(self):
-        self.calls = 0
-
-    def __call__(self, input_shape, num_classes):
-        self.calls += 1
-        inputs = keras.Input(input_shape)
-        x = keras.layers.Conv1D(4, 3, padding="same")(inputs)
-        x = keras.layers.BatchNormalization(momentum=0.9)(x)
-        x = keras.layers.GlobalAveragePooling1D()(x)
-        return keras.Model(inputs, keras.layers.Dense(num_classes)(x))
+from helpers import CountingBuilder
+from helpers import toy_dataset as _toy_dataset
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

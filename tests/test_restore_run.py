@@ -1,46 +1,23 @@
 """benchmarks/restore_run.py: a run kept only as results.json resumes without retraining its folds."""
 
-import importlib.util
 import json
 import os
 import shutil
 
 import numpy as np
 import pytest
+from helpers import CountingBuilder, load_benchmark_script, toy_dataset
 
 from keras_har import evaluation
-from keras_har.backend import keras
-from keras_har.datasets import HARDataset
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 @pytest.fixture(scope="module")
 def restore_run():
-    spec = importlib.util.spec_from_file_location("restore_run", os.path.join(HERE, "..", "benchmarks", "restore_run.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark_script("restore_run")
 
 
-class CountingBuilder:
-    def __init__(self):
-        self.calls = 0
-
-    def __call__(self, input_shape, num_classes):
-        self.calls += 1
-        inputs = keras.Input(input_shape)
-        x = keras.layers.GlobalAveragePooling1D()(keras.layers.Conv1D(4, 3, padding="same")(inputs))
-        return keras.Model(inputs, keras.layers.Dense(num_classes)(x))
-
-
-def _toy_dataset(subjects_count=4, per_subject=12, t=8, c=2, k=2):
-    rng = np.random.default_rng(0)
-    subjects = np.repeat(np.arange(1, subjects_count + 1), per_subject)
-    y = np.arange(len(subjects)) % k
-    return HARDataset(name="toy", X=rng.normal(size=(len(subjects), t, c)) + y[:, None, None], y=y,
-                      subjects=subjects, class_names=["a", "b"], channel_names=["x", "y"],
-                      sampling_rate_hz=50.0, window_sec=t / 50, step_sec=t / 100)
+def _toy_dataset():
+    return toy_dataset(per_subject=12, t=8, c=2, k=2)
 
 
 def test_restored_folds_are_skipped_and_the_missing_ones_trained(restore_run, tmp_path):

@@ -1,0 +1,45 @@
+"""Helpers shared by several test modules (the tests folder is on sys.path under pytest)."""
+
+import importlib.util
+import pathlib
+
+import numpy as np
+
+from keras_har.backend import keras
+from keras_har.datasets import HARDataset
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load_benchmark_script(name):
+    """Imports ``benchmarks/<name>.py`` (not a package) as a module."""
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def toy_dataset(subjects_count=4, per_subject=24, t=16, c=3, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    subjects = np.repeat(np.arange(1, subjects_count + 1), per_subject)
+    y = np.arange(len(subjects)) % k
+    x = rng.normal(size=(len(subjects), t, c)) + y[:, None, None]
+    return HARDataset(
+        name="toy", X=x, y=y, subjects=subjects, class_names=[f"class{i}" for i in range(k)],
+        channel_names=[f"ch{i}" for i in range(c)], sampling_rate_hz=50.0, window_sec=t / 50, step_sec=t / 100,
+    )
+
+
+class CountingBuilder:
+    """A small logits model (fast to trace) that counts how often it is built."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, input_shape, num_classes):
+        self.calls += 1
+        inputs = keras.Input(input_shape)
+        x = keras.layers.Conv1D(4, 3, padding="same")(inputs)
+        x = keras.layers.BatchNormalization(momentum=0.9)(x)
+        x = keras.layers.GlobalAveragePooling1D()(x)
+        return keras.Model(inputs, keras.layers.Dense(num_classes)(x))
