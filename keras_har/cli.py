@@ -18,6 +18,7 @@ COMMANDS = {
     "train": "keras_har.commands.train",
     "evaluate": "keras_har.commands.evaluate",
     "tune": "keras_har.tuning.cli",
+    "firmware": "keras_har.commands.firmware",
 }
 
 
@@ -33,12 +34,20 @@ def build_parser():
     return parser
 
 
+def _firmware_errors():
+    # A failing firmware build or run is reported in one line too; imported
+    # lazily so that `keras-har --help` stays light.
+    from keras_har.firmware.run import FirmwareError
+
+    return FirmwareError
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, _firmware_errors()) as error:
         # Bad input from the user: say what was wrong, without a traceback.
         print(f"keras-har {args.command}: error: {error}", file=sys.stderr)
         return 2

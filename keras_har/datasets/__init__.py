@@ -38,6 +38,7 @@ _LOADERS = {
 DATASET_NAMES = tuple(_LOADERS)
 
 __all__ = [
+    "load_recordings",
     "DATASET_NAMES", "HARDataset", "Standardizer", "get_data_home", "load_dataset", "splits",
     *(f"load_{name}" for name in DATASET_NAMES),
 ]
@@ -76,3 +77,31 @@ def load_dataset(name, *, data_home=None, download_if_missing=True, window_sec=N
         data_home=data_home, download_if_missing=download_if_missing, window_sec=window_sec, step_sec=step_sec,
         cache=cache, cache_dir=cache_dir, verbose=verbose,
     )
+
+
+def load_recordings(name, *, data_home=None, subjects=None, cache=True, cache_dir=None, verbose=False):
+    """The continuous recordings of a built-in dataset, before windowing.
+
+    For streaming: feed a recording sample by sample to
+    `keras_har.streaming.stream_predict` or to the firmware. Samples are in
+    the dataset's units and channel order; labels are per sample (-1:
+    unlabelled).
+
+    Args:
+        name: one of `DATASET_NAMES`.
+        data_home, cache, cache_dir, verbose: as for `load_dataset` (nothing
+            is downloaded: load the dataset once first).
+        subjects: keep only these subject ids (default: all).
+
+    Returns:
+        A list of `keras_har.datasets.windows.Recording`.
+    """
+    import importlib
+
+    from keras_har.datasets import _loading
+
+    if name not in _LOADERS:
+        raise ValueError(f"Unknown dataset; known datasets: {', '.join(DATASET_NAMES)}. Received: name={name!r}")
+    spec = importlib.import_module(f"keras_har.datasets.{name}").SPEC
+    return _loading.load_recordings(spec, data_home=data_home, subjects=subjects, cache=cache, cache_dir=cache_dir,
+                                    verbose=verbose)

@@ -204,3 +204,31 @@ def check_finite(array, path, name):
             f"keras_har refuses rather than train on NaN; repair or remove the file. "
             f"Received: row={row + 1}"
         )
+
+
+def load_recordings(spec, *, data_home=None, subjects=None, cache=True, cache_dir=None, verbose=False):
+    """The continuous recordings of `spec`'s dataset, before windowing.
+
+    Args:
+        spec: a dataset's `DatasetSpec`.
+        data_home, cache, cache_dir, verbose: as for `load`; nothing is
+            downloaded here.
+        subjects: keep only these subject ids (default: all).
+
+    Returns:
+        A list of `keras_har.datasets.windows.Recording`, in the order the
+        windows of `load` come from.
+    """
+    data_home = home.get_data_home(data_home)
+    dataset_dir = data_home / spec.name
+    raw = _find_raw(dataset_dir, spec.raw_dir)
+    if raw is None:
+        raise missing_file_error(spec, dataset_dir / spec.raw_dir, data_home)
+    signal, labels, offsets, recording_subjects = _parsed_recordings(spec, raw, dataset_dir, cache, cache_dir, verbose)
+    keep = None if subjects is None else {int(subject) for subject in subjects}
+    return [
+        windows.Recording(signal[offsets[i]:offsets[i + 1]], labels[offsets[i]:offsets[i + 1]], int(subject),
+                          f"{spec.name} recording {i}")
+        for i, subject in enumerate(recording_subjects)
+        if keep is None or int(subject) in keep
+    ]

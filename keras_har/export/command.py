@@ -52,11 +52,25 @@ def build_parser():
     parser.add_argument("--standardizer", default=None,
                         help="a saved keras_har.datasets.Standardizer (default: fit on the fold's training windows)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--verify-on", default=None, metavar="TARGETS",
+                        help="after exporting, build the firmware and run it on these targets (comma-separated: "
+                             "host, cortex-m4) on real test windows and a streamed test recording, bit for bit "
+                             "against the TFLM Python interpreter; writes report.json's \"cortex_m4\" section and "
+                             "the Cortex-M4 arena into model_settings.h (see `keras-har firmware`)")
+    parser.add_argument("--verify-windows", type=int, default=100, help="test windows for --verify-on (default: 100)")
+    parser.add_argument("--tflm-root", default=None, help="TFLM source tree for --verify-on (default: $KERAS_HAR_TFLM)")
+    parser.add_argument("--cmsis-nn-root", default=None, help="TFLM tree with CMSIS-NN kernels for --verify-on")
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    verify_targets = None
+    if args.verify_on:
+        from keras_har.commands.firmware import parse_list
+        from keras_har.firmware.build import TARGETS
+
+        verify_targets = parse_list(args.verify_on, TARGETS, "--verify-on")
     if args.representative_windows < 1:
         raise ValueError(
             f"--representative-windows must be >= 1. Received: representative_windows={args.representative_windows}"
@@ -115,9 +129,28 @@ def main(argv=None):
         channel_mean=scaler.mean_, channel_std=scaler.std_, test_windows=test_x, test_labels=test_y,
         float_model=float_model, qat_model=qat_model, recurrence=args.recurrence,
         offline_memory_plan=args.offline_memory_plan,
+        step_length=int(round(data.step_sec * data.sampling_rate_hz)),
     )
     # The converted model's float weights, saved whole or not at all.
     save_model_atomic(to_convert, os.path.join(args.output, "model_float.keras"))
-    print(json.dumps({key: report[key] for key in ("flash_bytes", "arena_bytes", "op_count", "macro_f1")
-                      if key in report}, indent=2))
+    summary = {key: report[key] for key in ("flash_bytes", "arena_bytes", "op_count", "macro_f1") if key in report}
+    if verify_targets:
+        from keras_har.firmware.verify import verify_export
+
+        chosen = np.unique(np.linspace(0, len(test_x) - 1, min(args.verify_windows, len(test_x))).astype(int))
+        recording = keras_har.datasets.load_recordings(
+            args.dataset, data_home=args.data_home, subjects=np.unique(data.subjects[test_index]))[0].signal
+        verified = verify_export(args.output, windows=test_x[chosen], recording=recording, targets=verify_targets,
+                                 tflm_root=args.tflm_root, cmsis_nn_root=args.cmsis_nn_root)
+        summary["firmware"] = {name: {key: build[key] for key in ("bit_exact", "stream_labels_match", "arena_bytes",
+                                                                  "instructions_per_inference") if key in build}
+                               for name, build in verified["builds"].items()}
+        print(json.dumps(summary, indent=2))
+        failed = [name for name, build in verified["builds"].items()
+                  if not build["bit_exact"] or not build.get("stream_labels_match", True)]
+        if failed:
+            print(f"tflite/export.py: the firmware differs from the TFLM Python interpreter on {', '.join(failed)}")
+            return 1
+        return 0
+    print(json.dumps(summary, indent=2))
     return 0

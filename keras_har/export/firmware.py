@@ -71,7 +71,8 @@ def _string(value):
 
 
 def model_settings_header(
-    flatbuffer, *, sampling_rate_hz, channel_names, label_names, channel_mean, channel_std, arena_bytes
+    flatbuffer, *, sampling_rate_hz, channel_names, label_names, channel_mean, channel_std, arena_bytes,
+    step_length=None, arena_source=None,
 ):
     """The ``model_settings.h`` text: every constant the firmware needs.
 
@@ -84,6 +85,10 @@ def model_settings_header(
         channel_mean, channel_std: per-channel normalisation applied before
             quantizing the input, ``(x - mean) / std``.
         arena_bytes: the measured TFLM tensor arena.
+        step_length: samples between two classifications when streaming
+            (``kStepLength``); default half the window, the datasets' default.
+        arena_source: how ``arena_bytes`` was measured, written as a comment;
+            default: the TFLM Python interpreter (a 64-bit build).
 
     Returns:
         The header text.
@@ -91,6 +96,13 @@ def model_settings_header(
     facts = describe(flatbuffer)
     _, window_length, channels = facts["input"]["shape"]
     classes = facts["output"]["shape"][-1]
+    step_length = max(1, window_length // 2) if step_length is None else int(step_length)
+    if not 1 <= step_length:
+        raise ValueError(f"`step_length` must be a positive number of samples. Received: step_length={step_length}")
+    if arena_source is None:
+        arena_source = ("Smallest arena in which the TFLM Python interpreter (a 64-bit build) allocated and\n"
+                        "// ran this model (keras_har.export.find_arena_bytes). A 32-bit Cortex-M needs less:\n"
+                        "// `keras-har firmware` measures it and rewrites this value.")
     channel_mean = np.asarray(channel_mean, "float32").reshape(-1)
     channel_std = np.asarray(channel_std, "float32").reshape(-1)
     for argument, values, expected in (
@@ -112,6 +124,8 @@ def model_settings_header(
         f"constexpr int kChannelCount = {channels};",
         f"constexpr float kSamplingRateHz = {_float(sampling_rate_hz)};",
         f"constexpr int kClassCount = {classes};",
+        "// Streaming: classify the last kWindowLength samples every kStepLength samples.",
+        f"constexpr int kStepLength = {step_length};  // samples",
         "",
         "// Input: q = round(((x - kChannelMean[c]) / kChannelStd[c]) / kInputScale) + kInputZeroPoint",
         f"constexpr float kInputScale = {_float(facts['input']['scale'])};",
@@ -125,8 +139,7 @@ def model_settings_header(
         f"constexpr float kChannelStd[kChannelCount] = {{{', '.join(map(_float, channel_std))}}};",
         f"constexpr const char* kLabelNames[kClassCount] = {{{', '.join(map(_string, label_names))}}};",
         "",
-        "// Smallest arena in which TFLM allocated and ran this model, found by",
-        "// binary search in the TFLM Python interpreter (keras_har.export.find_arena_bytes).",
+        "// " + arena_source,
         f"constexpr int kTensorArenaSize = {int(arena_bytes)};",
         "",
         "#endif  // KERAS_HAR_MODEL_SETTINGS_H_",
@@ -173,7 +186,10 @@ def op_resolver_header(flatbuffer):
 
 
 def write_firmware(output_dir, flatbuffer, **settings):
-    """Writes ``model.tflite``, ``model_data.cc/.h``, ``model_settings.h`` and ``model_ops.h``.
+    """Writes ``model.tflite``, ``model_data.cc/.h``, ``model_settings.h``, ``model_ops.h`` and the core.
+
+    The core is ``har_classifier.h/.cc`` (`keras_har.firmware`): set-up,
+    classify a window, stream samples; the Arduino sketch is glue around it.
 
     Args:
         output_dir: folder to write into (created if missing).
@@ -183,6 +199,8 @@ def write_firmware(output_dir, flatbuffer, **settings):
     Returns:
         dict: file name -> path written.
     """
+    from keras_har.firmware.build import CORE_SOURCES, SOURCE_DIR
+
     source, header = model_data_sources(flatbuffer)
     files = {
         "model.tflite": bytes(flatbuffer),
@@ -191,6 +209,9 @@ def write_firmware(output_dir, flatbuffer, **settings):
         "model_settings.h": model_settings_header(flatbuffer, **settings),
         "model_ops.h": op_resolver_header(flatbuffer),
     }
+    # The portable firmware core (keras_har/firmware/src), shipped beside the
+    # model so the sketch and the tested runner compile the same code.
+    files.update({name: (SOURCE_DIR / name).read_text() for name in CORE_SOURCES})
     written = {}
     for name, content in files.items():
         written[name] = os.path.join(output_dir, name)

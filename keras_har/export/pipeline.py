@@ -35,6 +35,7 @@ def export_model(
     qat_model=None,
     recurrence="merged",
     offline_memory_plan=True,
+    step_length=None,
     progress=True,
 ):
     """Converts, checks, measures and writes the firmware artefacts of a trained model.
@@ -67,6 +68,8 @@ def export_model(
             the 128x9 BiLSTM it saved 2,288 B of arena for 512 B of flash
             (``benchmarks/results/tflite_memory_plan.md``). ``False`` leaves
             the placement to TFLM's online planner.
+        step_length: samples between two classifications when the firmware
+            streams (``kStepLength``); default half the window.
         progress: show progress bars for the interpreter runs.
 
     Returns:
@@ -94,6 +97,7 @@ def export_model(
     files = write_firmware(
         output_dir, flatbuffer, sampling_rate_hz=sampling_rate_hz, channel_names=channel_names,
         label_names=label_names, channel_mean=channel_mean, channel_std=channel_std, arena_bytes=arena_bytes,
+        step_length=step_length,
     )
     report = {
         "recurrence": recurrence,

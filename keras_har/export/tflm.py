@@ -15,10 +15,19 @@ _MAX_ARENA_BYTES = 8 * 1024 * 1024
 
 
 def quantize_windows(windows, flatbuffer):
-    """Float windows -> int8 with the model's input scale and zero point."""
+    """Float windows -> int8 with the model's input scale and zero point.
+
+    The same arithmetic as the firmware core (``HarClassifier::QuantizeSample``):
+    a float32 division by the scale, rounding half away from zero (C's
+    ``lroundf``, also what TFLite's QUANTIZE kernel does), then the zero point
+    and clamping to int8. NumPy's ``np.round`` rounds halves to even and
+    would differ from the firmware on exact ties.
+    """
     spec = describe(flatbuffer)["input"]
-    scaled = np.round(np.asarray(windows, "float32") / spec["scale"]) + spec["zero_point"]
-    return np.clip(scaled, -128, 127).astype(np.int8)
+    scaled = np.asarray(windows, np.float32) / np.float32(spec["scale"])
+    # float32 + 0.5 is exact in float64, so this is lroundf bit for bit.
+    rounded = np.trunc(scaled.astype(np.float64) + np.copysign(0.5, scaled))
+    return np.clip(rounded + spec["zero_point"], -128, 127).astype(np.int8)
 
 
 def dequantize_outputs(outputs, flatbuffer):
@@ -203,3 +212,19 @@ def _fits_in_child(model_path, sample_path):
         )
 
     return fits
+
+
+def tflm_stream_predictor(flatbuffer, channel_mean, channel_std, *, arena_bytes=None):
+    """A ``predict`` for `keras_har.streaming.stream_predict`: raw windows -> TFLM int8 scores.
+
+    Standardises in float32 as ``(x - mean) / std`` and quantises with
+    `quantize_windows`, the firmware core's arithmetic, so its results can be
+    compared bit for bit with the firmware's streaming output.
+    """
+    mean = np.asarray(channel_mean, np.float32)
+    std = np.asarray(channel_std, np.float32)
+
+    def predict(windows):
+        return run_tflm(flatbuffer, (np.asarray(windows, np.float32) - mean) / std, arena_bytes=arena_bytes)
+
+    return predict

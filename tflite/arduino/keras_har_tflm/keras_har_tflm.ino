@@ -1,99 +1,61 @@
-// Minimal TensorFlow Lite Micro sketch for a keras_har int8 model.
+// TensorFlow Lite Micro sketch for a keras_har int8 model: thin glue around
+// the portable core (har_classifier.h/.cc), which keras-har firmware builds
+// and runs bit for bit against Python on the host and on an emulated
+// Cortex-M4. Only the IMU read and the serial output live here.
 //
-// Copy the files that `python tflite/export.py ... --output OUT` wrote into
-// this folder: OUT/model_data.cc, model_data.h, model_settings.h, model_ops.h.
-// They are generated from the .tflite; do not edit them by hand.
+// Copy everything that `python tflite/export.py ... --output OUT` wrote for
+// the firmware into this folder: model_data.cc, model_data.h,
+// model_settings.h, model_ops.h, har_classifier.h and har_classifier.cc.
+// They are generated with the model; do not edit them by hand.
 //
-// The sketch checks the model's input/output shape and type against
-// model_settings.h, then classifies one window: it standardises each sample
-// with the training mean/std, quantizes it with the model's input scale and
-// zero point, invokes, and prints the most likely activity. Replace
-// ReadSample() with your IMU driver, sampling at kSamplingRateHz in
-// kChannelNames order.
+// Every kSamplingRateHz-th of a second the sketch reads one sample of
+// kChannelCount values (kChannelNames order, the units the model was trained
+// on) and pushes it into the core's ring buffer. Every kStepLength samples,
+// once kWindowLength samples have arrived, the core standardises and
+// quantises the last window, resets the model's state and classifies it.
+// Replace ReadSample() with your IMU driver.
 
 #include <TensorFlowLite.h>  // Arduino_TensorFlowLite / tflite-micro Arduino library
 
-#include <math.h>
-
-#include "model_data.h"
-#include "model_ops.h"
+#include "har_classifier.h"
 #include "model_settings.h"
-#include "tensorflow/lite/micro/micro_interpreter.h"
 #include "tensorflow/lite/micro/micro_log.h"
-#include "tensorflow/lite/schema/schema_generated.h"
 
 namespace {
-const tflite::Model* model = nullptr;
-tflite::MicroInterpreter* interpreter = nullptr;
-TfLiteTensor* input = nullptr;
-TfLiteTensor* output = nullptr;
-// The arena size was measured by keras_har.export.find_arena_bytes; keep the
-// 16-byte alignment that TFLM expects.
+// kTensorArenaSize was measured on an emulated Cortex-M4 by keras-har firmware
+// (or, before that ran, by the 64-bit Python interpreter, which over-allocates).
 alignas(16) uint8_t tensor_arena[kTensorArenaSize];
-int sample_index = 0;
+keras_har::HarClassifier classifier;
+bool ready = false;
+unsigned long next_sample_ms = 0;
 
-// Placeholder sensor: replace with the IMU reading of channel `channel`.
-float ReadSample(int channel) { return kChannelMean[channel]; }
-
-int8_t Quantize(float value, int channel) {
-  const float standardised = (value - kChannelMean[channel]) / kChannelStd[channel];
-  const int q = static_cast<int>(lroundf(standardised / kInputScale)) + kInputZeroPoint;
-  return static_cast<int8_t>(q < -128 ? -128 : (q > 127 ? 127 : q));
-}
-
-bool ShapesMatch() {
-  return input->type == kTfLiteInt8 && output->type == kTfLiteInt8 && input->dims->size == 3 &&
-         input->dims->data[1] == kWindowLength && input->dims->data[2] == kChannelCount &&
-         output->dims->data[output->dims->size - 1] == kClassCount;
+// Placeholder sensor: replace with your IMU reading of all kChannelCount channels.
+void ReadSample(float* sample) {
+  for (int channel = 0; channel < kChannelCount; ++channel) sample[channel] = kChannelMean[channel];
 }
 }  // namespace
 
 void setup() {
   Serial.begin(115200);
-  model = tflite::GetModel(g_model_data);
-  if (model->version() != TFLITE_SCHEMA_VERSION) {
-    MicroPrintf("Model schema %d, runtime expects %d", model->version(), TFLITE_SCHEMA_VERSION);
+  const keras_har::SetupStatus status = classifier.Setup(tensor_arena, kTensorArenaSize);
+  if (status != keras_har::SetupStatus::kOk) {
+    // 3: the arena is too small for this board's build; 4: model and model_settings.h disagree.
+    MicroPrintf("keras_har set-up failed with status %d", static_cast<int>(status));
     return;
   }
-  static ModelOpResolver resolver;
-  if (RegisterModelOps(resolver) != kTfLiteOk) {
-    MicroPrintf("Op registration failed");
-    return;
-  }
-  static tflite::MicroInterpreter static_interpreter(model, resolver, tensor_arena, kTensorArenaSize);
-  interpreter = &static_interpreter;
-  if (interpreter->AllocateTensors() != kTfLiteOk) {
-    MicroPrintf("AllocateTensors() failed: kTensorArenaSize is too small for this build");
-    return;
-  }
-  input = interpreter->input(0);
-  output = interpreter->output(0);
-  if (!ShapesMatch()) {
-    MicroPrintf("Model input/output do not match model_settings.h: re-export both together");
-    interpreter = nullptr;
-    return;
-  }
-  MicroPrintf("Arena used: %d of %d bytes", static_cast<int>(interpreter->arena_used_bytes()), kTensorArenaSize);
+  MicroPrintf("Arena used: %d of %d bytes", static_cast<int>(classifier.ArenaUsedBytes()), kTensorArenaSize);
+  ready = true;
+  next_sample_ms = millis();
 }
 
 void loop() {
-  if (interpreter == nullptr) return;
-  // Fill one window, time-major, at kSamplingRateHz.
-  for (int channel = 0; channel < kChannelCount; ++channel) {
-    input->data.int8[sample_index * kChannelCount + channel] = Quantize(ReadSample(channel), channel);
-  }
-  delay(static_cast<unsigned long>(1000.0f / kSamplingRateHz));
-  if (++sample_index < kWindowLength) return;
-  sample_index = 0;
-
-  if (interpreter->Invoke() != kTfLiteOk) {
-    MicroPrintf("Invoke failed");
-    return;
-  }
-  int best = 0;
-  for (int k = 1; k < kClassCount; ++k) {
-    if (output->data.int8[k] > output->data.int8[best]) best = k;
-  }
-  const float logit = (output->data.int8[best] - kOutputZeroPoint) * kOutputScale;
-  MicroPrintf("%s (logit %d/1000)", kLabelNames[best], static_cast<int>(logit * 1000));
+  if (!ready || static_cast<long>(millis() - next_sample_ms) < 0) return;
+  next_sample_ms += static_cast<unsigned long>(1000.0f / kSamplingRateHz);
+  float sample[kChannelCount];
+  ReadSample(sample);
+  int8_t scores[kClassCount];
+  const int label = classifier.PushSample(sample, scores);
+  if (label == keras_har::kNoResult) return;
+  const float logit = (scores[label] - kOutputZeroPoint) * kOutputScale;
+  MicroPrintf("%s (logit %d/1000)", kLabelNames[label], static_cast<int>(logit * 1000));
 }
