@@ -34,6 +34,8 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["keras_har", "keras_har.*"]),
+    # The firmware core and test runner, compiled by keras_har.firmware and copied into every export.
+    package_data={"keras_har.firmware": ["src/*.h", "src/*.cc", "src/*.c"]},
     python_requires=">=3.10,<3.13",
     install_requires=INSTALL_REQUIRES,
     extras_require={"dev": ["pytest>=9,<10", "pytest-timeout>=2.3"]},

@@ -20,9 +20,45 @@ def shared_datasets_dir():
     return None
 
 
+def skip_or_fail(reason):
+    """Skips with a visible reason on a user's machine; fails under CI=true, where everything must be there."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def real_data_home():
     path = shared_datasets_dir()
     if path is None:
-        pytest.skip("real datasets not found: set KERAS_HAR_DATA or put shared/datasets beside the repo")
+        skip_or_fail("real datasets not found: set KERAS_HAR_DATA or put shared/datasets beside the repo")
     return path
+
+
+def shared_tflm_tree():
+    """The TFLM source tree: $KERAS_HAR_TFLM, else ../shared/tflm/tree beside the repo."""
+    env = os.environ.get("KERAS_HAR_TFLM")
+    path = pathlib.Path(env) if env else REPO_ROOT.parent / "shared" / "tflm" / "tree"
+    return path if path.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def tflm_tree():
+    path = shared_tflm_tree()
+    if path is None:
+        skip_or_fail("no TFLM source tree: set KERAS_HAR_TFLM or put shared/tflm/tree beside the repo")
+    return path
+
+
+@pytest.fixture(scope="session")
+def firmware_toolchain(tflm_tree):
+    """The TFLM trees (reference, CMSIS-NN) once the host and Cortex-M4 toolchains are known to be there."""
+    from keras_har.firmware.toolchain import missing_tools
+
+    missing = missing_tools("host") + missing_tools("cortex-m4")
+    if missing:
+        skip_or_fail(f"the firmware toolchain is missing: {', '.join(missing)} (see README: Firmware)")
+    cmsis_nn = pathlib.Path(str(tflm_tree) + "-cmsis-nn")
+    if not cmsis_nn.is_dir():
+        skip_or_fail(f"no TFLM tree with CMSIS-NN kernels beside {tflm_tree} (expected {cmsis_nn})")
+    return tflm_tree, cmsis_nn

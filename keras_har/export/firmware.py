@@ -97,7 +97,7 @@ def model_settings_header(
     _, window_length, channels = facts["input"]["shape"]
     classes = facts["output"]["shape"][-1]
     step_length = max(1, window_length // 2) if step_length is None else int(step_length)
-    if not 1 <= step_length:
+    if step_length < 1:
         raise ValueError(f"`step_length` must be a positive number of samples. Received: step_length={step_length}")
     if arena_source is None:
         arena_source = ("Smallest arena in which the TFLM Python interpreter (a 64-bit build) allocated and\n"

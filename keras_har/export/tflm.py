@@ -14,20 +14,24 @@ from keras_har.export.convert import describe
 _MAX_ARENA_BYTES = 8 * 1024 * 1024
 
 
-def quantize_windows(windows, flatbuffer):
-    """Float windows -> int8 with the model's input scale and zero point.
+def quantize(values, scale, zero_point):
+    """float32 -> int8 as the firmware core does (``HarClassifier::QuantizeSample``).
 
-    The same arithmetic as the firmware core (``HarClassifier::QuantizeSample``):
-    a float32 division by the scale, rounding half away from zero (C's
+    A float32 division by ``scale``, rounding half away from zero (C's
     ``lroundf``, also what TFLite's QUANTIZE kernel does), then the zero point
     and clamping to int8. NumPy's ``np.round`` rounds halves to even and
     would differ from the firmware on exact ties.
     """
-    spec = describe(flatbuffer)["input"]
-    scaled = np.asarray(windows, np.float32) / np.float32(spec["scale"])
-    # float32 + 0.5 is exact in float64, so this is lroundf bit for bit.
+    scaled = np.asarray(values, np.float32) / np.float32(scale)
+    # A float32 plus 0.5 is exact in float64, so this is lroundf bit for bit.
     rounded = np.trunc(scaled.astype(np.float64) + np.copysign(0.5, scaled))
-    return np.clip(rounded + spec["zero_point"], -128, 127).astype(np.int8)
+    return np.clip(rounded + int(zero_point), -128, 127).astype(np.int8)
+
+
+def quantize_windows(windows, flatbuffer):
+    """Float windows -> int8 with the model's input scale and zero point (see `quantize`)."""
+    spec = describe(flatbuffer)["input"]
+    return quantize(windows, spec["scale"], spec["zero_point"])
 
 
 def dequantize_outputs(outputs, flatbuffer):

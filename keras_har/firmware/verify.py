@@ -121,7 +121,7 @@ def verify_export(export_dir, *, windows, recording=None, targets=("host", "cort
 
     summary = _cortex_m4_summary(builds, len(flatbuffer), arena_margin_bytes)
     if update_export and summary is not None:
-        _update_export(export_dir, summary)
+        _update_export(export_dir, summary, builds)
     return {"builds": builds, "cortex_m4": summary}
 
 
@@ -155,7 +155,7 @@ def _round_up(value, alignment=16):
     return -(-int(value) // alignment) * alignment
 
 
-def _update_export(export_dir, summary):
+def _update_export(export_dir, summary, builds):
     settings_path = export_dir / "model_settings.h"
     text = settings_path.read_text()
     arena = summary["arena_bytes_in_settings"]
@@ -169,6 +169,8 @@ def _update_export(export_dir, summary):
     report_path = export_dir / "report.json"
     report = json.loads(report_path.read_text()) if report_path.is_file() else {}
     report["cortex_m4"] = summary
+    if "host-reference" in builds:
+        report["host"] = builds["host-reference"]
     report["arena_bytes_python"] = report.get("arena_bytes_python", report.get("arena_bytes"))
     atomic.write_text(report_path, json.dumps(report, indent=2) + "\n")
 
