@@ -18,6 +18,7 @@ COMMANDS = {
     "train": "keras_har.commands.train",
     "evaluate": "keras_har.commands.evaluate",
     "tune": "keras_har.tuning.cli",
+    "convert": "keras_har.commands.convert",
 }
 
 

@@ -98,3 +98,21 @@ class DeepConvLSTM(keras.Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         return cls(**config)
+
+
+    @classmethod
+    def from_official_checkpoint(cls, path, input_shape, num_classes, **kwargs):
+        """Builds the model and loads an official PyTorch checkpoint into it.
+
+        See `keras_har.models.load_official_weights` for the layout mapping
+        and the checks. ``kwargs`` are the other constructor arguments
+        (defaults: filters=64, lstm_units=128, lstm_layers=1); they must match the checkpoint.
+
+        Example:
+        >>> import keras_har
+        >>> model = keras_har.DeepConvLSTM.from_official_checkpoint(
+        ...     "checkpoint.pth", input_shape=(200, 23), num_classes=12)  # doctest: +SKIP
+        """
+        from keras_har.models.official_weights import from_official_checkpoint
+
+        return from_official_checkpoint(path, cls, input_shape, num_classes, **kwargs)

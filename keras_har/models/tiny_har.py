@@ -95,6 +95,24 @@ class TinyHAR(keras.Model):
         return cls(**config)
 
 
+    @classmethod
+    def from_official_checkpoint(cls, path, input_shape, num_classes, **kwargs):
+        """Builds the model and loads an official PyTorch checkpoint into it.
+
+        See `keras_har.models.load_official_weights` for the layout mapping
+        and the checks. ``kwargs`` are the other constructor arguments
+        (defaults: filters=20); they must match the checkpoint.
+
+        Example:
+        >>> import keras_har
+        >>> model = keras_har.TinyHAR.from_official_checkpoint(
+        ...     "checkpoint.pth", input_shape=(200, 23), num_classes=12)  # doctest: +SKIP
+        """
+        from keras_har.models.official_weights import from_official_checkpoint
+
+        return from_official_checkpoint(path, cls, input_shape, num_classes, **kwargs)
+
+
 def _conv_length(time_steps):
     for index in range(4):
         stride = 2 if index % 2 == 1 else 1
