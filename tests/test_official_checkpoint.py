@@ -381,3 +381,16 @@ def test_converted_official_model_exports_to_int8_and_agrees_in_tflm(official_ti
     outputs = export.run_tflm(flatbuffer, test)
     agreement = (outputs.argmax(axis=1) == fixture_files["logits"][1::8][:12].argmax(axis=1)).mean()
     assert agreement >= 10 / 12
+
+
+def test_benchmark_table_is_generated_from_the_committed_results():
+    import json
+
+    from helpers import BENCHMARKS, load_benchmark_script
+
+    bench = load_benchmark_script("bench_official_checkpoint")
+    results = json.loads((BENCHMARKS / "results" / "official_checkpoint.json").read_text())
+    assert bench.markdown_table(results) == (BENCHMARKS / "results" / "official_checkpoint.md").read_text()
+    float_rows = [row for row in results["rows"] if row["source"].endswith((".pth", ".npz"))]
+    assert len(float_rows) == 2
+    assert all(row["max_abs_logit_difference"] < TOLERANCE and row["argmax_agreement"] == 165 for row in float_rows)

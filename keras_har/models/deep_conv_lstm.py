@@ -22,6 +22,12 @@ class DeepConvLSTM(keras.Model):
     bias vector per gate where PyTorch keeps two, so our count is 512 lower
     per LSTM layer: ``128064 + 32768*C + 129*K`` with the default.
 
+    An official checkpoint (``batch_norm: 0``) loads with
+    `from_official_checkpoint` (`keras_har.models.load_official_weights`):
+    kernels are transposed, the two LSTM bias vectors summed, and the first
+    LSTM's input weights permuted, because PyTorch flattens
+    ``(filters, channels)`` filter-major and Keras channel-major.
+
     Args:
         input_shape: ``(T, C)``.
         num_classes: number of classes K.

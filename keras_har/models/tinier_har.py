@@ -238,6 +238,12 @@ class TinierHAR(keras.Model):
       average pooling over time and channels, so ``aggregation`` is unused.
     - ``lstm``/``bilstm`` use Keras's LSTM, which has one bias vector per gate
       where PyTorch has two (4*N fewer parameters per direction).
+    - Weight layouts: Keras kernels are ``(kh, kw, in, out)`` and ``Dense``
+      kernels ``(in, out)``, PyTorch's ``(out, in, kh, kw)`` and ``(out, in)``;
+      Keras's GRU stacks its gates (z, r, h), PyTorch's (r, z, n). An
+      official checkpoint of the paper's configuration loads with
+      `from_official_checkpoint` (`keras_har.models.load_official_weights`),
+      which converts all of these and the GRU input permutation above.
 
     Args:
         input_shape: ``(T, C)``, window length in samples and sensor channels.

@@ -31,6 +31,11 @@ class TinyHAR(keras.Model):
     (``b_ih + b_hh``, mathematically one) where Keras keeps one.
     ``keras_har.profile`` gives exactly the official log's MACs.
 
+    An official checkpoint loads with `from_official_checkpoint`
+    (`keras_har.models.load_official_weights`): kernels are transposed to
+    Keras's layout and the two LSTM bias vectors are summed. The official
+    code flattens ``(channels, filters)`` channel-major, as Keras does.
+
     Args:
         input_shape: ``(T, C)``.
         num_classes: number of classes K.
