@@ -228,6 +228,11 @@ def test_tensor_reaching_past_its_storage_is_refused(tmp_path):
     torch_zip.write_archive(path, torch_zip.state_dict_pickle(entries), {"0": np.zeros(4, "<f4").tobytes()})
     with pytest.raises(ValueError, match=r"reaches element 4 of storage '0', which has 4"):
         read_state_dict(path)
+    # A stride-0 view asking for a billion elements of a 4-element storage.
+    entries = [("a", torch_zip.tensor_opcodes("FloatStorage", "0", 4, 0, (10**9,), (0,)))]
+    torch_zip.write_archive(path, torch_zip.state_dict_pickle(entries), {"0": np.zeros(4, "<f4").tobytes()})
+    with pytest.raises(ValueError, match=r"more elements than its storage '0' \(4\)"):
+        read_state_dict(path)
 
 
 def test_files_that_are_not_state_dicts_are_refused(tmp_path):

@@ -360,9 +360,7 @@ def _tinier_har_layout(model):
     tensors += _dense("classifier.0", logits.kernel, logits.bias, "gru_units (N) and num_classes (K)")
 
     def checkpoint_channels(state):
-        inputs = np.shape(state["gru.weight_ih_l0"])[-1]
-        width = 2 * np.shape(state.get("conv_blocks.0.conv.0.pointwise.weight", [[filters]]))[0]
-        return inputs // width if inputs % width == 0 else None
+        return _quotient(state, "gru.weight_ih_l0", "conv_blocks.0.conv.0.pointwise.weight", factor=2)
 
     settings = [
         _Setting("filters", "M", "conv_blocks.0.conv.0.pointwise.weight",
@@ -399,9 +397,7 @@ def _tiny_har_layout(model):
     tensors += _dense("prediction", logits.kernel, logits.bias, "filters (F) and num_classes (K)")
 
     def checkpoint_channels(state):
-        inputs = np.shape(state["channel_fusion.fc.weight"])[-1]
-        width = np.shape(state.get("layers_conv.0.0.weight", [filters]))[0]
-        return inputs // width if inputs % width == 0 else None
+        return _quotient(state, "channel_fusion.fc.weight", "layers_conv.0.0.weight")
 
     settings = [
         _Setting("filters", "F", "layers_conv.0.0.weight", lambda s: _dim(s, "layers_conv.0.0.weight", 0), filters),
@@ -429,9 +425,7 @@ def _deep_conv_lstm_layout(model):
     tensors += _dense("fc", logits.kernel, logits.bias, "lstm_units and num_classes")
 
     def checkpoint_channels(state):
-        inputs = np.shape(state["lstm_layers.0.weight_ih_l0"])[-1]
-        width = np.shape(state.get("conv_blocks.0.conv1.weight", [filters]))[0]
-        return inputs // width if inputs % width == 0 else None
+        return _quotient(state, "lstm_layers.0.weight_ih_l0", "conv_blocks.0.conv1.weight")
 
     settings = [
         _Setting("filters", "nb_filters", "conv_blocks.0.conv1.weight",
@@ -448,4 +442,14 @@ def _deep_conv_lstm_layout(model):
 
 def _dim(state, key, axis):
     shape = np.shape(state[key])
-    return int(shape[axis]) if len(shape) > axis else None
+    return int(shape[axis]) if -len(shape) <= axis < len(shape) else None
+
+
+def _quotient(state, inputs_key, filters_key, factor=1):
+    """Sensor channels C from a recurrent or fusion layer's input width ``factor * filters * C``."""
+    if filters_key not in state:
+        return None  # reported as a missing key
+    inputs, filters = _dim(state, inputs_key, -1), _dim(state, filters_key, 0)
+    if inputs is None or not filters or inputs % (factor * filters):
+        return None  # left to the shape check, which names the key
+    return inputs // (factor * filters)

@@ -236,6 +236,12 @@ class _Rebuild:
                 and len(size) == len(stride)):
             raise ValueError(f"torch._utils.{self.name} got an invalid offset, size or stride: {args[1:4]!r}")
         array = storage.array
+        if int(np.prod(size, dtype=np.int64)) > max(len(array), 1):
+            # Only overlapping (e.g. stride-0 expanded) views hold more elements than their storage;
+            # a state_dict has none, and a crafted one could ask for any amount of memory.
+            raise ValueError(
+                f"A tensor of size {size} has more elements than its storage {storage.key!r} ({len(array)})."
+            )
         if 0 in size:
             result = np.zeros(size, dtype=array.dtype)
         else:
