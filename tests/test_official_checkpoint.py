@@ -192,7 +192,8 @@ def test_one_foreign_global_among_the_tensors_is_refused(fixture_files, tmp_path
     "payload, refused",
     [
         # torch's own module, but not a tensor-rebuild function
-        (b"\x80\x02ctorch._utils\n_rebuild_device_tensor_from_numpy\n)R.", "torch._utils._rebuild_device_tensor_from_numpy"),
+        (b"\x80\x02ctorch._utils\n_rebuild_device_tensor_from_numpy\n)R.",
+         "torch._utils._rebuild_device_tensor_from_numpy"),
         # an allowed name followed by an attribute chain (protocol 4 STACK_GLOBAL resolves dotted names)
         (b"\x80\x04\x8c\x0ctorch._utils\x94\x8c\x1e_rebuild_tensor_v2.__globals__\x94\x93.", "__globals__"),
         # opcodes that instantiate arbitrary classes
@@ -277,8 +278,9 @@ def _tiny_har_shapes(filters, channels, classes):
         shapes[f"channel_interaction.{name}.weight"] = (f, f)
     shapes["channel_interaction.gamma"] = (1,)
     shapes.update({"channel_fusion.fc.weight": (h, channels * f), "channel_fusion.fc.bias": (h,)})
-    shapes.update({"temporal_interaction.lstm.weight_ih_l0": (4 * h, h), "temporal_interaction.lstm.weight_hh_l0": (4 * h, h),
-                   "temporal_interaction.lstm.bias_ih_l0": (4 * h,), "temporal_interaction.lstm.bias_hh_l0": (4 * h,)})
+    lstm = "temporal_interaction.lstm"
+    shapes.update({f"{lstm}.weight_ih_l0": (4 * h, h), f"{lstm}.weight_hh_l0": (4 * h, h),
+                   f"{lstm}.bias_ih_l0": (4 * h,), f"{lstm}.bias_hh_l0": (4 * h,)})
     shapes.update({"temporal_fusion.fc_1.weight": (h, h), "temporal_fusion.fc_1.bias": (h,),
                    "temporal_fusion.fc_2.weight": (1, h), "temporal_fusion.gamma": (1,)})
     shapes.update({"prediction.weight": (classes, h), "prediction.bias": (classes,)})
@@ -294,9 +296,9 @@ def _deep_conv_lstm_shapes(filters, units, layers, channels, classes):
         shapes[f"conv_blocks.{block}.conv2.bias"] = (filters,)
     for index in range(layers):
         inputs = filters * channels if index == 0 else units
-        shapes.update({f"lstm_layers.{index}.weight_ih_l0": (4 * units, inputs),
-                       f"lstm_layers.{index}.weight_hh_l0": (4 * units, units),
-                       f"lstm_layers.{index}.bias_ih_l0": (4 * units,), f"lstm_layers.{index}.bias_hh_l0": (4 * units,)})
+        layer = f"lstm_layers.{index}"
+        shapes.update({f"{layer}.weight_ih_l0": (4 * units, inputs), f"{layer}.weight_hh_l0": (4 * units, units),
+                       f"{layer}.bias_ih_l0": (4 * units,), f"{layer}.bias_hh_l0": (4 * units,)})
     shapes.update({"fc.weight": (classes, units), "fc.bias": (classes,)})
     return shapes
 
