@@ -19,6 +19,7 @@ COMMANDS = {
     "evaluate": "keras_har.commands.evaluate",
     "tune": "keras_har.tuning.cli",
     "firmware": "keras_har.commands.firmware",
+    "convert": "keras_har.commands.convert",
 }
 
 

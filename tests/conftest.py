@@ -62,3 +62,32 @@ def firmware_toolchain(tflm_tree):
     if not cmsis_nn.is_dir():
         skip_or_fail(f"no TFLM tree with CMSIS-NN kernels beside {tflm_tree} (expected {cmsis_nn})")
     return tflm_tree, cmsis_nn
+
+
+def shared_reference_dir():
+    """The committed reference files: $KERAS_HAR_REFERENCE, else ../shared/reference beside the repo."""
+    env = os.environ.get("KERAS_HAR_REFERENCE")
+    path = pathlib.Path(env) if env else REPO_ROOT.parent / "shared" / "reference"
+    return path if path.is_dir() else None
+
+
+OFFICIAL_CHECKPOINT_FILES = ("final_best_vali.pth", "state_dict.npz", "windows_and_logits.npz")
+
+
+@pytest.fixture(scope="session")
+def official_checkpoint_dir():
+    """``official_checkpoint_mhealth/``: an official TinierHAR checkpoint, windows and the official logits.
+
+    Skipped when missing on a user's machine; a failure under CI (``CI=true``),
+    where the fixture is always laid beside the repository.
+    """
+    base = shared_reference_dir()
+    path = base / "official_checkpoint_mhealth" if base is not None else None
+    missing = [name for name in OFFICIAL_CHECKPOINT_FILES if path is None or not (path / name).is_file()]
+    if missing:
+        reason = (
+            f"official checkpoint fixture not found (missing {', '.join(missing)}): set KERAS_HAR_REFERENCE to "
+            "the folder holding official_checkpoint_mhealth/, or put shared/reference beside the repo"
+        )
+        skip_or_fail(reason)
+    return path

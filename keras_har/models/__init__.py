@@ -15,4 +15,11 @@ def get_model_class(name):
     return MODELS[key]
 
 
-__all__ = ["DeepConvLSTM", "MODELS", "TinierHAR", "TinierHARBackbone", "TinyHAR", "get_model_class"]
+# Imported after MODELS: official_weights looks the model classes up by name.
+from keras_har.models.official_weights import from_official_checkpoint, load_official_weights  # noqa: E402
+from keras_har.models.torch_state_dict import UnsafeCheckpointError, read_state_dict  # noqa: E402
+
+__all__ = [
+    "DeepConvLSTM", "MODELS", "TinierHAR", "TinierHARBackbone", "TinyHAR", "UnsafeCheckpointError",
+    "from_official_checkpoint", "get_model_class", "load_official_weights", "read_state_dict",
+]

@@ -22,6 +22,12 @@ class DeepConvLSTM(keras.Model):
     bias vector per gate where PyTorch keeps two, so our count is 512 lower
     per LSTM layer: ``128064 + 32768*C + 129*K`` with the default.
 
+    An official checkpoint (``batch_norm: 0``) loads with
+    `from_official_checkpoint` (`keras_har.models.load_official_weights`):
+    kernels are transposed, the two LSTM bias vectors summed, and the first
+    LSTM's input weights permuted, because PyTorch flattens
+    ``(filters, channels)`` filter-major and Keras channel-major.
+
     Args:
         input_shape: ``(T, C)``.
         num_classes: number of classes K.
@@ -98,3 +104,21 @@ class DeepConvLSTM(keras.Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         return cls(**config)
+
+
+    @classmethod
+    def from_official_checkpoint(cls, path, input_shape, num_classes, **kwargs):
+        """Builds the model and loads an official PyTorch checkpoint into it.
+
+        See `keras_har.models.load_official_weights` for the layout mapping
+        and the checks. ``kwargs`` are the other constructor arguments
+        (defaults: filters=64, lstm_units=128, lstm_layers=1); they must match the checkpoint.
+
+        Example:
+        >>> import keras_har
+        >>> model = keras_har.DeepConvLSTM.from_official_checkpoint(
+        ...     "checkpoint.pth", input_shape=(200, 23), num_classes=12)  # doctest: +SKIP
+        """
+        from keras_har.models.official_weights import from_official_checkpoint
+
+        return from_official_checkpoint(path, cls, input_shape, num_classes, **kwargs)

@@ -238,6 +238,12 @@ class TinierHAR(keras.Model):
       average pooling over time and channels, so ``aggregation`` is unused.
     - ``lstm``/``bilstm`` use Keras's LSTM, which has one bias vector per gate
       where PyTorch has two (4*N fewer parameters per direction).
+    - Weight layouts: Keras kernels are ``(kh, kw, in, out)`` and ``Dense``
+      kernels ``(in, out)``, PyTorch's ``(out, in, kh, kw)`` and ``(out, in)``;
+      Keras's GRU stacks its gates (z, r, h), PyTorch's (r, z, n). An
+      official checkpoint of the paper's configuration loads with
+      `from_official_checkpoint` (`keras_har.models.load_official_weights`),
+      which converts all of these and the GRU input permutation above.
 
     Args:
         input_shape: ``(T, C)``, window length in samples and sensor channels.
@@ -303,3 +309,21 @@ class TinierHAR(keras.Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         return cls(**config)
+
+
+    @classmethod
+    def from_official_checkpoint(cls, path, input_shape, num_classes, **kwargs):
+        """Builds the model and loads an official PyTorch checkpoint into it.
+
+        See `keras_har.models.load_official_weights` for the layout mapping
+        and the checks. ``kwargs`` are the other constructor arguments
+        (defaults: filters=4, gru_units=16); they must match the checkpoint.
+
+        Example:
+        >>> import keras_har
+        >>> model = keras_har.TinierHAR.from_official_checkpoint(
+        ...     "checkpoint.pth", input_shape=(200, 23), num_classes=12)  # doctest: +SKIP
+        """
+        from keras_har.models.official_weights import from_official_checkpoint
+
+        return from_official_checkpoint(path, cls, input_shape, num_classes, **kwargs)

@@ -31,6 +31,11 @@ class TinyHAR(keras.Model):
     (``b_ih + b_hh``, mathematically one) where Keras keeps one.
     ``keras_har.profile`` gives exactly the official log's MACs.
 
+    An official checkpoint loads with `from_official_checkpoint`
+    (`keras_har.models.load_official_weights`): kernels are transposed to
+    Keras's layout and the two LSTM bias vectors are summed. The official
+    code flattens ``(channels, filters)`` channel-major, as Keras does.
+
     Args:
         input_shape: ``(T, C)``.
         num_classes: number of classes K.
@@ -93,6 +98,24 @@ class TinyHAR(keras.Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         return cls(**config)
+
+
+    @classmethod
+    def from_official_checkpoint(cls, path, input_shape, num_classes, **kwargs):
+        """Builds the model and loads an official PyTorch checkpoint into it.
+
+        See `keras_har.models.load_official_weights` for the layout mapping
+        and the checks. ``kwargs`` are the other constructor arguments
+        (defaults: filters=20); they must match the checkpoint.
+
+        Example:
+        >>> import keras_har
+        >>> model = keras_har.TinyHAR.from_official_checkpoint(
+        ...     "checkpoint.pth", input_shape=(200, 23), num_classes=12)  # doctest: +SKIP
+        """
+        from keras_har.models.official_weights import from_official_checkpoint
+
+        return from_official_checkpoint(path, cls, input_shape, num_classes, **kwargs)
 
 
 def _conv_length(time_steps):
