@@ -4,6 +4,8 @@ import dataclasses
 
 import numpy as np
 
+from keras_har.datasets import validation
+
 
 @dataclasses.dataclass(repr=False)
 class HARDataset:
@@ -21,8 +23,10 @@ class HARDataset:
             shape `(N,)`, int64.
         class_names: name of each class; `y == i` means `class_names[i]`.
         channel_names: name of each of the `C` channels.
-        sampling_rate_hz: samples per second of the windows.
-        window_sec: window length in seconds (`T / sampling_rate_hz`).
+        sampling_rate_hz: samples per second of the windows (None for
+            windows of an `.npz` file that does not state it).
+        window_sec: window length in seconds (`T / sampling_rate_hz`; None
+            without a rate).
         step_sec: distance between the starts of two consecutive windows of
             one recording, in seconds.
 
@@ -49,13 +53,16 @@ class HARDataset:
     step_sec: float
 
     def __post_init__(self):
-        self.X = np.asarray(self.X, dtype=np.float32)
-        self.y = np.asarray(self.y, dtype=np.int64)
-        self.subjects = np.asarray(self.subjects, dtype=np.int64)
-        self.class_names = list(self.class_names)
-        self.channel_names = list(self.channel_names)
+        self.X = np.asarray(self.X)
         if self.X.ndim != 3:
             raise ValueError(f"`X` must have shape (N, T, C). Received: X.shape={self.X.shape}")
+        # One rule for every route into training: keras_har.datasets.validation.
+        validation.check_finite(self.X, "X")
+        self.X = self.X.astype(np.float32, copy=False)
+        self.class_names = list(self.class_names)
+        self.channel_names = list(self.channel_names)
+        self.y = validation.check_labels(self.y, "y", num_classes=len(self.class_names))
+        self.subjects = validation.check_subjects(self.subjects, "subjects")
         if self.y.shape != (len(self.X),) or self.subjects.shape != (len(self.X),):
             raise ValueError(
                 "`y` and `subjects` must have one entry per window of `X`. "
@@ -66,11 +73,6 @@ class HARDataset:
             raise ValueError(
                 f"`channel_names` must name each of the {self.X.shape[2]} channels of `X`. "
                 f"Received: channel_names={self.channel_names}"
-            )
-        if len(self.y) and (self.y.min() < 0 or self.y.max() >= len(self.class_names)):
-            raise ValueError(
-                f"`y` must hold class indices in [0, {len(self.class_names)}). "
-                f"Received: y.min()={self.y.min()}, y.max()={self.y.max()}"
             )
 
     def __len__(self):
