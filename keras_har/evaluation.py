@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-from keras_har import atomic, training
+from keras_har import atomic, run_settings, training
 
 PROTOCOLS = ("paper", "loso", "kfold")
 DEFAULT_KFOLD_SPLITS = 5
@@ -449,18 +449,9 @@ def _select_folds(fold_indices, folds, protocol, folds_total):
 
 
 def _check_or_write_config(path, config):
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as file:
-            previous = json.load(file)
-        if previous != json.loads(json.dumps(config)):
-            changed = sorted(key for key in set(previous) | set(config) if previous.get(key) != config.get(key))
-            raise ValueError(
-                f"`output_dir` holds folds of a different run ({os.path.dirname(path)}); "
-                "use a new folder or the same settings. "
-                f"Differs in: {changed}. Received: " + ", ".join(f"{k}={config.get(k)!r}" for k in changed)
-            )
-        return
-    atomic.write_json(path, config)
+    run_settings.check_or_write(
+        path, config, holds="folds of a different run (`output_dir`)", remedy="use a new folder or the same settings"
+    )
 
 
 def _write_npz_atomic(path, **arrays):
