@@ -228,7 +228,7 @@ def cross_validate(
     selected = _select_folds(fold_indices, folds, protocol, folds_total)
     if selected is None:
         selected = list(range(len(fold_list)))
-    output_dir = os.fspath(output_dir)
+    output_dir = atomic.writable_dir(output_dir, "output_dir")
     os.makedirs(os.path.join(output_dir, "folds"), exist_ok=True)
     config = {
         "model": model_name,

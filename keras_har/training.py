@@ -323,6 +323,33 @@ def predict_classes(model, x, *, batch_size=BATCH_SIZE):
     return np.argmax(logits, axis=-1).astype("int64")
 
 
+# What `train` writes; a folder holding any of them holds a trained model.
+TRAIN_OUTPUTS = ("model.keras", "normalization.json", "history.json", "tensorboard")
+
+
+def prepare_train_output(output_dir, overwrite=False):
+    """Checks ``output_dir`` for `train` before any work: writable, and no model in it unless ``overwrite``.
+
+    With ``overwrite=True`` the old ``tensorboard/`` logs are removed, so the
+    new run's curves are not appended to the old ones.
+
+    Raises:
+        ValueError: the folder cannot be written, or already holds a model.
+    """
+    import shutil
+
+    output_dir = atomic.writable_dir(output_dir, "output_dir")
+    existing = [name for name in TRAIN_OUTPUTS if os.path.exists(os.path.join(output_dir, name))]
+    if existing and not overwrite:
+        raise ValueError(
+            f"{output_dir} already holds a trained model ({', '.join(existing)}); use a new folder, or pass "
+            f"overwrite=True (--overwrite) to replace it. Received: output_dir={output_dir!r}"
+        )
+    if overwrite:
+        shutil.rmtree(os.path.join(output_dir, "tensorboard"), ignore_errors=True)
+    return output_dir
+
+
 def train(
     model_builder_or_name,
     dataset,
@@ -335,6 +362,7 @@ def train(
     val_fraction=VAL_FRACTION,
     jit_compile=JIT_COMPILE,
     verbose="auto",
+    overwrite=False,
 ):
     """Trains one model on a whole dataset and saves what deployment needs.
 
@@ -352,7 +380,8 @@ def train(
         model_builder_or_name: a model name (``"tinierhar"``, ``"tinyhar"``,
             ``"deepconvlstm"``) or ``build(input_shape, num_classes)``.
         dataset: a `keras_har.datasets.HARDataset`.
-        output_dir: folder for the files above.
+        output_dir: folder for the files above. A folder that already holds
+            them is refused unless ``overwrite``.
         epochs: most epochs; default the reference's 150.
         seed: seed for weights, shuffling and the validation draw.
         model_kwargs: constructor arguments for a named model.
@@ -360,6 +389,8 @@ def train(
         val_fraction: share of windows kept for validation.
         jit_compile: compile the train step with XLA.
         verbose: Keras progress output.
+        overwrite: replace a model already in ``output_dir`` (its old
+            TensorBoard logs are removed).
 
     Returns:
         ``(model, summary)``: the trained model and the dict saved in
@@ -377,8 +408,7 @@ def train(
 
     build, model_name = resolve_builder(model_builder_or_name, model_kwargs)
     epochs = EPOCHS if epochs is None else epochs
-    output_dir = os.fspath(output_dir)
-    os.makedirs(output_dir, exist_ok=True)
+    output_dir = prepare_train_output(output_dir, overwrite)
     standardizer = Standardizer().fit(dataset.X)
     x = standardizer.transform(dataset.X)
     fit_idx, val_idx = train_val_split(np.arange(len(dataset.y)), val_fraction=val_fraction, seed=seed)

@@ -60,9 +60,11 @@ def parse_fold_indices(text):
 
 
 def run(args):
+    from keras_har import atomic
     from keras_har.evaluation import cross_validate
 
     model_kwargs = model_kwargs_from_args(args)
+    atomic.writable_dir(args.output, "--output")  # before the data is loaded
     dataset = load_dataset_from_args(args)
     results = cross_validate(
         args.model,

@@ -60,18 +60,22 @@ def add_parser(subparsers, name):
         description=(
             "Train with the official TinierHAR recipe (AdamW, lr 1e-3, batch 256, early stopping "
             "on validation loss) on all windows of a dataset, 10% held out for validation. "
-            "Writes model.keras, normalization.json, history.json and TensorBoard logs to --output."
+            "Writes model.keras, normalization.json, history.json and TensorBoard logs to --output "
+            "(a folder that already holds a model is refused unless --overwrite)."
         ),
     )
     add_data_and_model_options(parser)
     parser.add_argument("--output", required=True, help="output folder")
+    parser.add_argument("--overwrite", action="store_true", help="replace a model already in --output")
     parser.set_defaults(func=run)
 
 
 def run(args):
-    from keras_har.training import train
+    from keras_har.training import prepare_train_output, train
 
     model_kwargs = model_kwargs_from_args(args)
+    # Before the data is loaded: a wrong --output is reported at once.
+    prepare_train_output(args.output, args.overwrite)
     dataset = load_dataset_from_args(args)
     _, summary = train(
         args.model,
@@ -81,6 +85,7 @@ def run(args):
         seed=args.seed,
         model_kwargs=model_kwargs,
         jit_compile=args.jit_compile,
+        overwrite=args.overwrite,
     )
     print(
         f"trained {summary['model']} on {summary['dataset']}: {summary['epochs_run']} epochs, "
