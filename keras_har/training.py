@@ -159,6 +159,54 @@ def save_model_atomic(model, path):
         model.save(temporary, overwrite=True)
 
 
+def load_model(path, *, argument="model"):
+    """Loads a ``.keras`` model in safe mode, with a clear error for any other file.
+
+    Every load in keras_har goes through here (``tflite/export.py --model``,
+    `keras_har.ssl.load_encoder`), so a truncated download, a legacy HDF5
+    file or a SavedModel folder gets "not a Keras .keras archive: PATH"
+    instead of h5py's "file signature not found" without a path.
+
+    Args:
+        path: the ``.keras`` file.
+        argument: the argument it came from, for the message.
+
+    Returns:
+        The model.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not a complete ``.keras`` archive.
+
+    Example:
+    >>> import keras_har, keras_har.training
+    >>> keras_har.training.save_model_atomic(keras_har.TinierHAR(input_shape=(32, 3), num_classes=2), "/tmp/m.keras")
+    >>> keras_har.training.load_model("/tmp/m.keras").output_shape
+    (None, 2)
+    """
+    import zipfile
+
+    import keras_har.layers  # noqa: F401  (registers the custom layers)
+    import keras_har.models  # noqa: F401  (registers the model classes)
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No such .keras file: {path}. Received: {argument}={path!r}")
+    expected = "a .keras file written by model.save('model.keras') (a zip with config.json and the weights)"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            broken = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise ValueError(f"not a Keras .keras archive: {path} ({error}); expected {expected}. "
+                         f"Received: {argument}={path!r}") from error
+    if "config.json" not in names or broken is not None:
+        reason = f"damaged member {broken}" if broken is not None else "no config.json inside"
+        raise ValueError(f"not a Keras .keras archive: {path} ({reason}); expected {expected}. "
+                         f"Received: {argument}={path!r}")
+    return keras.models.load_model(path, safe_mode=True)
+
+
 class BestModelCheckpoint(keras.callbacks.Callback):
     """Keeps the weights with the lowest validation loss and restores them at the end.
 

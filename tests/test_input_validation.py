@@ -245,3 +245,78 @@ def test_old_capital_x_key_still_loads_with_a_deprecation_message(tmp_path):
         data = keras_har.ssl.load_windows(str(path))
     assert data.X.shape == (4, 8, 2) and data.sampling_rate_hz == 25.0 and data.window_sec == pytest.approx(0.32)
     assert data.class_names == ["0", "1"]
+
+
+# --- model files and exports -----------------------------------------------------
+
+
+@pytest.fixture()
+def bad_keras_files(tmp_path):
+    from keras_har.training import save_model_atomic
+
+    good = tmp_path / "good.keras"
+    save_model_atomic(keras_har.TinierHAR(input_shape=(16, 3), num_classes=2, filters=2, gru_units=4), good)
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    h5 = tmp_path / "legacy.h5"
+    h5.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
+    other_zip = tmp_path / "other.keras"
+    with zipfile.ZipFile(other_zip, "w") as archive:
+        archive.writestr("notes.txt", "not a model")
+    return {"good": good, "bad": [truncated, h5, other_zip]}
+
+
+def test_loading_a_file_that_is_not_a_keras_archive_names_it(bad_keras_files, tmp_path, capsys):
+    from keras_har.export.command import main as export_main
+    from keras_har.training import load_model
+
+    assert load_model(bad_keras_files["good"]).output_shape == (None, 2)
+    for path in bad_keras_files["bad"]:
+        with pytest.raises(ValueError, match=rf"not a Keras \.keras archive: {path} .*Received: model="):
+            load_model(path)
+        # tflite/export.py --model: refused before the data is loaded or anything is written.
+        with pytest.raises(ValueError, match=rf"not a Keras \.keras archive: {path} .*Received: --model="):
+            export_main(["--model", str(path), "--dataset", "no_such_dataset", "--output", str(tmp_path / "x")])
+        assert not (tmp_path / "x").exists()
+    encoder_dir = tmp_path / "pretrained"
+    encoder_dir.mkdir()
+    (encoder_dir / "encoder.keras").write_bytes(bad_keras_files["bad"][0].read_bytes())
+    with pytest.raises(ValueError, match=rf"not a Keras \.keras archive: {encoder_dir / 'encoder.keras'}"):
+        keras_har.ssl.load_encoder(encoder_dir)
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("nan_representative", r"`representative_windows` holds NaN or infinite values \(1 of 480\), first at index 4"),
+    ("nan_test", r"`test_windows` holds NaN or infinite values \(48 of 192\), first at index 2"),
+    ("text_labels", r"`test_labels` must hold integer class indices 0..K-1, not text"),
+    ("labels_out_of_range", r"`test_labels` must hold class indices in \[0, 2\).*Received: test_labels\[1\]=2"),
+    ("labels_missing", r"Give both `test_windows` and `test_labels`, or neither"),
+])
+def test_export_validates_every_input_before_writing_anything(tmp_path, monkeypatch, case, expected):
+    from keras_har.export import pipeline
+
+    def no_conversion(*args, **kwargs):
+        raise AssertionError("nothing may be converted or written")
+
+    monkeypatch.setattr(pipeline, "convert_int8", no_conversion)
+    monkeypatch.setattr(pipeline, "write_firmware", no_conversion)
+    model = keras_har.TinierHAR(input_shape=(16, 3), num_classes=2, filters=2, gru_units=4)
+    representative = np.zeros((10, 16, 3), "float32")
+    test_windows, test_labels = np.zeros((4, 16, 3), "float32"), np.array([0, 1, 0, 1])
+    if case == "nan_representative":
+        representative[4, 15, 2] = np.nan
+    elif case == "nan_test":
+        test_windows[2] = np.nan
+    elif case == "text_labels":
+        test_labels = np.array(["rest", "walk", "rest", "walk"])
+    elif case == "labels_out_of_range":
+        test_labels = np.array([0, 2, 0, 1])
+    else:
+        test_labels = None
+    output = tmp_path / "export"
+    with pytest.raises(ValueError, match=expected):
+        pipeline.export_model(
+            model, output, representative_windows=representative, sampling_rate_hz=50.0,
+            channel_names=["x", "y", "z"], label_names=["rest", "walk"], channel_mean=[0, 0, 0],
+            channel_std=[1, 1, 1], test_windows=test_windows, test_labels=test_labels, progress=False)
+    assert not output.exists()
