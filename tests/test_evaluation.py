@@ -271,7 +271,7 @@ def test_cli_train_saves_a_model_and_its_normalisation(monkeypatch, tmp_path, ca
     from keras_har.datasets import Standardizer
 
     data = _toy_dataset(t=32)
-    monkeypatch.setattr(keras_har.datasets, "load_dataset", lambda name, data_home=None: data)
+    monkeypatch.setattr(keras_har.datasets, "load_dataset", lambda name, **kwargs: data)
     out = tmp_path / "run"
     assert main(["train", "--model", "tinierhar", "--dataset", "toy", "--epochs", "1", "--filters", "2",
                  "--gru-units", "4", "--recurrent", "gru", "--aggregation", "mean", "--no-residual",
@@ -288,7 +288,7 @@ def test_cli_train_saves_a_model_and_its_normalisation(monkeypatch, tmp_path, ca
                                        "aggregation": "mean", "residual": False}
 
 
-def _no_data(name, data_home=None):
+def _no_data(name, **kwargs):
     raise AssertionError("the dataset must not be loaded when --output is refused")
 
 
@@ -309,7 +309,7 @@ def test_cli_train_refuses_a_folder_holding_a_model_unless_overwrite(monkeypatch
                      f"use a new folder, or pass overwrite=True (--overwrite) to replace it. "
                      f"Received: output_dir={str(out)!r}\n")
     assert (out / "model.keras").read_bytes() == b"the old model"
-    monkeypatch.setattr(keras_har.datasets, "load_dataset", lambda name, data_home=None: _toy_dataset(t=32))
+    monkeypatch.setattr(keras_har.datasets, "load_dataset", lambda name, **kwargs: _toy_dataset(t=32))
     assert main(args + ["--overwrite"]) == 0
     assert not (out / "tensorboard" / "train" / "events.out.tfevents.old").exists()
     assert keras.models.load_model(out / "model.keras", safe_mode=True).filters == 2

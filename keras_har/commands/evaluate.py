@@ -16,7 +16,11 @@ def add_parser(subparsers, name):
         ),
     )
     add_data_and_model_options(parser)
-    parser.add_argument("--protocol", choices=("paper", "loso", "kfold"), default="paper")
+    parser.add_argument(
+        "--protocol", choices=("paper", "loso", "kfold", "split"), default=None,
+        help="default: paper for a dataset with official folds; otherwise split for a CSV folder with train/ and "
+             "test/, loso up to 10 subjects, kfold above (the choice is printed)",
+    )
     parser.add_argument(
         "--folds",
         type=int,

@@ -11,7 +11,11 @@ AGGREGATION_TYPES = ("attention", "mean", "last")
 def add_data_and_model_options(parser):
     """Flags shared by ``train`` and ``evaluate``: data, model, budget."""
     parser.add_argument("--model", required=True, help=f"model name: {', '.join(MODEL_NAMES)}")
-    parser.add_argument("--dataset", required=True, help="dataset name, e.g. hapt or usc_had")
+    parser.add_argument("--dataset", required=True,
+                        help="dataset name (e.g. hapt or usc_had), or the path of your own data: a folder of CSV "
+                             "recordings with a dataset.json, or an .npz file with x, y, subjects")
+    parser.add_argument("--window-sec", type=float, default=None, help="window length in seconds")
+    parser.add_argument("--step-sec", type=float, default=None, help="step between windows in seconds")
     parser.add_argument("--data-home", default=None, help="folder holding the datasets")
     parser.add_argument("--epochs", type=int, default=None, help="most epochs (default: the reference's 150)")
     parser.add_argument("--seed", type=int, default=0)
@@ -50,7 +54,7 @@ def model_kwargs_from_args(args):
 def load_dataset_from_args(args):
     from keras_har.datasets import load_dataset
 
-    return load_dataset(args.dataset, data_home=args.data_home)
+    return load_dataset(args.dataset, data_home=args.data_home, window_sec=args.window_sec, step_sec=args.step_sec)
 
 
 def add_parser(subparsers, name):

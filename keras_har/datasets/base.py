@@ -1,6 +1,7 @@
 """The container that every keras_har dataset loader returns."""
 
 import dataclasses
+import typing
 
 import numpy as np
 
@@ -29,6 +30,12 @@ class HARDataset:
             without a rate).
         step_sec: distance between the starts of two consecutive windows of
             one recording, in seconds.
+        subject_names: optional `{subject id: name}` when the data named its
+            subjects (a CSV folder with `alice_walk.csv`); ids are then
+            1..S in the names' sorted order.
+        test_mask: optional boolean per window, True for the windows of a
+            predefined test split (a CSV folder's `test/` recordings);
+            `keras_har.evaluation.cross_validate(protocol="split")` uses it.
 
     Example:
         >>> import numpy as np
@@ -51,6 +58,8 @@ class HARDataset:
     sampling_rate_hz: float
     window_sec: float
     step_sec: float
+    subject_names: typing.Optional[dict] = None
+    test_mask: typing.Optional[np.ndarray] = None
 
     def __post_init__(self):
         self.X = np.asarray(self.X)
@@ -69,6 +78,13 @@ class HARDataset:
                 f"Received: X.shape={self.X.shape}, y.shape={self.y.shape}, "
                 f"subjects.shape={self.subjects.shape}"
             )
+        if self.test_mask is not None:
+            self.test_mask = np.asarray(self.test_mask)
+            if self.test_mask.dtype != bool or self.test_mask.shape != (len(self.X),):
+                raise ValueError(
+                    f"`test_mask` must be a boolean per window, shape ({len(self.X)},). "
+                    f"Received: test_mask.dtype={self.test_mask.dtype}, test_mask.shape={self.test_mask.shape}"
+                )
         if self.X.shape[2] != len(self.channel_names):
             raise ValueError(
                 f"`channel_names` must name each of the {self.X.shape[2]} channels of `X`. "
@@ -120,5 +136,6 @@ class HARDataset:
                 )
             indices = np.flatnonzero(indices)
         return dataclasses.replace(
-            self, X=self.X[indices], y=self.y[indices], subjects=self.subjects[indices]
+            self, X=self.X[indices], y=self.y[indices], subjects=self.subjects[indices],
+            test_mask=None if self.test_mask is None else self.test_mask[indices],
         )
