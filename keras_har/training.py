@@ -483,7 +483,7 @@ def train(
         "class_names": list(dataset.class_names),
         "channel_names": list(dataset.channel_names),
         "window_shape": [int(d) for d in dataset.X.shape[1:]],
-        "sampling_rate_hz": float(dataset.sampling_rate_hz),
+        "sampling_rate_hz": None if dataset.sampling_rate_hz is None else float(dataset.sampling_rate_hz),
         "n_train": int(len(fit_idx)),
         "n_val": int(len(val_idx)),
         "seed": int(seed),

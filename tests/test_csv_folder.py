@@ -143,3 +143,13 @@ def test_npz_windows_load_through_load_dataset_with_the_documented_keys(tmp_path
     assert (data.name, data.class_names, data.subjects.tolist()) == ("windows", ["rest", "move"], [3, 3, 5, 5])
     assert data.sampling_rate_hz is None
 
+
+
+def test_train_accepts_npz_windows_without_a_sampling_rate(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "windows.npz"
+    np.savez(path, x=rng.normal(size=(40, 16, 2)), y=np.arange(40) % 2, subjects=np.arange(40) % 4)
+    assert main(["train", "--model", "tinierhar", "--dataset", str(path), "--filters", "2", "--gru-units", "4",
+                 "--epochs", "1", "--output", str(tmp_path / "model")]) == 0
+    history = json.loads((tmp_path / "model" / "history.json").read_text())
+    assert history["sampling_rate_hz"] is None and history["window_shape"] == [16, 2]
