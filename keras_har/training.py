@@ -190,20 +190,19 @@ def load_model(path, *, argument="model"):
     import keras_har.models  # noqa: F401  (registers the model classes)
 
     path = os.fspath(path)
+    received = f"Received: {argument.lstrip('-').replace('-', '_')}={path!r}"
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"No such .keras file: {path}. Received: {argument}={path!r}")
+        raise FileNotFoundError(f"{argument}: no such file. {received}")
     expected = "a .keras file written by model.save('model.keras') (a zip with config.json and the weights)"
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
             broken = archive.testzip()
     except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise ValueError(f"not a Keras .keras archive: {path} ({error}); expected {expected}. "
-                         f"Received: {argument}={path!r}") from error
+        raise ValueError(f"not a Keras .keras archive: {path} ({error}); expected {expected}. {received}") from error
     if "config.json" not in names or broken is not None:
         reason = f"damaged member {broken}" if broken is not None else "no config.json inside"
-        raise ValueError(f"not a Keras .keras archive: {path} ({reason}); expected {expected}. "
-                         f"Received: {argument}={path!r}")
+        raise ValueError(f"not a Keras .keras archive: {path} ({reason}); expected {expected}. {received}")
     return keras.models.load_model(path, safe_mode=True)
 
 

@@ -181,7 +181,7 @@ def test_paper_protocol_can_run_only_the_first_folds():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"protocol": "holdout"}, r"`protocol` must be one of \['paper', 'loso', 'kfold'\]. Received: protocol='holdout'"),
+        ({"protocol": "holdout"}, r"`protocol` must be one of \['paper', 'loso', 'kfold', 'split'\]. Received: protocol='holdout'"),
         ({"folds": 0}, r"Received: folds=0"),
         ({"epochs": 0}, r"Received: epochs=0"),
     ],

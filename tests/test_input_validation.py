@@ -275,7 +275,7 @@ def test_loading_a_file_that_is_not_a_keras_archive_names_it(bad_keras_files, tm
         with pytest.raises(ValueError, match=rf"not a Keras \.keras archive: {path} .*Received: model="):
             load_model(path)
         # tflite/export.py --model: refused before the data is loaded or anything is written.
-        with pytest.raises(ValueError, match=rf"not a Keras \.keras archive: {path} .*Received: --model="):
+        with pytest.raises(ValueError, match=rf"not a Keras \.keras archive: {path} .*Received: model="):
             export_main(["--model", str(path), "--dataset", "no_such_dataset", "--output", str(tmp_path / "x")])
         assert not (tmp_path / "x").exists()
     encoder_dir = tmp_path / "pretrained"
