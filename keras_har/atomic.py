@@ -90,3 +90,38 @@ def write_json(path, obj, **dump_kwargs):
     """
     dump_kwargs.setdefault("indent", 2)
     write_text(path, json.dumps(obj, **dump_kwargs))
+
+
+def writable_dir(path, argument="output_dir"):
+    """Creates ``path`` if needed and checks that files can be written in it.
+
+    Called before any training, so that a read-only or impossible output
+    folder is one clear error naming it, not a traceback after hours of work.
+
+    Args:
+        path: the output folder.
+        argument: the argument it came from, for the message.
+
+    Returns:
+        ``path`` as a string.
+
+    Raises:
+        ValueError: the folder cannot be created or written.
+
+    Example:
+    >>> import keras_har.atomic
+    >>> keras_har.atomic.writable_dir("/tmp/keras_har_runs")
+    '/tmp/keras_har_runs'
+    """
+    path = os.fspath(path)
+    try:
+        os.makedirs(path, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=path, prefix=".write-test-")
+        os.close(handle)
+        os.remove(probe)
+    except OSError as error:
+        raise ValueError(
+            f"Cannot write to the output folder {path}: {error.strerror or error}. Choose a folder you can "
+            f"write to. Received: {argument}={path!r}"
+        ) from error
+    return path

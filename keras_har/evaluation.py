@@ -30,10 +30,43 @@ import time
 
 import numpy as np
 
-from keras_har import atomic, training
+from keras_har import atomic, run_settings, training
 
-PROTOCOLS = ("paper", "loso", "kfold")
+PROTOCOLS = ("paper", "loso", "kfold", "split")
 DEFAULT_KFOLD_SPLITS = 5
+# Without official folds: leave-one-subject-out up to this many subjects,
+# subject k-fold above it (LOSO would cost one training per subject).
+LOSO_MAX_SUBJECTS = 10
+
+
+def default_protocol(dataset):
+    """The protocol `cross_validate` uses when none is given, and why.
+
+    The paper's folds for a dataset that has official ones; the predefined
+    train/test split of data without subjects (`HARDataset.test_mask`);
+    otherwise leave-one-subject-out for up to 10 subjects and subject
+    k-fold (5 groups) above.
+
+    Returns:
+        ``(protocol, reason)``.
+
+    Example:
+    >>> import keras_har, keras_har.evaluation
+    >>> data = keras_har.datasets.load_dataset("my_recordings/")  # doctest: +SKIP
+    >>> keras_har.evaluation.default_protocol(data)  # doctest: +SKIP
+    ('loso', 'my_recordings has no official folds; 4 subjects, one left out per fold')
+    """
+    from keras_har.datasets import splits
+
+    if dataset.name in splits.PAPER_SUBJECT_GROUPS:
+        return "paper", f"the official folds of {dataset.name}"
+    if dataset.test_mask is not None:
+        return "split", f"{dataset.name} has no official folds and a predefined train/test split"
+    subjects = len(np.unique(dataset.subjects))
+    if subjects <= LOSO_MAX_SUBJECTS:
+        return "loso", f"{dataset.name} has no official folds; {subjects} subjects, one left out per fold"
+    return "kfold", (f"{dataset.name} has no official folds; {subjects} subjects in "
+                     f"{DEFAULT_KFOLD_SPLITS} groups (over {LOSO_MAX_SUBJECTS} subjects)")
 
 
 def classification_scores(y_true, y_pred, num_classes):
@@ -125,13 +158,15 @@ def resolve_builder(model, model_kwargs=None):
     )
 
 
-def make_folds(dataset, protocol="paper", *, folds=None, seed=0):
+def make_folds(dataset, protocol=None, *, folds=None, seed=0):
     """The ``(train_idx, test_idx)`` folds of a protocol, split by subject.
 
     Args:
         dataset: a `keras_har.datasets.HARDataset`.
         protocol: ``"paper"`` (the official code's folds for this dataset),
-            ``"loso"`` (leave one subject out) or ``"kfold"`` (subject groups).
+            ``"loso"`` (leave one subject out), ``"kfold"`` (subject groups)
+            or ``"split"`` (the dataset's predefined train/test split, one
+            fold); None chooses with `default_protocol`.
         folds: for ``"kfold"``, the number of subject groups (default 5);
             for ``"paper"`` and ``"loso"``, run only the first ``folds`` folds
             (to fit a compute budget; default all).
@@ -147,8 +182,17 @@ def make_folds(dataset, protocol="paper", *, folds=None, seed=0):
     """
     from keras_har.datasets import splits
 
+    if protocol is None:
+        protocol, _ = default_protocol(dataset)
     if protocol not in PROTOCOLS:
         raise ValueError(f"`protocol` must be one of {list(PROTOCOLS)}. Received: protocol={protocol!r}")
+    if protocol == "split":
+        if dataset.test_mask is None:
+            raise ValueError(
+                f"Protocol 'split' needs a predefined test split (a CSV folder with train/ and test/ recordings); "
+                f"{dataset.name} has none. Received: protocol='split'"
+            )
+        return [(np.flatnonzero(~dataset.test_mask), np.flatnonzero(dataset.test_mask))], 1
     if folds is not None and (not isinstance(folds, (int, np.integer)) or isinstance(folds, bool) or folds < 1):
         raise ValueError(f"`folds` must be a positive integer or None. Received: folds={folds!r}")
     if protocol == "kfold":
@@ -167,7 +211,7 @@ def cross_validate(
     dataset,
     *,
     output_dir,
-    protocol="paper",
+    protocol=None,
     folds=None,
     epochs=None,
     seed=0,
@@ -187,7 +231,10 @@ def cross_validate(
         output_dir: folder for results, checkpoints and TensorBoard logs. A
             rerun into the same folder with the same settings skips the folds
             already finished.
-        protocol: ``"paper"``, ``"loso"`` or ``"kfold"`` (see `make_folds`).
+        protocol: ``"paper"``, ``"loso"``, ``"kfold"`` or ``"split"`` (see
+            `make_folds`); default None: the paper's folds where the dataset
+            has official ones, else the choice of `default_protocol`, which
+            is printed and recorded in ``results.json``.
         folds: see `make_folds`.
         epochs: most epochs per fold; default the reference's 150.
         seed: seed for weights, shuffling, the validation draw and k-fold
@@ -224,11 +271,14 @@ def cross_validate(
     epochs = training.EPOCHS if epochs is None else epochs
     if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 1:
         raise ValueError(f"`epochs` must be a positive integer or None. Received: epochs={epochs!r}")
+    if protocol is None:
+        protocol, reason = default_protocol(dataset)
+        print(f"protocol: {protocol} ({reason})")
     fold_list, folds_total = make_folds(dataset, protocol, folds=folds, seed=seed)
     selected = _select_folds(fold_indices, folds, protocol, folds_total)
     if selected is None:
         selected = list(range(len(fold_list)))
-    output_dir = os.fspath(output_dir)
+    output_dir = atomic.writable_dir(output_dir, "output_dir")
     os.makedirs(os.path.join(output_dir, "folds"), exist_ok=True)
     config = {
         "model": model_name,
@@ -449,18 +499,9 @@ def _select_folds(fold_indices, folds, protocol, folds_total):
 
 
 def _check_or_write_config(path, config):
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as file:
-            previous = json.load(file)
-        if previous != json.loads(json.dumps(config)):
-            changed = sorted(key for key in set(previous) | set(config) if previous.get(key) != config.get(key))
-            raise ValueError(
-                f"`output_dir` holds folds of a different run ({os.path.dirname(path)}); "
-                "use a new folder or the same settings. "
-                f"Differs in: {changed}. Received: " + ", ".join(f"{k}={config.get(k)!r}" for k in changed)
-            )
-        return
-    atomic.write_json(path, config)
+    run_settings.check_or_write(
+        path, config, holds="folds of a different run (`output_dir`)", remedy="use a new folder or the same settings"
+    )
 
 
 def _write_npz_atomic(path, **arrays):

@@ -159,6 +159,53 @@ def save_model_atomic(model, path):
         model.save(temporary, overwrite=True)
 
 
+def load_model(path, *, argument="model"):
+    """Loads a ``.keras`` model in safe mode, with a clear error for any other file.
+
+    Every load in keras_har goes through here (``tflite/export.py --model``,
+    `keras_har.ssl.load_encoder`), so a truncated download, a legacy HDF5
+    file or a SavedModel folder gets "not a Keras .keras archive: PATH"
+    instead of h5py's "file signature not found" without a path.
+
+    Args:
+        path: the ``.keras`` file.
+        argument: the argument it came from, for the message.
+
+    Returns:
+        The model.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not a complete ``.keras`` archive.
+
+    Example:
+    >>> import keras_har, keras_har.training
+    >>> keras_har.training.save_model_atomic(keras_har.TinierHAR(input_shape=(32, 3), num_classes=2), "/tmp/m.keras")
+    >>> keras_har.training.load_model("/tmp/m.keras").output_shape
+    (None, 2)
+    """
+    import zipfile
+
+    import keras_har.layers  # noqa: F401  (registers the custom layers)
+    import keras_har.models  # noqa: F401  (registers the model classes)
+
+    path = os.fspath(path)
+    received = f"Received: {argument.lstrip('-').replace('-', '_')}={path!r}"
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{argument}: no such file. {received}")
+    expected = "a .keras file written by model.save('model.keras') (a zip with config.json and the weights)"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            broken = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise ValueError(f"not a Keras .keras archive: {path} ({error}); expected {expected}. {received}") from error
+    if "config.json" not in names or broken is not None:
+        reason = f"damaged member {broken}" if broken is not None else "no config.json inside"
+        raise ValueError(f"not a Keras .keras archive: {path} ({reason}); expected {expected}. {received}")
+    return keras.models.load_model(path, safe_mode=True)
+
+
 class BestModelCheckpoint(keras.callbacks.Callback):
     """Keeps the weights with the lowest validation loss and restores them at the end.
 
@@ -323,6 +370,33 @@ def predict_classes(model, x, *, batch_size=BATCH_SIZE):
     return np.argmax(logits, axis=-1).astype("int64")
 
 
+# What `train` writes; a folder holding any of them holds a trained model.
+TRAIN_OUTPUTS = ("model.keras", "normalization.json", "history.json", "tensorboard")
+
+
+def prepare_train_output(output_dir, overwrite=False):
+    """Checks ``output_dir`` for `train` before any work: writable, and no model in it unless ``overwrite``.
+
+    With ``overwrite=True`` the old ``tensorboard/`` logs are removed, so the
+    new run's curves are not appended to the old ones.
+
+    Raises:
+        ValueError: the folder cannot be written, or already holds a model.
+    """
+    import shutil
+
+    output_dir = atomic.writable_dir(output_dir, "output_dir")
+    existing = [name for name in TRAIN_OUTPUTS if os.path.exists(os.path.join(output_dir, name))]
+    if existing and not overwrite:
+        raise ValueError(
+            f"{output_dir} already holds a trained model ({', '.join(existing)}); use a new folder, or pass "
+            f"overwrite=True (--overwrite) to replace it. Received: output_dir={output_dir!r}"
+        )
+    if overwrite:
+        shutil.rmtree(os.path.join(output_dir, "tensorboard"), ignore_errors=True)
+    return output_dir
+
+
 def train(
     model_builder_or_name,
     dataset,
@@ -335,6 +409,7 @@ def train(
     val_fraction=VAL_FRACTION,
     jit_compile=JIT_COMPILE,
     verbose="auto",
+    overwrite=False,
 ):
     """Trains one model on a whole dataset and saves what deployment needs.
 
@@ -352,7 +427,8 @@ def train(
         model_builder_or_name: a model name (``"tinierhar"``, ``"tinyhar"``,
             ``"deepconvlstm"``) or ``build(input_shape, num_classes)``.
         dataset: a `keras_har.datasets.HARDataset`.
-        output_dir: folder for the files above.
+        output_dir: folder for the files above. A folder that already holds
+            them is refused unless ``overwrite``.
         epochs: most epochs; default the reference's 150.
         seed: seed for weights, shuffling and the validation draw.
         model_kwargs: constructor arguments for a named model.
@@ -360,6 +436,8 @@ def train(
         val_fraction: share of windows kept for validation.
         jit_compile: compile the train step with XLA.
         verbose: Keras progress output.
+        overwrite: replace a model already in ``output_dir`` (its old
+            TensorBoard logs are removed).
 
     Returns:
         ``(model, summary)``: the trained model and the dict saved in
@@ -377,8 +455,7 @@ def train(
 
     build, model_name = resolve_builder(model_builder_or_name, model_kwargs)
     epochs = EPOCHS if epochs is None else epochs
-    output_dir = os.fspath(output_dir)
-    os.makedirs(output_dir, exist_ok=True)
+    output_dir = prepare_train_output(output_dir, overwrite)
     standardizer = Standardizer().fit(dataset.X)
     x = standardizer.transform(dataset.X)
     fit_idx, val_idx = train_val_split(np.arange(len(dataset.y)), val_fraction=val_fraction, seed=seed)
@@ -405,7 +482,7 @@ def train(
         "class_names": list(dataset.class_names),
         "channel_names": list(dataset.channel_names),
         "window_shape": [int(d) for d in dataset.X.shape[1:]],
-        "sampling_rate_hz": float(dataset.sampling_rate_hz),
+        "sampling_rate_hz": None if dataset.sampling_rate_hz is None else float(dataset.sampling_rate_hz),
         "n_train": int(len(fit_idx)),
         "n_val": int(len(val_idx)),
         "seed": int(seed),

@@ -181,7 +181,7 @@ def test_paper_protocol_can_run_only_the_first_folds():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"protocol": "holdout"}, r"`protocol` must be one of \['paper', 'loso', 'kfold'\]. Received: protocol='holdout'"),
+        ({"protocol": "holdout"}, r"`protocol` must be one of \['paper', 'loso', 'kfold', 'split'\]. Received: protocol='holdout'"),
         ({"folds": 0}, r"Received: folds=0"),
         ({"epochs": 0}, r"Received: epochs=0"),
     ],
@@ -271,7 +271,7 @@ def test_cli_train_saves_a_model_and_its_normalisation(monkeypatch, tmp_path, ca
     from keras_har.datasets import Standardizer
 
     data = _toy_dataset(t=32)
-    monkeypatch.setattr(keras_har.datasets, "load_dataset", lambda name, data_home=None: data)
+    monkeypatch.setattr(keras_har.datasets, "load_dataset", lambda name, **kwargs: data)
     out = tmp_path / "run"
     assert main(["train", "--model", "tinierhar", "--dataset", "toy", "--epochs", "1", "--filters", "2",
                  "--gru-units", "4", "--recurrent", "gru", "--aggregation", "mean", "--no-residual",
@@ -286,3 +286,44 @@ def test_cli_train_saves_a_model_and_its_normalisation(monkeypatch, tmp_path, ca
     assert (history["n_train"], history["n_val"], history["epochs_run"]) == (86, 10, 1)
     assert history["model_kwargs"] == {"filters": 2, "gru_units": 4, "recurrent": "gru",
                                        "aggregation": "mean", "residual": False}
+
+
+def _no_data(name, **kwargs):
+    raise AssertionError("the dataset must not be loaded when --output is refused")
+
+
+def test_cli_train_refuses_a_folder_holding_a_model_unless_overwrite(monkeypatch, tmp_path, capsys):
+    # Issue 22: train silently overwrote an old model and appended to its TensorBoard runs.
+    import keras_har.datasets
+
+    out = tmp_path / "run"
+    (out / "tensorboard" / "train").mkdir(parents=True)
+    (out / "tensorboard" / "train" / "events.out.tfevents.old").write_bytes(b"old run")
+    (out / "model.keras").write_bytes(b"the old model")
+    monkeypatch.setattr(keras_har.datasets, "load_dataset", _no_data)
+    args = ["train", "--model", "tinierhar", "--dataset", "toy", "--epochs", "1", "--filters", "2",
+            "--gru-units", "4", "--output", str(out)]
+    assert main(args) == 2
+    error = capsys.readouterr().err
+    assert error == (f"keras-har train: error: {out} already holds a trained model (model.keras, tensorboard); "
+                     f"use a new folder, or pass overwrite=True (--overwrite) to replace it. "
+                     f"Received: output_dir={str(out)!r}\n")
+    assert (out / "model.keras").read_bytes() == b"the old model"
+    monkeypatch.setattr(keras_har.datasets, "load_dataset", lambda name, **kwargs: _toy_dataset(t=32))
+    assert main(args + ["--overwrite"]) == 0
+    assert not (out / "tensorboard" / "train" / "events.out.tfevents.old").exists()
+    assert keras.models.load_model(out / "model.keras", safe_mode=True).filters == 2
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_cli_output_that_cannot_be_written_is_one_line_before_any_work(monkeypatch, tmp_path, capsys, command):
+    # A path under a regular file cannot be created, even by root (chmod would not stop root).
+    import keras_har.datasets
+
+    monkeypatch.setattr(keras_har.datasets, "load_dataset", _no_data)
+    (tmp_path / "file").write_text("not a folder")
+    out = tmp_path / "file" / "run"
+    assert main([command, "--model", "tinierhar", "--dataset", "toy", "--output", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert error.startswith(f"keras-har {command}: error: Cannot write to the output folder {out}: Not a directory.")

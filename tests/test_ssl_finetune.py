@@ -114,7 +114,7 @@ def test_label_scarce_study_refuses_a_frozen_pretext_loss_and_wrong_shapes():
 def test_pretrain_and_finetune_commands(tmp_path, capsys):
     data = _toy_dataset()
     npz = tmp_path / "toy.npz"
-    np.savez(npz, X=data.X, y=data.y, subjects=data.subjects, sampling_rate_hz=50.0,
+    np.savez(npz, x=data.X, y=data.y, subjects=data.subjects, sampling_rate_hz=50.0,
              channel_names=np.array(data.channel_names))
     run = tmp_path / "run"
     assert main(["pretrain", "--pretext", "reconstruction", "--dataset", str(npz), "--output", str(run),
@@ -141,3 +141,22 @@ def test_label_scarce_study_with_the_pretext_loss_running():
     assert table[["mode", "train_windows"]].values.tolist() == [["finetune", 6]]
     # The study trains a copy: the pretrained pretext model is unchanged.
     assert all(np.array_equal(a, b) for a, b in zip(before, pretext.get_weights()))
+
+
+def test_windows_per_class_above_every_class_is_refused_before_training(capsys, tmp_path):
+    # Issue 22: --windows-per-class 100000 trained on every window but reported k=100000.
+    data = _toy_dataset()  # 3 folds: 4 training subjects, 8 windows per class
+    with pytest.raises(ValueError, match=r"`windows_per_class` \[100000\] is more than any class has in the "
+                                         r"training subjects of fold 0 \(seed 0; the largest class has 8 windows\)"):
+        ssl.label_scarce_study(_pretrained(), data, windows_per_class=[1, 100000], n_splits=3, epochs=1,
+                               progress=False)
+
+
+def test_the_k_a_small_class_really_got_is_reported():
+    data = _toy_dataset()
+    # Keep one window of class 2 per subject: 4 in the training subjects of a fold, against 8 for the others.
+    keep = (data.y != 2) | (np.arange(len(data.y)) % 6 == 2)
+    table = ssl.label_scarce_study(_pretrained(), data.subset(keep), windows_per_class=[6], modes=["frozen"],
+                                   n_splits=3, folds=1, epochs=1, progress=False)
+    assert table[["windows_per_class", "fewest_windows_per_class", "train_windows"]].values.tolist() == [[6, 4, 16]]
+    assert ssl.summarize(table)["fewest_windows_per_class"].tolist() == [4]

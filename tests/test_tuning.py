@@ -278,3 +278,25 @@ def test_cli_tune_is_registered_and_reports_a_missing_file(tmp_path, capsys):
     missing = str(tmp_path / "none.npz")
     assert main(["--dataset", missing, "--directory", str(tmp_path)]) == 2
     assert f"Received: dataset={missing!r}" in capsys.readouterr().err
+
+
+def test_resuming_a_search_with_other_training_settings_is_refused(tmp_path, capsys):
+    # Issue 22: a resume with other --epochs silently mixed 1-epoch and 2-epoch trials.
+    first = run_search(tiny_data(), tuner="grid", max_trials=1, epochs=1, folds=1, directory=str(tmp_path),
+                       project_name="p")
+    assert len(first["trials"]) == 1
+    project = tmp_path / "p"
+    stored = __import__("json").loads((project / "search.json").read_text())
+    assert stored["epochs"] == 1 and stored["folds"] == 1 and stored["input_shape"] == [8, 2]
+    trials_before = (project / "trials.csv").read_bytes()
+    with pytest.raises(ValueError, match=r"holds trials of a different search; .*Differs in: \['epochs'\] "
+                                         r"\(stored: epochs=1\)\. Received: epochs=2"):
+        run_search(tiny_data(), tuner="grid", max_trials=2, epochs=2, folds=1, directory=str(tmp_path),
+                   project_name="p")
+    assert (project / "trials.csv").read_bytes() == trials_before
+    # --overwrite starts afresh and records the new settings.
+    from keras_har.tuning.search import SETTINGS_FILE
+
+    run_search(tiny_data(), tuner="grid", max_trials=1, epochs=2, folds=1, directory=str(tmp_path),
+               project_name="p", overwrite=True)
+    assert __import__("json").loads((project / SETTINGS_FILE).read_text())["epochs"] == 2

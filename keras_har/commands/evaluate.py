@@ -16,7 +16,11 @@ def add_parser(subparsers, name):
         ),
     )
     add_data_and_model_options(parser)
-    parser.add_argument("--protocol", choices=("paper", "loso", "kfold"), default="paper")
+    parser.add_argument(
+        "--protocol", choices=("paper", "loso", "kfold", "split"), default=None,
+        help="default: paper for a dataset with official folds; otherwise split for a CSV folder with train/ and "
+             "test/, loso up to 10 subjects, kfold above (the choice is printed)",
+    )
     parser.add_argument(
         "--folds",
         type=int,
@@ -60,9 +64,11 @@ def parse_fold_indices(text):
 
 
 def run(args):
+    from keras_har import atomic
     from keras_har.evaluation import cross_validate
 
     model_kwargs = model_kwargs_from_args(args)
+    atomic.writable_dir(args.output, "--output")  # before the data is loaded
     dataset = load_dataset_from_args(args)
     results = cross_validate(
         args.model,

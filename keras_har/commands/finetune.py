@@ -12,7 +12,7 @@ def add_parser(subparsers, name):
         ),
     )
     parser.add_argument("--encoder", required=True, help="folder written by `keras-har pretrain`")
-    parser.add_argument("--dataset", required=True, help="dataset name (e.g. hapt) or .npz with X, y, subjects")
+    parser.add_argument("--dataset", required=True, help="dataset name (e.g. hapt) or .npz with x, y, subjects and sampling_rate_hz")
     parser.add_argument("--mode", action="append", choices=("frozen", "finetune", "scratch"),
                         help="repeat for several (default: frozen and finetune)")
     parser.add_argument("--windows-per-class", default="1,2,5,10,50,100", help="K values, comma-separated")

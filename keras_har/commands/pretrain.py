@@ -14,7 +14,7 @@ def add_parser(subparsers, name):
     )
     parser.add_argument("--pretext", required=True, help="cpc, reconstruction, multitask or simclr")
     parser.add_argument("--dataset", action="append", required=True,
-                        help="dataset name (e.g. usc_had) or .npz file with X and sampling_rate_hz; repeat to pool")
+                        help="dataset name (e.g. usc_had) or .npz file with x and sampling_rate_hz; repeat to pool")
     parser.add_argument("--output", required=True, help="output folder DIR")
     parser.add_argument("--data-home", default=None, help="datasets folder (default $KERAS_HAR_DATA)")
     parser.add_argument("--encoder", choices=("tinierhar", "cnngru"), default="tinierhar")
@@ -35,7 +35,7 @@ def run(args):
     from keras_har.backend import keras
 
     pretext_class = ssl.get_pretext_class(args.pretext)
-    datasets = [ssl.load_windows(name, data_home=args.data_home) for name in args.dataset]
+    datasets = [ssl.load_windows(name, data_home=args.data_home, labelled=False) for name in args.dataset]
     rate = args.sampling_rate_hz or datasets[0].sampling_rate_hz
     window_length = int(round((args.window_sec or datasets[0].window_sec) * rate))
     common = [c for c in datasets[0].channel_names if all(c in d.channel_names for d in datasets)]

@@ -11,7 +11,11 @@ AGGREGATION_TYPES = ("attention", "mean", "last")
 def add_data_and_model_options(parser):
     """Flags shared by ``train`` and ``evaluate``: data, model, budget."""
     parser.add_argument("--model", required=True, help=f"model name: {', '.join(MODEL_NAMES)}")
-    parser.add_argument("--dataset", required=True, help="dataset name, e.g. hapt or usc_had")
+    parser.add_argument("--dataset", required=True,
+                        help="dataset name (e.g. hapt or usc_had), or the path of your own data: a folder of CSV "
+                             "recordings with a dataset.json, or an .npz file with x, y, subjects")
+    parser.add_argument("--window-sec", type=float, default=None, help="window length in seconds")
+    parser.add_argument("--step-sec", type=float, default=None, help="step between windows in seconds")
     parser.add_argument("--data-home", default=None, help="folder holding the datasets")
     parser.add_argument("--epochs", type=int, default=None, help="most epochs (default: the reference's 150)")
     parser.add_argument("--seed", type=int, default=0)
@@ -50,7 +54,7 @@ def model_kwargs_from_args(args):
 def load_dataset_from_args(args):
     from keras_har.datasets import load_dataset
 
-    return load_dataset(args.dataset, data_home=args.data_home)
+    return load_dataset(args.dataset, data_home=args.data_home, window_sec=args.window_sec, step_sec=args.step_sec)
 
 
 def add_parser(subparsers, name):
@@ -60,18 +64,22 @@ def add_parser(subparsers, name):
         description=(
             "Train with the official TinierHAR recipe (AdamW, lr 1e-3, batch 256, early stopping "
             "on validation loss) on all windows of a dataset, 10% held out for validation. "
-            "Writes model.keras, normalization.json, history.json and TensorBoard logs to --output."
+            "Writes model.keras, normalization.json, history.json and TensorBoard logs to --output "
+            "(a folder that already holds a model is refused unless --overwrite)."
         ),
     )
     add_data_and_model_options(parser)
     parser.add_argument("--output", required=True, help="output folder")
+    parser.add_argument("--overwrite", action="store_true", help="replace a model already in --output")
     parser.set_defaults(func=run)
 
 
 def run(args):
-    from keras_har.training import train
+    from keras_har.training import prepare_train_output, train
 
     model_kwargs = model_kwargs_from_args(args)
+    # Before the data is loaded: a wrong --output is reported at once.
+    prepare_train_output(args.output, args.overwrite)
     dataset = load_dataset_from_args(args)
     _, summary = train(
         args.model,
@@ -81,6 +89,7 @@ def run(args):
         seed=args.seed,
         model_kwargs=model_kwargs,
         jit_compile=args.jit_compile,
+        overwrite=args.overwrite,
     )
     print(
         f"trained {summary['model']} on {summary['dataset']}: {summary['epochs_run']} epochs, "

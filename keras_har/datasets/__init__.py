@@ -12,13 +12,17 @@ Example:
     >>> folds = keras_har.datasets.splits.paper_folds("hapt", data.subjects)  # doctest: +SKIP
 """
 
-from keras_har.datasets import splits
+import os
+
+from keras_har.datasets import splits, validation
 from keras_har.datasets.base import HARDataset
+from keras_har.datasets.csv_folder import is_csv_folder, load_csv_folder
 from keras_har.datasets.daphnet import load_daphnet
 from keras_har.datasets.hapt import load_hapt
 from keras_har.datasets.home import get_data_home
 from keras_har.datasets.mhealth import load_mhealth
 from keras_har.datasets.motionsense import load_motionsense
+from keras_har.datasets.npz import is_npz_path, load_npz
 from keras_har.datasets.pamap2 import load_pamap2
 from keras_har.datasets.standardizer import Standardizer
 from keras_har.datasets.uci_har import load_uci_har
@@ -39,18 +43,24 @@ DATASET_NAMES = tuple(_LOADERS)
 
 __all__ = [
     "load_recordings",
-    "DATASET_NAMES", "HARDataset", "Standardizer", "get_data_home", "load_dataset", "splits",
+    "DATASET_NAMES", "HARDataset", "Standardizer", "get_data_home", "load_csv_folder", "load_dataset", "load_npz",
+    "splits",
+    "validation",
     *(f"load_{name}" for name in DATASET_NAMES),
 ]
 
 
 def load_dataset(name, *, data_home=None, download_if_missing=True, window_sec=None, step_sec=None, cache=True,
                  cache_dir=None, verbose=True):
-    """Loads a dataset by name as a `keras_har.datasets.HARDataset`.
+    """Loads a dataset by name or path as a `keras_har.datasets.HARDataset`.
 
     Args:
         name: one of `DATASET_NAMES`: "uci_har", "hapt", "usc_had", "wisdm",
-            "pamap2", "mhealth", "motionsense", "daphnet".
+            "pamap2", "mhealth", "motionsense", "daphnet"; or the path of
+            your own data: a folder of CSV recordings with a
+            `dataset.json` (`keras_har.datasets.load_csv_folder`, windowed
+            with `window_sec`/`step_sec`), or an `.npz` file of windows
+            (`keras_har.datasets.load_npz`).
         data_home: folder with one sub-folder per dataset, in the original
             layout; default `$KERAS_HAR_DATA`, else `~/keras_har_data`.
         download_if_missing: download the original archive if files are missing.
@@ -71,8 +81,17 @@ def load_dataset(name, *, data_home=None, download_if_missing=True, window_sec=N
         >>> data.sampling_rate_hz, data.num_classes  # doctest: +SKIP
         (100.0, 12)
     """
+    if is_npz_path(name):
+        return load_npz(name)
+    if name not in _LOADERS and is_csv_folder(name):
+        return load_csv_folder(name, window_sec=window_sec, step_sec=step_sec)
+    if name not in _LOADERS and os.path.isdir(name):
+        return load_csv_folder(name)  # raises, naming the missing dataset.json
     if name not in _LOADERS:
-        raise ValueError(f"Unknown dataset; known datasets: {', '.join(DATASET_NAMES)}. Received: name={name!r}")
+        raise ValueError(
+            f"Unknown dataset; known datasets: {', '.join(DATASET_NAMES)}, or the path of a folder of CSV "
+            f"recordings with a dataset.json, or of an .npz file. Received: name={name!r}"
+        )
     return _LOADERS[name](
         data_home=data_home, download_if_missing=download_if_missing, window_sec=window_sec, step_sec=step_sec,
         cache=cache, cache_dir=cache_dir, verbose=verbose,

@@ -5,6 +5,7 @@ import dataclasses
 import hashlib
 import os
 import pathlib
+import tempfile
 import typing
 import warnings
 
@@ -46,30 +47,55 @@ class DatasetSpec:
     step_sec: typing.Optional[float] = None
 
 
-def missing_file_error(spec, path, data_home):
+def _dataset_folder_hint(spec, data_home):
+    """A hint when `data_home` looks like the dataset's own folder (or one inside it)."""
+    data_home = pathlib.Path(data_home)
+    levels = [spec.name, *pathlib.PurePosixPath(spec.raw_dir).parts]
+    if data_home.name in levels:
+        parent = data_home.parents[levels.index(data_home.name)]
+    elif any(data_home.joinpath(*levels[i:]).is_dir() for i in range(1, len(levels))):
+        parent = data_home.parent
+    else:
+        return ""
+    return (
+        f" {data_home} looks like the {spec.name} dataset folder itself (or a folder inside it), but `data_home` "
+        f"(--data-home) is the folder that holds '{spec.name}/': pass {parent}."
+    )
+
+
+def missing_file_error(spec, path, data_home, reason=""):
     """The FileNotFoundError for a missing data file, with how to get it."""
     where = f"download it from {spec.remote.url} and unpack it" if spec.remote else "put the original files"
     return FileNotFoundError(
-        f"{spec.name}: file not found: {path}. Call keras_har.datasets.load_{spec.name}("
+        f"{spec.name}: file not found: {path}.{reason} Call keras_har.datasets.load_{spec.name}("
         f"download_if_missing=True), or {where} under {pathlib.Path(data_home) / spec.name} "
         f"(so that {spec.name}/{spec.raw_dir} exists), or point `data_home` / the "
-        f"{home.DATA_HOME_ENV} environment variable at the folder that holds '{spec.name}/'. "
-        f"Received: data_home={data_home}"
+        f"{home.DATA_HOME_ENV} environment variable at the folder that holds '{spec.name}/'."
+        f"{_dataset_folder_hint(spec, data_home)} Received: data_home={data_home}"
     )
 
 
 def _download(spec, dataset_dir, data_home, verbose):
-    archive = download.fetch_remote(spec.remote, dataset_dir, verbose=verbose)
-    try:
-        download.extract_archive(archive, dataset_dir)
-        # Some archives (UCI's newer ones) wrap the original zip in another zip.
+    # The archive goes to a temporary folder first: nothing is created in the
+    # data home unless the download succeeded (a mistyped --data-home must not
+    # leave folders behind).
+    with tempfile.TemporaryDirectory(prefix=f"keras_har_{spec.name}_") as temporary:
+        try:
+            archive = download.fetch_remote(spec.remote, temporary, verbose=verbose)
+        except OSError as error:
+            raise missing_file_error(
+                spec, dataset_dir / spec.raw_dir, data_home, reason=f" Downloading {spec.remote.url} failed: {error.__cause__ or error}."
+            ) from error
+        dataset_dir.mkdir(parents=True, exist_ok=True)
+        unpacked = download.extract_archive(archive, dataset_dir)
+        # Some archives (UCI's newer ones) wrap the original zip in another zip;
+        # only a zip that came out of the archive is unpacked and removed.
         if _find_raw(dataset_dir, spec.raw_dir) is None:
-            for inner in sorted(dataset_dir.glob("*.zip")):
-                if inner != archive:
+            for name in unpacked:
+                inner = dataset_dir / name
+                if inner.suffix.lower() == ".zip" and inner.is_file():
                     download.extract_archive(inner, dataset_dir)
                     inner.unlink()
-    finally:
-        archive.unlink(missing_ok=True)
     if _find_raw(dataset_dir, spec.raw_dir) is None:
         raise missing_file_error(spec, dataset_dir / spec.raw_dir, data_home)
 

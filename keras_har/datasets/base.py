@@ -1,8 +1,11 @@
 """The container that every keras_har dataset loader returns."""
 
 import dataclasses
+import typing
 
 import numpy as np
+
+from keras_har.datasets import validation
 
 
 @dataclasses.dataclass(repr=False)
@@ -21,10 +24,18 @@ class HARDataset:
             shape `(N,)`, int64.
         class_names: name of each class; `y == i` means `class_names[i]`.
         channel_names: name of each of the `C` channels.
-        sampling_rate_hz: samples per second of the windows.
-        window_sec: window length in seconds (`T / sampling_rate_hz`).
+        sampling_rate_hz: samples per second of the windows (None for
+            windows of an `.npz` file that does not state it).
+        window_sec: window length in seconds (`T / sampling_rate_hz`; None
+            without a rate).
         step_sec: distance between the starts of two consecutive windows of
             one recording, in seconds.
+        subject_names: optional `{subject id: name}` when the data named its
+            subjects (a CSV folder with `alice_walk.csv`); ids are then
+            1..S in the names' sorted order.
+        test_mask: optional boolean per window, True for the windows of a
+            predefined test split (a CSV folder's `test/` recordings);
+            `keras_har.evaluation.cross_validate(protocol="split")` uses it.
 
     Example:
         >>> import numpy as np
@@ -47,30 +58,37 @@ class HARDataset:
     sampling_rate_hz: float
     window_sec: float
     step_sec: float
+    subject_names: typing.Optional[dict] = None
+    test_mask: typing.Optional[np.ndarray] = None
 
     def __post_init__(self):
-        self.X = np.asarray(self.X, dtype=np.float32)
-        self.y = np.asarray(self.y, dtype=np.int64)
-        self.subjects = np.asarray(self.subjects, dtype=np.int64)
-        self.class_names = list(self.class_names)
-        self.channel_names = list(self.channel_names)
+        self.X = np.asarray(self.X)
         if self.X.ndim != 3:
             raise ValueError(f"`X` must have shape (N, T, C). Received: X.shape={self.X.shape}")
+        # One rule for every route into training: keras_har.datasets.validation.
+        validation.check_finite(self.X, "X")
+        self.X = self.X.astype(np.float32, copy=False)
+        self.class_names = list(self.class_names)
+        self.channel_names = list(self.channel_names)
+        self.y = validation.check_labels(self.y, "y", num_classes=len(self.class_names))
+        self.subjects = validation.check_subjects(self.subjects, "subjects")
         if self.y.shape != (len(self.X),) or self.subjects.shape != (len(self.X),):
             raise ValueError(
                 "`y` and `subjects` must have one entry per window of `X`. "
                 f"Received: X.shape={self.X.shape}, y.shape={self.y.shape}, "
                 f"subjects.shape={self.subjects.shape}"
             )
+        if self.test_mask is not None:
+            self.test_mask = np.asarray(self.test_mask)
+            if self.test_mask.dtype != bool or self.test_mask.shape != (len(self.X),):
+                raise ValueError(
+                    f"`test_mask` must be a boolean per window, shape ({len(self.X)},). "
+                    f"Received: test_mask.dtype={self.test_mask.dtype}, test_mask.shape={self.test_mask.shape}"
+                )
         if self.X.shape[2] != len(self.channel_names):
             raise ValueError(
                 f"`channel_names` must name each of the {self.X.shape[2]} channels of `X`. "
                 f"Received: channel_names={self.channel_names}"
-            )
-        if len(self.y) and (self.y.min() < 0 or self.y.max() >= len(self.class_names)):
-            raise ValueError(
-                f"`y` must hold class indices in [0, {len(self.class_names)}). "
-                f"Received: y.min()={self.y.min()}, y.max()={self.y.max()}"
             )
 
     def __len__(self):
@@ -118,5 +136,6 @@ class HARDataset:
                 )
             indices = np.flatnonzero(indices)
         return dataclasses.replace(
-            self, X=self.X[indices], y=self.y[indices], subjects=self.subjects[indices]
+            self, X=self.X[indices], y=self.y[indices], subjects=self.subjects[indices],
+            test_mask=None if self.test_mask is None else self.test_mask[indices],
         )

@@ -6,8 +6,9 @@ it into a temporary file next to its destination, checks the byte count
 against `Content-Length` and the sha256, and only then moves it into place,
 so an interrupted or corrupt download never leaves a file behind.
 `extract_archive` refuses members that would land outside the target folder
-(absolute paths, `..`, links), unpacks into a temporary folder and moves the
-result into place.
+(absolute paths, `..`, links), unpacks into a temporary folder and moves in
+only what is missing: a file already in the target folder (a user's partial
+copy, their notes) is never replaced or deleted.
 """
 
 import collections
@@ -18,6 +19,7 @@ import shutil
 import tarfile
 import tempfile
 import urllib.request
+import warnings
 import zipfile
 import zlib
 
@@ -128,8 +130,10 @@ def extract_archive(archive, target_dir):
     Every member is checked before anything is written: absolute paths,
     `..` components and (in tar files) links and device files are refused
     with a ValueError naming the member. The archive is unpacked into a
-    temporary folder inside `target_dir`, and each top-level entry is then
-    moved into place, so a failure leaves no half-unpacked folder.
+    temporary folder inside `target_dir`, and then only what is missing is
+    moved into place: existing folders are merged into and existing files
+    are kept (with a warning), never deleted. A failure while unpacking
+    leaves no half-unpacked folder.
 
     Args:
         archive: path of the archive.
@@ -147,19 +151,37 @@ def extract_archive(archive, target_dir):
             _unpack(archive, temp_dir)
         except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as error:
             raise ValueError(f"{archive} is not a complete, valid archive: {error}") from error
-        top_level = sorted(os.listdir(temp_dir))
-        for entry in top_level:
-            if entry == "__MACOSX":  # resource forks that macOS zip tools add
-                continue
-            destination = target_dir / entry
-            if destination.is_dir():
-                shutil.rmtree(destination)
-            elif destination.exists():
-                destination.unlink()
-            os.replace(temp_dir / entry, destination)
-        return [entry for entry in top_level if entry != "__MACOSX"]
+        top_level = [entry for entry in sorted(os.listdir(temp_dir)) if entry != "__MACOSX"]
+        kept = []
+        for entry in top_level:  # "__MACOSX": resource forks that macOS zip tools add
+            _move_missing(temp_dir / entry, target_dir / entry, kept)
+        if kept:
+            warnings.warn(
+                f"Unpacking {archive.name} into {target_dir}: kept {len(kept)} file(s) already there instead "
+                f"of the archive's copy (keras_har never overwrites or deletes your files): "
+                f"{', '.join(map(str, kept[:5]))}{' ...' if len(kept) > 5 else ''}",
+                stacklevel=2,
+            )
+        return top_level
     finally:
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _move_missing(source, destination, kept):
+    """Moves `source` to `destination`, adding only what is missing there.
+
+    A folder that already exists is merged into, file by file; a file that
+    already exists is left as it is (its path is appended to `kept`). So
+    unpacking next to a user's partial copy never deletes or replaces one of
+    the user's files.
+    """
+    if not os.path.lexists(destination):
+        os.replace(source, destination)
+    elif source.is_dir() and destination.is_dir() and not destination.is_symlink():
+        for entry in sorted(os.listdir(source)):
+            _move_missing(source / entry, destination / entry, kept)
+    else:
+        kept.append(destination)
 
 
 def _unpack(archive, temp_dir):

@@ -39,7 +39,12 @@ def _signal_file(raw, stem):
 def _parse(raw, verbose):
     labels_path = raw / "labels.txt"
     segments = _loading.read_table(labels_path, columns=5, name=NAME).astype(np.int64)
-    if len(segments) and not np.isin(segments[:, 2], np.arange(1, 13)).all():
+    if not len(segments):
+        raise ValueError(
+            f"{NAME}: {labels_path} holds no segments; expected one line 'experiment user activity start end' "
+            f"per labelled segment (1,214 in the original). Received: rows=0"
+        )
+    if not np.isin(segments[:, 2], np.arange(1, 13)).all():
         bad = segments[~np.isin(segments[:, 2], np.arange(1, 13)), 2][0]
         raise ValueError(f"{NAME}: {labels_path} has activity {bad}; expected 1 to 12. Received: activity={bad}")
     experiments = sorted(
@@ -47,6 +52,22 @@ def _parse(raw, verbose):
         for match in (_FILE_PATTERN.match(path.name) for path in raw.iterdir())
         if match
     )
+    # A segment whose recording is missing means an incomplete copy (deleted
+    # or never unpacked files): refuse rather than train on fewer windows.
+    labelled = sorted({(int(user), int(experiment)) for experiment, user in segments[:, :2]})
+    missing = [
+        f"{kind}_exp{experiment:02d}_user{user:02d}.txt"
+        for user, experiment in labelled if (user, experiment) not in set(experiments)
+        for kind in ("acc", "gyro")
+    ]
+    if missing:
+        shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+        raise FileNotFoundError(
+            f"{NAME}: the dataset is incomplete: {labels_path} labels segments of "
+            f"{len(missing) // 2} experiment(s) whose signal files are missing from {raw}: {shown} "
+            f"(plain or .gz). Restore them (or download the dataset again into an empty folder). "
+            f"Received: missing={missing[:6]}"
+        )
     recordings = []
     for user, experiment in tqdm(experiments, desc=f"Parsing {NAME}", disable=not verbose):
         stem = f"exp{experiment:02d}_user{user:02d}"

@@ -80,15 +80,13 @@ def main(argv=None):
     import keras_har.models  # noqa: F401  (registers the model classes for load_model)
     from keras_har.backend import keras
     from keras_har.export import dequantized_copy, export_model, quantize_aware
-    from keras_har.training import save_model_atomic
+    from keras_har.training import load_model, save_model_atomic
 
     keras.utils.set_random_seed(args.seed)
     model = None
     window_sec = args.window_sec
     if args.model:
-        if not os.path.isfile(args.model):
-            raise FileNotFoundError(f"--model: no such file. Received: model={args.model!r}")
-        model = keras.models.load_model(args.model, safe_mode=True)
+        model = load_model(args.model, argument="--model")
     data = keras_har.datasets.load_dataset(args.dataset, data_home=args.data_home, window_sec=window_sec)
     if model is not None and tuple(model.input_shape[1:]) != data.X.shape[1:]:
         raise ValueError(

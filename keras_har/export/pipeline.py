@@ -8,6 +8,7 @@ import numpy as np
 
 from keras_har.export.convert import convert_int8, describe
 from keras_har import atomic
+from keras_har.datasets.validation import check_finite, check_labels
 from keras_har.export.firmware import write_firmware
 from keras_har.export.memory_plan import add_offline_memory_plan, describe_memory_plan
 from keras_har.export.tflm import find_arena_bytes, run_litert, run_tflm
@@ -84,6 +85,8 @@ def export_model(
     ...     channel_mean=[0, 0, 0], channel_std=[1, 1, 1])  # doctest: +SKIP
     """
     started = time.time()
+    # Everything is checked before anything is written: an export folder is complete or absent.
+    _check_inputs(representative_windows, test_windows, test_labels, label_names)
     flatbuffer = convert_int8(model, representative_windows, recurrence=recurrence)
     window = np.asarray(representative_windows)[0]
     memory_plan = {"offline": bool(offline_memory_plan)}
@@ -120,6 +123,24 @@ def export_model(
     report["seconds"] = round(time.time() - started, 1)
     atomic.write_text(os.path.join(output_dir, "report.json"), json.dumps(report, indent=2) + "\n")
     return report
+
+
+def _check_inputs(representative_windows, test_windows, test_labels, label_names):
+    check_finite(representative_windows, "representative_windows")
+    if (test_windows is None) != (test_labels is None):
+        raise ValueError(
+            "Give both `test_windows` and `test_labels`, or neither. "
+            f"Received: test_windows={'given' if test_windows is not None else None}, "
+            f"test_labels={'given' if test_labels is not None else None}"
+        )
+    if test_windows is not None:
+        check_finite(test_windows, "test_windows")
+        labels = check_labels(test_labels, "test_labels", num_classes=len(label_names))
+        if len(labels) != len(test_windows):
+            raise ValueError(
+                f"`test_labels` needs one label per test window ({len(test_windows)}). "
+                f"Received: len(test_labels)={len(labels)}"
+            )
 
 
 def evaluate_int8(flatbuffer, windows, labels, *, float_model, qat_model=None, arena_bytes=None, progress=True):

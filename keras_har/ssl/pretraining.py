@@ -12,7 +12,7 @@ from keras_har.ssl.multi_task import MultiTask
 from keras_har.ssl.reconstruction import Reconstruction
 from keras_har.ssl.sampling import VarianceSampler
 from keras_har.ssl.sim_clr import SimCLR
-from keras_har.training import save_model_atomic
+from keras_har.training import load_model, save_model_atomic
 
 PRETEXTS = {"cpc": CPC, "reconstruction": Reconstruction, "multitask": MultiTask, "simclr": SimCLR}
 ENCODER_FILE = "encoder.keras"
@@ -129,12 +129,12 @@ def _existing(directory, file_name):
 
 def load_encoder(directory):
     """Loads ``encoder.keras`` from a `save_pretrained` directory (safe mode)."""
-    return keras.models.load_model(_existing(directory, ENCODER_FILE), safe_mode=True)
+    return load_model(_existing(directory, ENCODER_FILE), argument="encoder")
 
 
 def load_pretext(directory):
     """Loads ``pretext.keras`` from a `save_pretrained` directory (safe mode)."""
-    return keras.models.load_model(_existing(directory, PRETEXT_FILE), safe_mode=True)
+    return load_model(_existing(directory, PRETEXT_FILE), argument="encoder")
 
 
 def load_metadata(directory):

@@ -1,6 +1,7 @@
 """The label-scarce protocol of "Don't freeze": k windows per class, CV by subject, macro-F1."""
 
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -18,7 +19,12 @@ from keras_har.ssl.finetune import (
 )
 from keras_har.ssl.pretext_model import PretextModel
 
-RESULT_COLUMNS = ["mode", "windows_per_class", "seed", "fold", "train_windows", "test_windows", "macro_f1"]
+# windows_per_class is the k asked for; fewest_windows_per_class is the k the
+# smallest class really got (a class with fewer than k windows gives all it has).
+RESULT_COLUMNS = [
+    "mode", "windows_per_class", "fewest_windows_per_class", "seed", "fold", "train_windows", "test_windows",
+    "macro_f1",
+]
 
 
 def copy_pretext(pretext):
@@ -105,8 +111,14 @@ def label_scarce_study(
 
     Returns:
         A `pandas.DataFrame` with one row per fit: ``mode``,
-        ``windows_per_class``, ``seed``, ``fold``, ``train_windows``,
+        ``windows_per_class`` (k asked), ``fewest_windows_per_class`` (the
+        windows the smallest class really got: a class with fewer than k
+        gives all it has), ``seed``, ``fold``, ``train_windows``,
         ``test_windows``, ``macro_f1``.
+
+    Raises:
+        ValueError: a k above the window count of every class in some
+            fold's training subjects (it would train on all of them).
 
     Example:
     >>> import keras_har
@@ -145,6 +157,19 @@ def label_scarce_study(
         )
     seeds = list(seeds)
     fold_lists = {seed: subject_kfold(dataset.subjects, n_splits, seed)[: folds or n_splits] for seed in seeds}
+    # Checked for every fold before any training: a k above every class's
+    # count would train on all windows while reporting k.
+    for seed, fold_list in fold_lists.items():
+        for fold, (train, _) in enumerate(fold_list):
+            largest = int(np.bincount(dataset.y[train]).max())
+            too_many = [k for k in windows_per_class if k > largest]
+            if too_many:
+                raise ValueError(
+                    f"`windows_per_class` {too_many} is more than any class has in the training subjects of fold "
+                    f"{fold} (seed {seed}; the largest class has {largest} windows): that would use every "
+                    f"training window, not k per class. Use k <= {largest}. "
+                    f"Received: windows_per_class={windows_per_class}"
+                )
     total = sum(len(f) for f in fold_lists.values()) * len(windows_per_class) * len(modes)
     rows = []
     with tqdm(total=total, desc="fine-tuning", disable=not progress) as bar:
@@ -165,6 +190,7 @@ def label_scarce_study(
                 test_windows = scaler.transform(dataset.X[test])
                 for k in windows_per_class:
                     chosen = train[k_per_class(dataset.y[train], k, seed=seed + fold)]
+                    fewest = int(np.bincount(dataset.y[chosen])[np.unique(dataset.y[chosen])].min())
                     train_windows = scaler.transform(dataset.X[chosen])
                     for mode in modes:
                         classifier = runs[mode].fit(
@@ -172,7 +198,7 @@ def label_scarce_study(
                         )
                         score = macro_f1(classifier, test_windows, dataset.y[test])
                         rows.append(
-                            dict(zip(RESULT_COLUMNS, (mode, k, seed, fold, len(chosen), len(test), score)))
+                            dict(zip(RESULT_COLUMNS, (mode, k, fewest, seed, fold, len(chosen), len(test), score)))
                         )
                         bar.set_postfix(mode=mode, k=k, f1=f"{score:.3f}")
                         bar.update()
@@ -183,7 +209,11 @@ def summarize(results):
     """Mean and standard deviation of macro-F1 per (pretext, mode, k), over folds and seeds."""
     keys = [c for c in ("source", "target", "pretext", "mode", "windows_per_class") if c in results.columns]
     summary = results.groupby(keys)["macro_f1"].agg(["mean", "std", "count"]).reset_index()
-    return summary.rename(columns={"mean": "macro_f1_mean", "std": "macro_f1_std", "count": "fits"})
+    summary = summary.rename(columns={"mean": "macro_f1_mean", "std": "macro_f1_std", "count": "fits"})
+    if "fewest_windows_per_class" in results.columns:
+        fewest = results.groupby(keys)["fewest_windows_per_class"].min().reset_index(drop=True)
+        summary.insert(len(keys), "fewest_windows_per_class", fewest.to_numpy())
+    return summary
 
 
 def save_csv(table, path):

@@ -226,40 +226,23 @@ def resample_dataset(dataset, sampling_rate_hz, window_length, channels=None):
     )
 
 
-def load_windows(name_or_path, *, data_home=None):
-    """A dataset by name (`keras_har.datasets.load_dataset`) or from an ``.npz`` file.
+def load_windows(name_or_path, *, data_home=None, labelled=True):
+    """A dataset by name or path (`keras_har.datasets.load_dataset`), with a sampling rate.
 
-    The ``.npz`` holds ``X`` ``(N, T, C)`` and ``sampling_rate_hz``, and for
-    fine-tuning ``y`` and ``subjects``; optional ``class_names`` and
-    ``channel_names``. Unlabelled windows get label 0 and subject 0.
+    An ``.npz`` file is read by `keras_har.datasets.load_npz` (keys ``x``,
+    ``y``, ``subjects``, and here also ``sampling_rate_hz``, which
+    resampling needs); with ``labelled=False`` (pretraining) ``y`` and
+    ``subjects`` may be left out.
     """
-    import pathlib
+    from keras_har.datasets import is_npz_path, load_dataset, load_npz
 
-    from keras_har.datasets import HARDataset, load_dataset
-
-    path = pathlib.Path(str(name_or_path))
-    if path.suffix != ".npz":
-        return load_dataset(str(name_or_path), data_home=data_home, verbose=False)
-    if not path.is_file():
-        raise FileNotFoundError(f"Windows file not found. Received: dataset={str(path)!r}")
-    with np.load(path, allow_pickle=False) as arrays:
-        if "X" not in arrays or "sampling_rate_hz" not in arrays:
-            raise ValueError(
-                f"An .npz dataset needs arrays 'X' and 'sampling_rate_hz'; {path.name} has {sorted(arrays.files)}. "
-                f"Received: dataset={str(path)!r}"
-            )
-        windows = arrays["X"]
-        labels = arrays["y"] if "y" in arrays else np.zeros(len(windows), np.int64)
-        subjects = arrays["subjects"] if "subjects" in arrays else np.zeros(len(windows), np.int64)
-        num_classes = int(labels.max()) + 1 if len(labels) else 1
-        class_names = [str(i) for i in range(num_classes)]
-        if "class_names" in arrays:
-            class_names = [str(c) for c in arrays["class_names"]]
-        channel_names = [f"ch{i}" for i in range(windows.shape[2])]
-        if "channel_names" in arrays:
-            channel_names = [str(c) for c in arrays["channel_names"]]
-        rate = float(arrays["sampling_rate_hz"])
-    return HARDataset(
-        name=path.stem, X=windows, y=labels, subjects=subjects, class_names=class_names, channel_names=channel_names,
-        sampling_rate_hz=rate, window_sec=windows.shape[1] / rate, step_sec=windows.shape[1] / rate,
-    )
+    if is_npz_path(name_or_path):
+        dataset = load_npz(name_or_path, labelled=labelled)
+    else:
+        dataset = load_dataset(str(name_or_path), data_home=data_home, verbose=False)
+    if dataset.sampling_rate_hz is None:
+        raise ValueError(
+            f"Self-supervised training resamples windows, so it needs their sampling rate: save "
+            f"'sampling_rate_hz' in the .npz file. Received: dataset={str(name_or_path)!r}"
+        )
+    return dataset

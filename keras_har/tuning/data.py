@@ -1,9 +1,9 @@
 """Data for the search: loading, subject folds and per-fold standardisation."""
 
-import os
-
 import numpy as np
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit
+
+from keras_har.datasets import validation
 
 # With --folds 1 this share of the subjects is held out to score a trial.
 HOLDOUT_SUBJECT_FRACTION = 0.2
@@ -28,18 +28,19 @@ class SearchData:
     """
 
     def __init__(self, name, x, y, subjects, num_classes=None):
-        x = np.asarray(x, dtype="float32")
-        y = np.asarray(y, dtype="int64")
-        subjects = np.asarray(subjects)
+        x = np.asarray(x)
         if x.ndim != 3:
             raise ValueError(f"`x` must have shape (windows, T, C). Received: x.shape={x.shape}")
+        # The same rules as keras_har.datasets.HARDataset: one implementation.
+        validation.check_finite(x, "x")
+        x = x.astype("float32", copy=False)
+        y = validation.check_labels(y, "y", num_classes=num_classes)
+        subjects = validation.check_subjects(subjects, "subjects")
         if y.shape != (len(x),) or subjects.shape != (len(x),):
             raise ValueError(
                 f"`y` and `subjects` must hold one value per window, shape ({len(x)},). "
                 f"Received: y.shape={y.shape}, subjects.shape={subjects.shape}"
             )
-        if len(y) and y.min() < 0:
-            raise ValueError(f"`y` must hold labels 0..K-1. Received: min(y)={y.min()}")
         self.name = name
         self.x, self.y, self.subjects = x, y, subjects
         self.num_classes = int(num_classes if num_classes is not None else y.max() + 1)
@@ -55,7 +56,8 @@ def load_search_data(dataset, *, data_home=None):
     Args:
         dataset: a dataset name such as ``"uci_har"`` or ``"hapt"``, or a path
             to an ``.npz`` file holding arrays ``x`` ``(N, T, C)``, ``y`` and
-            ``subjects`` (your own data, or tiny test data).
+            ``subjects`` (your own data, or tiny test data; see
+            `keras_har.datasets.load_npz`).
         data_home: where the named datasets live (see `keras_har.datasets`).
 
     Returns:
@@ -65,22 +67,10 @@ def load_search_data(dataset, *, data_home=None):
     >>> from keras_har.tuning.data import load_search_data
     >>> data = load_search_data("hapt", data_home="/path/to/datasets")  # doctest: +SKIP
     """
-    if str(dataset).endswith(".npz"):
-        if not os.path.isfile(dataset):
-            raise FileNotFoundError(f"No such .npz file. Received: dataset={dataset!r}")
-        with np.load(dataset) as arrays:
-            missing = [key for key in ("x", "y", "subjects") if key not in arrays]
-            if missing:
-                raise ValueError(
-                    f"The .npz file must hold arrays 'x', 'y' and 'subjects'; {missing} are missing. "
-                    f"Received: dataset={dataset!r}"
-                )
-            name = os.path.splitext(os.path.basename(dataset))[0]
-            return SearchData(name, arrays["x"], arrays["y"], arrays["subjects"])
     from keras_har.datasets import load_dataset
 
     loaded = load_dataset(dataset, data_home=data_home)
-    return SearchData(dataset, loaded.X, loaded.y, loaded.subjects, num_classes=loaded.num_classes)
+    return SearchData(loaded.name, loaded.X, loaded.y, loaded.subjects, num_classes=loaded.num_classes)
 
 
 def subject_folds(subjects, folds, seed=0):

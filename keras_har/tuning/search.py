@@ -2,14 +2,18 @@
 
 import os
 
+from keras_har import run_settings
 from keras_har.tuning import oracles
 from keras_har.tuning._keras_tuner import keras_tuner
 from keras_har.tuning._options import DEFAULT_EPOCHS, DEFAULT_MAX_TRIALS, TUNERS
+from keras_har.tuning.budget import Budget
 from keras_har.tuning.data import SearchData, load_search_data, subject_folds
 from keras_har.tuning.har_tuner import OBJECTIVE, HARTuner
 from keras_har.tuning.reports import write_reports
 from keras_har.tuning.tinier_har_hyper_model import TinierHARHyperModel
 
+# The settings of a search, checked on every resume (see keras_har.run_settings).
+SETTINGS_FILE = "search.json"
 # Over-budget configurations fail by design, so KerasTuner's default stop
 # after 3 failures in a row would end a budgeted search early.
 _MAX_CONSECUTIVE_FAILURES = 1_000_000
@@ -74,8 +78,12 @@ def run_search(
     ``folds`` subject folds). Results go to ``directory/project_name``:
     ``trials.csv``, ``pareto.csv``, ``pareto.png``, ``fit_log.csv``, one
     ``trial_<id>/result.json`` per trial and TensorBoard HParams logs under
-    ``tensorboard/``. Rerunning with ``overwrite=False`` continues the same
-    project: finished trials are kept, an interrupted one is run again.
+    ``tensorboard/``, and the search's settings in ``search.json``.
+    Rerunning with ``overwrite=False`` continues the same project: finished
+    trials are kept, an interrupted one is run again. A rerun with other
+    training settings (epochs, folds, seed, space, budget, data) is refused
+    rather than mixing trials that are not comparable; ``max_trials`` may
+    grow.
 
     Distributed: set KERASTUNER_TUNER_ID ("chief" in the chief's id),
     KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT and run the same call in
@@ -123,6 +131,30 @@ def run_search(
     if worker and overwrite:
         print("distributed worker: ignoring overwrite=True (only the chief may reset the project)")
         overwrite = False
+    project_name = project_name or f"{data.name}_{tuner}"
+    settings = {
+        "dataset": data.name,
+        "windows": int(len(data.y)),
+        "input_shape": list(data.input_shape),
+        "num_classes": int(data.num_classes),
+        "tuner": tuner,
+        "space": space,
+        "tune_ablations": bool(tune_ablations),
+        "epochs": int(epochs),
+        "folds": int(folds),
+        "seed": int(seed),
+        "budget": (
+            {name: getattr(budget, name) for name, _ in Budget._LIMITS} if budget is not None and budget.is_set else None
+        ),
+        "footprint": footprint,
+    }
+    settings_path = os.path.join(directory, project_name, SETTINGS_FILE)
+    if not overwrite:
+        # Trials trained with other settings are not comparable: refuse to mix them.
+        run_settings.check_or_write(
+            settings_path, settings, holds="trials of a different search",
+            remedy="use the same settings, another --project-name, or --overwrite", write=not worker,
+        )
     hypermodel = TinierHARHyperModel(
         input_shape=data.input_shape, num_classes=data.num_classes, space=space, tune_ablations=tune_ablations
     )
@@ -132,9 +164,11 @@ def run_search(
         budget=budget,
         footprint=footprint,
         directory=directory,
-        project_name=project_name or f"{data.name}_{tuner}",
+        project_name=project_name,
         overwrite=overwrite,
     )
+    if overwrite:  # the tuner has just emptied the project
+        run_settings.check_or_write(settings_path, settings, holds="trials of a different search", remedy="")
     search_tuner.search(
         data=data, fold_indices=subject_folds(data.subjects, folds, seed), epochs=epochs, seed=seed, keras_verbose=verbose
     )

@@ -1,0 +1,52 @@
+"""A run's settings, written once and checked on every resume.
+
+A folder that a command fills over several calls (cross-validation folds,
+tuning trials) holds results that are only comparable if they were produced
+with the same settings. The first call writes the settings as JSON; every
+later call compares its own and refuses, naming each difference, rather than
+silently mixing results of two different runs.
+
+This module imports neither TensorFlow nor Keras.
+"""
+
+import json
+import os
+
+from keras_har import atomic
+
+
+def check_or_write(path, settings, *, holds, remedy, write=True):
+    """Writes ``settings`` to ``path``, or checks them against the file already there.
+
+    Args:
+        path: the JSON file, inside the run's folder.
+        settings: a JSON-serialisable dict.
+        holds: what the folder holds, for the message ("folds of a
+            different run").
+        remedy: what the user can do, for the message.
+        write: write the file when it is missing (False for a process that
+            only reads, such as a distributed tuning worker).
+
+    Raises:
+        ValueError: the file holds other settings; the message lists every
+            key that differs and the value asked for now.
+
+    Example:
+    >>> import keras_har.run_settings
+    >>> keras_har.run_settings.check_or_write("/tmp/keras_har_run.json", {"epochs": 1},
+    ...     holds="folds of a different run", remedy="use a new folder")  # doctest: +SKIP
+    """
+    settings = json.loads(json.dumps(settings))
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as file:
+            previous = json.load(file)
+        if previous != settings:
+            changed = sorted(key for key in set(previous) | set(settings) if previous.get(key) != settings.get(key))
+            raise ValueError(
+                f"{os.path.dirname(path)} holds {holds}; {remedy}. Differs in: {changed} (stored: "
+                + ", ".join(f"{k}={previous.get(k)!r}" for k in changed)
+                + "). Received: " + ", ".join(f"{k}={settings.get(k)!r}" for k in changed)
+            )
+        return
+    if write:
+        atomic.write_json(path, settings)
