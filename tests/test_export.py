@@ -161,7 +161,8 @@ def test_model_settings_hold_the_trained_model_values(bigru_int8, tmp_path):
         tmp_path, flatbuffer, sampling_rate_hz=50.0, channel_names=["acc_x", "acc_y", "acc_z"],
         label_names=["walk", "sit", 'say "hi"'], channel_mean=mean, channel_std=std, arena_bytes=4096,
     )
-    assert sorted(written) == ["model.tflite", "model_data.cc", "model_data.h", "model_ops.h", "model_settings.h"]
+    assert sorted(written) == ["har_classifier.cc", "har_classifier.h", "model.tflite", "model_data.cc", "model_data.h",
+                              "model_ops.h", "model_settings.h"]
     assert (tmp_path / "model.tflite").read_bytes() == flatbuffer
     values = export.parse_model_settings((tmp_path / "model_settings.h").read_text())
     facts = export.describe(flatbuffer)

@@ -233,7 +233,10 @@ def test_model_settings_carry_the_streaming_step(verified_export):
         model_settings_header(flatbuffer, step_length=0, **common)
 
 
-def test_fetch_tflm_extracts_safely_and_generates_both_trees(tmp_path):
+def test_fetch_tflm_extracts_safely_and_generates_both_trees(tmp_path, monkeypatch):
+    monkeypatch.delenv(tflm_source.TFLM_ENV, raising=False)
+    monkeypatch.delenv(tflm_source.CMSIS_NN_ENV, raising=False)
+
     def fake_download(url, destination):
         assert url == tflm_source.TFLM_URL
         top = tflm_source.TFLM_TOP_FOLDER

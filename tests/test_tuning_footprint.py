@@ -16,7 +16,8 @@ def test_measured_footprint_is_the_real_export_and_its_smallest_arena(tmp_path):
     from tflite_micro.python.tflite_micro import runtime
 
     model = keras_har.TinierHAR(input_shape=(32, 3), num_classes=4, recurrent="bilstm")
-    measured = measure_footprint(model, flatbuffer_path=tmp_path / "measured.tflite")  # in a child process
+    # In a child process; the 64-bit TFLM Python interpreter's arena (the Cortex-M4 one is tested below).
+    measured = measure_footprint(model, flatbuffer_path=tmp_path / "measured.tflite", arena_on="python")
     flatbuffer = (tmp_path / "measured.tflite").read_bytes()
     assert measured["flash_bytes"] == len(flatbuffer)
     assert measured["ops"] == describe(flatbuffer)["op_count"] == 37
@@ -30,8 +31,9 @@ def test_measured_footprint_is_the_real_export_and_its_smallest_arena(tmp_path):
     runtime.Interpreter.from_bytes(flatbuffer, arena_size=arena)
     with pytest.raises(RuntimeError, match="allocate"):
         runtime.Interpreter.from_bytes(flatbuffer, arena_size=arena - 16)
-    footprint = model_footprint(model, footprint="measure")
-    assert footprint["arena_kb"] == round(arena / 1024, 2)
+    assert measured["arena_on_cortex_m4"] == 0
+    footprint = model_footprint(model, footprint="measure-python")
+    assert footprint["arena_kb"] == round(arena / 1024, 2) and footprint["arena_on_cortex_m4"] == 0
     assert abs(footprint["flash_kb"] - len(flatbuffer) / 1024) <= 0.25
     with pytest.raises(ValueError, match="footprint="):
         model_footprint(model, footprint="guess")
@@ -73,7 +75,7 @@ def test_arena_budget_is_checked_against_measured_arenas(tmp_path, monkeypatch):
     # 8, 32 -> 20,272 B, 19,408 B, 21,872 B. The op-count estimate says 18.0-18.1 KB for all
     # three, so a search on the estimate would train all three under 19.5 KB.
     result = run_search(data, tuner="grid", max_trials=3, epochs=1, folds=1, directory=str(tmp_path),
-                        project_name="arena", budget=Budget(max_arena_kb=19.5))
+                        project_name="arena", budget=Budget(max_arena_kb=19.5), footprint="measure-python")
     assert fitted == [(4, 8)]
     trials = pd.read_csv(tmp_path / "arena" / "trials.csv")
     status = dict(zip(zip(trials["filters"], trials["gru_units"]), trials["status"]))
@@ -81,3 +83,30 @@ def test_arena_budget_is_checked_against_measured_arenas(tmp_path, monkeypatch):
     arena = dict(zip(zip(trials["filters"], trials["gru_units"]), trials["arena_kb"]))
     assert arena[(4, 8)] <= 19.5 < min(arena[(4, 16)], arena[(4, 32)])
     assert result["best"]["filters"] == 4 and result["best"]["gru_units"] == 8
+
+
+def test_measured_arena_is_the_cortex_m4_one_when_the_toolchain_is_there(tmp_path, firmware_toolchain, monkeypatch):
+    from keras_har.firmware.verify import cortex_m4_arena_bytes
+
+    tree, cmsis_nn = firmware_toolchain
+    monkeypatch.setenv("KERAS_HAR_TFLM", str(tree))
+    model = keras_har.TinierHAR(input_shape=(32, 3), num_classes=4, recurrent="bilstm")
+    measured = measure_footprint(model, flatbuffer_path=tmp_path / "m4.tflite")  # auto: the toolchain is there
+    flatbuffer = (tmp_path / "m4.tflite").read_bytes()
+    on_board = cortex_m4_arena_bytes(flatbuffer)
+    assert measured["arena_on_cortex_m4"] == 1
+    assert measured["arena_bytes"] == max(on_board.values())
+    assert on_board["reference"] < tflm.find_arena_bytes(flatbuffer, window=calibration_windows((32, 3))[0])
+    footprint = model_footprint(model, footprint="measure")
+    assert footprint["arena_on_cortex_m4"] == 1 and footprint["arena_kb"] == round(measured["arena_bytes"] / 1024, 2)
+
+
+def test_cortex_m4_footprint_without_the_toolchain_is_a_clear_error(monkeypatch, tmp_path):
+    from keras_har.export.footprint import measure_flatbuffer
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    model = keras_har.TinierHAR(input_shape=(32, 3), num_classes=4, recurrent="lstm", filters=2, gru_units=4)
+    with pytest.raises(FileNotFoundError, match=r"`arm-none-eabi-g\+\+` is not installed"):
+        measure_flatbuffer(model, arena_on="cortex-m4")
+    with pytest.raises(ValueError, match=r"Received: arena_on='board'"):
+        measure_flatbuffer(model, arena_on="board")

@@ -43,7 +43,11 @@ def calibration_windows(input_shape, count=CALIBRATION_WINDOWS, seed=0):
     return np.random.default_rng(seed).standard_normal((count, steps, channels)).astype("float32")
 
 
-def measure_flatbuffer(model, *, seed=0, recurrence="merged", offline_memory_plan=True, flatbuffer_path=None):
+ARENA_ON = ("auto", "cortex-m4", "python")
+
+
+def measure_flatbuffer(model, *, seed=0, recurrence="merged", offline_memory_plan=True, flatbuffer_path=None,
+                       arena_on="auto"):
     """Converts ``model`` in this process and measures the result (what the child runs).
 
     The flatbuffer is the one `keras_har.export.export_model` writes by
@@ -55,9 +59,18 @@ def measure_flatbuffer(model, *, seed=0, recurrence="merged", offline_memory_pla
 
     Returns:
         A dict with ``flash_bytes`` (the ``.tflite``, i.e. the C array),
-        ``arena_bytes`` (the smallest TFLM arena that allocates and runs one
-        window, `keras_har.export.find_arena_bytes`) and ``ops``.
+        ``arena_bytes``, ``arena_on_cortex_m4`` (1 or 0) and ``ops``. The arena
+        is the smallest one in which the model allocates and runs a window.
+        With ``arena_on="cortex-m4"``, on an emulated Cortex-M4: the larger of
+        the CMSIS-NN and reference kernel builds
+        (`keras_har.firmware.verify.cortex_m4_arena_bytes`). With
+        ``"python"``, in the TFLM Python interpreter (a 64-bit build that
+        needs 8-23% more, BENCHMARKS.md). ``"auto"`` (default): the
+        Cortex-M4 when the toolchain, QEMU and the TFLM trees are there
+        (`keras_har.firmware.verify.cortex_m4_available`), else Python.
     """
+    if arena_on not in ARENA_ON:
+        raise ValueError(f"`arena_on` must be one of {list(ARENA_ON)}. Received: arena_on={arena_on!r}")
     from keras_har.export.convert import convert_int8, describe
     from keras_har.atomic import write_bytes
     from keras_har.export.memory_plan import add_offline_memory_plan
@@ -69,14 +82,21 @@ def measure_flatbuffer(model, *, seed=0, recurrence="merged", offline_memory_pla
         flatbuffer = add_offline_memory_plan(flatbuffer)
     if flatbuffer_path is not None:
         write_bytes(flatbuffer_path, bytes(flatbuffer))
+    from keras_har.firmware.verify import cortex_m4_arena_bytes, cortex_m4_available
+
+    if arena_on == "cortex-m4" or (arena_on == "auto" and cortex_m4_available()):
+        arena_bytes, on_cortex_m4 = max(cortex_m4_arena_bytes(bytes(flatbuffer)).values()), 1
+    else:
+        arena_bytes, on_cortex_m4 = int(find_arena_bytes(flatbuffer, window=windows[0])), 0
     return {
         "flash_bytes": len(flatbuffer),
-        "arena_bytes": int(find_arena_bytes(flatbuffer, window=windows[0])),
+        "arena_bytes": int(arena_bytes),
+        "arena_on_cortex_m4": on_cortex_m4,
         "ops": int(describe(flatbuffer)["op_count"]),
     }
 
 
-def measure_footprint(model, *, seed=0, recurrence="merged", timeout=1800, flatbuffer_path=None):
+def measure_footprint(model, *, seed=0, recurrence="merged", timeout=1800, flatbuffer_path=None, arena_on="auto"):
     """Flash, arena and op count of ``model``'s int8 TFLM export, measured in a child process.
 
     Args:
@@ -86,6 +106,7 @@ def measure_footprint(model, *, seed=0, recurrence="merged", timeout=1800, flatb
         recurrence: passed to `keras_har.export.convert_int8`.
         timeout: seconds before the child is killed.
         flatbuffer_path: where to keep the measured ``.tflite`` (optional).
+        arena_on: ``"auto"``, ``"cortex-m4"`` or ``"python"``; see `measure_flatbuffer`.
 
     Returns:
         A dict with ``flash_bytes``, ``arena_bytes`` and ``ops``.
@@ -99,7 +120,7 @@ def measure_footprint(model, *, seed=0, recurrence="merged", timeout=1800, flatb
         result_path = os.path.join(folder, "footprint.json")
         model.save(model_path)
         command = [sys.executable, "-m", "keras_har.export.footprint", model_path, result_path,
-                   "--seed", str(seed), "--recurrence", recurrence]
+                   "--seed", str(seed), "--recurrence", recurrence, "--arena-on", arena_on]
         if flatbuffer_path is not None:
             command += ["--flatbuffer", os.fspath(flatbuffer_path)]
         try:
@@ -128,6 +149,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--recurrence", default="merged")
     parser.add_argument("--flatbuffer", default=None, help="also write the measured .tflite here")
+    parser.add_argument("--arena-on", choices=ARENA_ON, default="auto")
     args = parser.parse_args(argv)
     if not os.path.isfile(args.model):
         print(f"footprint: model file {args.model!r} does not exist; expected a .keras file", file=sys.stderr)
@@ -139,7 +161,8 @@ def main(argv=None):
     from keras_har.atomic import write_text
 
     model = keras.models.load_model(args.model)
-    result = measure_flatbuffer(model, seed=args.seed, recurrence=args.recurrence, flatbuffer_path=args.flatbuffer)
+    result = measure_flatbuffer(model, seed=args.seed, recurrence=args.recurrence, flatbuffer_path=args.flatbuffer,
+                                arena_on=args.arena_on)
     write_text(args.output, json.dumps(result))
     return 0
 

@@ -203,3 +203,50 @@ def dataset_inputs(export_dir, dataset, *, data_home=None, fold=0, windows=100, 
     test_subjects = np.unique(data.subjects[test_index])
     recordings = keras_har.datasets.load_recordings(dataset, data_home=data_home, subjects=test_subjects)
     return standardised, recordings[0].signal
+
+
+def cortex_m4_available(*, tflm_root=None, cmsis_nn_root=None):
+    """True when the Cortex-M4 toolchain, QEMU and both TFLM trees are there (nothing is built)."""
+    from keras_har.firmware.tflm_source import resolve_tflm_root
+    from keras_har.firmware.toolchain import missing_tools
+
+    if missing_tools("cortex-m4"):
+        return False
+    try:
+        for kernels in ("reference", "cmsis-nn"):
+            resolve_tflm_root(tflm_root, kernels=kernels, cmsis_nn_root=cmsis_nn_root)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def cortex_m4_arena_bytes(flatbuffer, *, kernels=("cmsis-nn", "reference"), tflm_root=None, cmsis_nn_root=None,
+                          timeout_s=600):
+    """The smallest arena of an int8 model on the emulated Cortex-M4, per kernel build.
+
+    Builds a throw-away export folder around ``flatbuffer`` (the arena does
+    not depend on the standardisation or label names written there), links
+    the Cortex-M4 runner and lets it search its own smallest arena
+    (`keras_har.firmware.run.find_arena`).
+
+    Returns:
+        dict: kernels -> smallest arena in bytes.
+    """
+    import tempfile
+
+    from keras_har.export.convert import describe
+    from keras_har.export.firmware import write_firmware
+
+    facts = describe(flatbuffer)
+    _, _, channels = facts["input"]["shape"]
+    classes = facts["output"]["shape"][-1]
+    arenas = {}
+    with tempfile.TemporaryDirectory(prefix="keras_har_m4_arena_") as folder:
+        write_firmware(folder, flatbuffer, sampling_rate_hz=1.0, channel_names=[f"c{i}" for i in range(channels)],
+                       label_names=[f"k{i}" for i in range(classes)], channel_mean=np.zeros(channels),
+                       channel_std=np.ones(channels), arena_bytes=0)
+        for kernel in kernels:
+            build = build_runner(folder, target="cortex-m4", kernels=kernel, tflm_root=tflm_root,
+                                 cmsis_nn_root=cmsis_nn_root, progress=False)
+            arenas[kernel] = runner.find_arena(build, timeout_s=timeout_s)[1]
+    return arenas

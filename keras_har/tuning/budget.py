@@ -12,7 +12,11 @@ before training. ``footprint="measure"`` (the default of the search whenever
 model to the int8 export and measures it with the TFLM interpreter
 (`keras_har.export.footprint.measure_footprint`, in a child process): flash
 is the stripped ``.tflite``, arena the smallest arena that allocates and runs
-a window. That costs about 15-60 s per configuration on 2 cores, once per
+a window: on an emulated Cortex-M4 (the larger of its CMSIS-NN and reference
+kernel builds) when the firmware toolchain, QEMU and a TFLM tree are there
+(`keras_har.firmware`), else in the 64-bit TFLM Python interpreter, which
+needs 16-71% more; ``arena_on_cortex_m4`` in ``trials.csv`` says which.
+That costs about 15-60 s per configuration on 2 cores, once per
 configuration (measurements are cached per hyperparameter set).
 
 ``footprint="estimate"`` (the default without those limits, for the
@@ -175,7 +179,9 @@ def _gru_arena_bytes(layer, steps):
     return ARENA_BYTES_PER_STEP_UNIT * steps * int(cell_layer.units)
 
 
-FOOTPRINT_MODES = ("estimate", "measure")
+FOOTPRINT_MODES = ("estimate", "measure", "measure-cortex-m4", "measure-python")
+# footprint mode -> where `keras_har.export.footprint.measure_footprint` measures the arena.
+_ARENA_ON = {"measure": "auto", "measure-cortex-m4": "cortex-m4", "measure-python": "python"}
 
 
 def check_footprint_mode(footprint):
@@ -189,9 +195,12 @@ def model_footprint(model, footprint="estimate"):
 
     Args:
         model: a built Keras model.
-        footprint: ``"estimate"`` (instant, `estimate_tflite_footprint`) or
+        footprint: ``"estimate"`` (instant, `estimate_tflite_footprint`),
             ``"measure"`` (a real int8 conversion measured in TFLM,
-            `keras_har.export.footprint.measure_footprint`).
+            `keras_har.export.footprint.measure_footprint`: the arena on an
+            emulated Cortex-M4 when the firmware toolchain is there, else in
+            the 64-bit Python interpreter), ``"measure-cortex-m4"`` (an error
+            without the toolchain) or ``"measure-python"``.
 
     Returns:
         A dict with ``params``, ``macs``, ``core_macs`` (from
@@ -206,10 +215,10 @@ def model_footprint(model, footprint="estimate"):
     """
     check_footprint_mode(footprint)
     counts = profile(model)
-    if footprint == "measure":
+    if footprint in _ARENA_ON:
         from keras_har.export.footprint import measure_footprint
 
-        tflite = measure_footprint(model)
+        tflite = measure_footprint(model, arena_on=_ARENA_ON[footprint])
     else:
         tflite = estimate_tflite_footprint(model)
     return {
@@ -219,6 +228,8 @@ def model_footprint(model, footprint="estimate"):
         "int8_ops": tflite["ops"],
         "flash_kb": round(tflite["flash_bytes"] / 1024, 2),
         "arena_kb": round(tflite["arena_bytes"] / 1024, 2),
+        # 1: the arena was measured on an emulated Cortex-M4; 0: estimated, or the 64-bit interpreter's.
+        "arena_on_cortex_m4": int(tflite.get("arena_on_cortex_m4", 0)),
     }
 
 

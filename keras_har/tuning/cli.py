@@ -35,10 +35,13 @@ def _configure(parser):
     parser.add_argument("--max-macs", type=int, default=None, help="skip models with more MACs per window")
     parser.add_argument("--max-flash-kb", type=float, default=None, help="skip models over this int8 .tflite size (KB)")
     parser.add_argument("--max-arena-kb", type=float, default=None, help="skip models over this TFLM arena (KB)")
-    parser.add_argument("--footprint", choices=("estimate", "measure"), default=None,
-                        help="flash/arena of each configuration: measure (convert to int8 and measure the arena in "
-                             "TFLM, 15-60 s per configuration; default with --max-flash-kb/--max-arena-kb) or "
-                             "estimate (instant op-count model; default otherwise)")
+    parser.add_argument("--footprint", choices=("estimate", "measure", "measure-cortex-m4", "measure-python"),
+                        default=None,
+                        help="flash/arena of each configuration: measure (convert to int8 and measure the smallest "
+                             "arena on an emulated Cortex-M4 when the firmware toolchain and a TFLM tree are there, "
+                             "else in the 64-bit TFLM Python interpreter; default with --max-flash-kb/--max-arena-kb), "
+                             "measure-cortex-m4 or measure-python to choose, or estimate (instant op-count model; "
+                             "default otherwise). trials.csv's arena_on_cortex_m4 column says which was used")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=0, help="Keras verbosity while training")
     parser.set_defaults(func=run_from_args)

@@ -14,7 +14,7 @@ PARETO_FILE = "pareto.csv"
 PARETO_PLOT = "pareto.png"
 # The paper's default TinierHAR (official configs/model.yaml).
 PAPER_DEFAULT = {"filters": 4, "gru_units": 16}
-_FOOTPRINT_KEYS = ("params", "macs", "core_macs", "int8_ops", "flash_kb", "arena_kb")
+_FOOTPRINT_KEYS = ("params", "macs", "core_macs", "int8_ops", "flash_kb", "arena_kb", "arena_on_cortex_m4")
 
 
 def collect_trials(tuner):

@@ -103,7 +103,8 @@ def run_search(
         project_name: default ``"<dataset>_<tuner>"``.
         overwrite: start the project afresh.
         budget: a `keras_har.tuning.Budget`; over-budget models are not trained.
-        footprint: ``"measure"`` or ``"estimate"`` flash and arena (see
+        footprint: ``"measure"`` (``"measure-cortex-m4"``, ``"measure-python"``)
+            or ``"estimate"`` flash and arena (see
             `keras_har.tuning.budget`); default: measure when the budget
             limits flash or arena, estimate otherwise.
         space: ``"paper_grid"`` (default for grid search) or ``"wide"``
