@@ -288,3 +288,24 @@ def test_kernel_sources_follow_the_ops(firmware_toolchain):
     assert "conv.cc" not in names and "unidirectional_sequence_lstm.cc" not in names
     cmsis = firmware_build.kernel_sources(cmsis_nn, "cmsis-nn", ["FULLY_CONNECTED"])
     assert any(path.parent.name == "cmsis_nn" and path.name == "fully_connected.cc" for path in cmsis)
+
+
+def test_the_arduino_sketch_compiles_for_a_cortex_m4_around_the_core(verified_export, firmware_toolchain, tmp_path):
+    # No Arduino core is installed here, so the Arduino API the sketch uses (Serial, millis) comes from a
+    # stub header; the rest (the core, the generated files, TFLM's headers) is what a board build compiles.
+    import subprocess
+
+    _, output, _ = verified_export
+    tree, _ = firmware_toolchain
+    stub = tmp_path / "stub"
+    stub.mkdir()
+    (stub / "TensorFlowLite.h").write_text(
+        "#pragma once\nstruct SerialStub { void begin(long) {} };\nextern SerialStub Serial;\n"
+        "unsigned long millis();\n")
+    sketch = pathlib.Path(__file__).resolve().parents[1] / "tflite/arduino/keras_har_tflm/keras_har_tflm.ino"
+    command = ["arm-none-eabi-g++", "-mcpu=cortex-m4", "-mthumb", "-std=c++17", "-fno-rtti", "-fno-exceptions",
+               "-DTF_LITE_STATIC_MEMORY", "-Wall", "-Wextra", "-fsyntax-only", "-x", "c++", str(sketch),
+               "-I", str(stub), "-I", str(output), "-isystem", str(tree),
+               "-isystem", str(tree / "third_party/flatbuffers/include"), "-isystem", str(tree / "third_party/gemmlowp")]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
