@@ -1,7 +1,9 @@
 """Helpers shared by several test modules (the tests folder is on sys.path under pytest)."""
 
 import importlib.util
+import io
 import pathlib
+import zipfile
 
 import numpy as np
 
@@ -17,6 +19,16 @@ def load_benchmark_script(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def zip_folder(folder, prefix=""):
+    """The bytes of a zip archive of every file under ``folder``, member names starting with ``prefix``."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(pathlib.Path(folder).rglob("*")):
+            if path.is_file():
+                archive.write(path, prefix + path.relative_to(folder).as_posix())
+    return buffer.getvalue()
 
 
 def toy_dataset(subjects_count=4, per_subject=24, t=16, c=3, k=3, seed=0):

@@ -5,7 +5,6 @@ import hashlib
 import http.server
 import io
 import os
-import pathlib
 import tarfile
 import threading
 import zipfile
@@ -15,6 +14,7 @@ import pytest
 
 import keras_har
 import test_datasets_files as fixtures
+from helpers import zip_folder
 from keras_har.datasets import download, hapt, uci_har, wisdm
 
 RemoteFileMetadata = download.RemoteFileMetadata
@@ -66,15 +66,6 @@ def server(monkeypatch):
 
 def _sha256(data):
     return hashlib.sha256(data).hexdigest()
-
-
-def _zip_folder(folder, prefix=""):
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for path in sorted(pathlib.Path(folder).rglob("*")):
-            if path.is_file():
-                archive.write(path, prefix + path.relative_to(folder).as_posix())
-    return buffer.getvalue()
 
 
 def test_download_verifies_the_checksum_and_moves_into_place(server, tmp_path):
@@ -146,7 +137,7 @@ def _tar_info(name, kind, linkname=""):
 def test_load_hapt_downloads_unpacks_and_removes_the_archive(server, tmp_path, monkeypatch):
     facts = fixtures.write_hapt(tmp_path / "source")
     # The UCI archive has no "HAPT Data Set/" top folder: its members start at RawData/.
-    body = _zip_folder(tmp_path / "source" / "hapt" / "HAPT Data Set")
+    body = zip_folder(tmp_path / "source" / "hapt" / "HAPT Data Set")
     url = server("/HAPT%20Data%20Set.zip", body)
     monkeypatch.setattr(hapt, "SPEC", dataclasses.replace(
         hapt.SPEC, remote=RemoteFileMetadata("HAPT Data Set.zip", url, _sha256(body))))
@@ -158,7 +149,7 @@ def test_load_hapt_downloads_unpacks_and_removes_the_archive(server, tmp_path, m
 
 def test_download_with_wrong_checksum_leaves_the_data_home_without_data(server, tmp_path, monkeypatch):
     fixtures.write_hapt(tmp_path / "source")
-    body = _zip_folder(tmp_path / "source" / "hapt" / "HAPT Data Set")
+    body = zip_folder(tmp_path / "source" / "hapt" / "HAPT Data Set")
     url = server("/hapt.zip", body)
     monkeypatch.setattr(hapt, "SPEC", dataclasses.replace(
         hapt.SPEC, remote=RemoteFileMetadata("hapt.zip", url, "0" * 64)))
@@ -169,7 +160,7 @@ def test_download_with_wrong_checksum_leaves_the_data_home_without_data(server, 
 
 def test_load_uci_har_unpacks_the_zip_inside_the_zip(server, tmp_path, monkeypatch):
     facts = fixtures.write_uci_har(tmp_path / "source")
-    inner = _zip_folder(tmp_path / "source" / "uci_har", prefix="")
+    inner = zip_folder(tmp_path / "source" / "uci_har", prefix="")
     outer = io.BytesIO()
     with zipfile.ZipFile(outer, "w") as zipped:
         zipped.writestr("UCI HAR Dataset.zip", inner)

@@ -23,7 +23,6 @@ import keras_har
 from keras_har import export, firmware
 from keras_har.export.tflm import quantize
 from keras_har.firmware import build as firmware_build
-from keras_har.firmware import run as firmware_run
 from keras_har.firmware import tflm_source, verify
 from keras_har.streaming import stream_predict, stream_windows
 

@@ -5,7 +5,6 @@ must not delete user files, a wrong data home, non-.npz files, 1-based and text 
 """
 
 import dataclasses
-import io
 import os
 import pathlib
 import zipfile
@@ -15,6 +14,7 @@ import pytest
 
 import keras_har
 import test_datasets_files as fixtures
+from helpers import zip_folder
 from keras_har.datasets import download, hapt, validation
 from keras_har.tuning.data import SearchData, load_search_data
 
@@ -112,15 +112,6 @@ def test_empty_hapt_labels_file_is_a_clear_error_naming_it(tmp_path):
 # --- downloads never delete user files; a wrong data home is one clear line --------
 
 
-def _zip_folder(folder, prefix):
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for path in sorted(pathlib.Path(folder).rglob("*")):
-            if path.is_file():
-                archive.write(path, prefix + path.relative_to(folder).as_posix())
-    return buffer.getvalue()
-
-
 def _serve_file(monkeypatch, body, name="HAPT Data Set.zip"):
     """Replaces the network fetch with a copy of `body` (the download code itself is tested in test_download)."""
     calls = []
@@ -142,7 +133,7 @@ def _serve_file(monkeypatch, body, name="HAPT Data Set.zip"):
 def test_download_next_to_a_partial_copy_keeps_every_user_file(tmp_path, monkeypatch):
     facts = fixtures.write_hapt(tmp_path / "source")
     (tmp_path / "source" / "hapt" / "HAPT Data Set" / "README.txt").write_text("the archive's README")
-    body = _zip_folder(tmp_path / "source" / "hapt" / "HAPT Data Set", prefix="HAPT Data Set/")
+    body = zip_folder(tmp_path / "source" / "hapt" / "HAPT Data Set", prefix="HAPT Data Set/")
     home = tmp_path / "home"
     user_folder = home / "hapt" / "HAPT Data Set"
     user_folder.mkdir(parents=True)

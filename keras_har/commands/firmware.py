@@ -54,8 +54,7 @@ def run(args):
                                   kernels=kernels, tflm_root=args.tflm_root, cmsis_nn_root=args.cmsis_nn_root,
                                   timeout_s=args.timeout)
     print(json.dumps(result, indent=2))
-    failed = [name for name, build in result["builds"].items()
-              if not build["bit_exact"] or not build.get("stream_labels_match", True)]
+    failed = verify.failed_builds(result)
     if failed:
         print(f"keras-har firmware: the firmware differs from the Python interpreter on {', '.join(failed)}")
         return 1

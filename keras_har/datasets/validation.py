@@ -104,16 +104,7 @@ def check_labels(y, name="y", *, num_classes=None):
             f"pass the names as `class_names` (a CSV folder with a metadata file does this for you; see the "
             f"README). Received: {name} values such as {sample}"
         )
-    if y.dtype.kind == "f":
-        check_finite(y, name)
-        if len(y) and not np.all(y == np.round(y)):
-            bad = int(np.flatnonzero(y != np.round(y))[0])
-            raise ValueError(
-                f"`{name}` must hold integer class indices. Received: {name}[{bad}]={y[bad]!r}"
-            )
-    elif y.dtype.kind not in "iub":
-        raise ValueError(f"`{name}` must hold integer class indices. Received: {name}.dtype={y.dtype}")
-    y = y.astype(np.int64)
+    y = _integers(y, name, "class indices")
     if not len(y):
         return y
     if y.min() < 0:
@@ -155,14 +146,19 @@ def check_subjects(subjects, name="subjects"):
             f"`{name}` must hold integer subject ids, not text. Number your subjects (a CSV folder maps "
             f"subject names to numbers for you; see the README). Received: {name} values such as {sample}"
         )
-    if subjects.dtype.kind == "f":
-        check_finite(subjects, name)
-        if len(subjects) and not np.all(subjects == np.round(subjects)):
-            bad = int(np.flatnonzero(subjects != np.round(subjects))[0])
-            raise ValueError(f"`{name}` must hold integer subject ids. Received: {name}[{bad}]={subjects[bad]!r}")
-    elif subjects.dtype.kind not in "iub":
-        raise ValueError(f"`{name}` must hold integer subject ids. Received: {name}.dtype={subjects.dtype}")
-    return subjects.astype(np.int64)
+    return _integers(subjects, name, "subject ids")
+
+
+def _integers(values, name, what):
+    """``values`` as int64: floats must be finite whole numbers, other non-integer dtypes are refused."""
+    if values.dtype.kind == "f":
+        check_finite(values, name)
+        if len(values) and not np.all(values == np.round(values)):
+            bad = int(np.flatnonzero(values != np.round(values))[0])
+            raise ValueError(f"`{name}` must hold integer {what}. Received: {name}[{bad}]={values[bad]!r}")
+    elif values.dtype.kind not in "iub":
+        raise ValueError(f"`{name}` must hold integer {what}. Received: {name}.dtype={values.dtype}")
+    return values.astype(np.int64)
 
 
 def open_npz(path, argument="dataset"):

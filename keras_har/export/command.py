@@ -133,19 +133,17 @@ def main(argv=None):
     save_model_atomic(to_convert, os.path.join(args.output, "model_float.keras"))
     summary = {key: report[key] for key in ("flash_bytes", "arena_bytes", "op_count", "macro_f1") if key in report}
     if verify_targets:
-        from keras_har.firmware.verify import verify_export
+        from keras_har.firmware.verify import failed_builds, first_recording, spread, verify_export
 
-        chosen = np.unique(np.linspace(0, len(test_x) - 1, min(args.verify_windows, len(test_x))).astype(int))
-        recording = keras_har.datasets.load_recordings(
-            args.dataset, data_home=args.data_home, subjects=np.unique(data.subjects[test_index]))[0].signal
-        verified = verify_export(args.output, windows=test_x[chosen], recording=recording, targets=verify_targets,
-                                 tflm_root=args.tflm_root, cmsis_nn_root=args.cmsis_nn_root)
+        recording = first_recording(args.dataset, data.subjects[test_index], data_home=args.data_home)
+        verified = verify_export(args.output, windows=test_x[spread(np.arange(len(test_x)), args.verify_windows)],
+                                 recording=recording, targets=verify_targets, tflm_root=args.tflm_root,
+                                 cmsis_nn_root=args.cmsis_nn_root)
         summary["firmware"] = {name: {key: build[key] for key in ("bit_exact", "stream_labels_match", "arena_bytes",
                                                                   "instructions_per_inference") if key in build}
                                for name, build in verified["builds"].items()}
         print(json.dumps(summary, indent=2))
-        failed = [name for name, build in verified["builds"].items()
-                  if not build["bit_exact"] or not build.get("stream_labels_match", True)]
+        failed = failed_builds(verified)
         if failed:
             print(f"tflite/export.py: the firmware differs from the TFLM Python interpreter on {', '.join(failed)}")
             return 1

@@ -114,13 +114,14 @@ def kernel_sources(root, kernels, op_types):
     root = pathlib.Path(root)
     registers = _register_functions(str(root))
     candidates = sorted((root / _KERNELS_DIR).glob("*.cc")) + sorted((root / _KERNELS_DIR / "cmsis_nn").glob("*.cc"))
+    texts = {path: path.read_text(errors="replace") for path in candidates}
     selected, queue = set(), []
     for op in op_types:
         function = registers.get(TFLM_OP_RESOLVER_METHODS[op])
         if function is None:
             raise ValueError(f"{root}: the op resolver has no `{TFLM_OP_RESOLVER_METHODS[op]}` for {op}. Received: op={op}")
         definition = re.compile(rf"\bRegister_{function}\(\)\s*\{{")
-        found = [path for path in candidates if definition.search(path.read_text(errors="replace"))]
+        found = [path for path in candidates if definition.search(texts[path])]
         preferred = [path for path in found if ("cmsis_nn" in path.parts) == (kernels == "cmsis-nn")] or found
         if not preferred:
             raise ValueError(f"{root}: no kernel source defines Register_{function}() for {op}. Received: op={op}")
@@ -131,7 +132,7 @@ def kernel_sources(root, kernels, op_types):
             continue
         selected.add(path)
         stems = [path.stem, path.stem + "_common"]
-        stems += re.findall(r'#include "tensorflow/lite/micro/kernels/(?:cmsis_nn/)?(\w+)\.h"', path.read_text())
+        stems += re.findall(r'#include "tensorflow/lite/micro/kernels/(?:cmsis_nn/)?(\w+)\.h"', texts[path])
         for stem in stems:
             for extra in (stem, stem + "_common"):
                 source = _kernel_file(root, kernels, extra)

@@ -196,13 +196,29 @@ def dataset_inputs(export_dir, dataset, *, data_home=None, fold=0, windows=100, 
                          f"{settings['kChannelCount']} but {dataset} gives {data.X.shape[1]} x {data.X.shape[2]}: "
                          f"pass the export's --window-sec. Received: window_sec={window_sec}")
     _, test_index = keras_har.datasets.splits.paper_folds(dataset, data.subjects)[fold]
-    chosen = test_index[np.unique(np.linspace(0, len(test_index) - 1, min(windows, len(test_index))).astype(int))]
     mean = np.asarray(settings["kChannelMean"], np.float32)
     std = np.asarray(settings["kChannelStd"], np.float32)
-    standardised = (data.X[chosen] - mean) / std
-    test_subjects = np.unique(data.subjects[test_index])
-    recordings = keras_har.datasets.load_recordings(dataset, data_home=data_home, subjects=test_subjects)
-    return standardised, recordings[0].signal
+    standardised = (data.X[spread(test_index, windows)] - mean) / std
+    return standardised, first_recording(dataset, data.subjects[test_index], data_home=data_home)
+
+
+def spread(indices, count):
+    """At most ``count`` of ``indices``, evenly spread over them (first and last included)."""
+    indices = np.asarray(indices)
+    return indices[np.unique(np.linspace(0, len(indices) - 1, min(count, len(indices))).astype(int))]
+
+
+def first_recording(dataset, subjects, *, data_home=None):
+    """The raw signal of the first recording of any of ``subjects`` in a built-in dataset."""
+    import keras_har
+
+    return keras_har.datasets.load_recordings(dataset, data_home=data_home, subjects=np.unique(subjects))[0].signal
+
+
+def failed_builds(result):
+    """Names of the builds in a `verify_export` result that differ from the TFLM Python interpreter."""
+    return [name for name, build in result["builds"].items()
+            if not build["bit_exact"] or not build.get("stream_labels_match", True)]
 
 
 def cortex_m4_available(*, tflm_root=None, cmsis_nn_root=None):

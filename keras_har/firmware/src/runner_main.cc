@@ -118,11 +118,11 @@ int FindArena() {
   const size_t used = g_classifier->ArenaUsedBytes();
   static int8_t window[kWindowLength * kChannelCount];
   size_t low = 0, high = sizeof(g_arena);  // low fails (or is untested), high works
+  // low and high stay multiples of 16, so with high - low >= 32 the middle lies strictly between them.
   while (high - low > 16) {
     const size_t middle = ((low + high) / 2) & ~static_cast<size_t>(15);
-    const bool works = middle > low && SetupWith(middle) == keras_har::SetupStatus::kOk &&
+    const bool works = SetupWith(middle) == keras_har::SetupStatus::kOk &&
                        g_classifier->ClassifyQuantized(window, nullptr) != keras_har::kNoResult;
-    if (middle <= low) break;
     if (works) high = middle; else low = middle;
   }
   printf("ARENA %lu %lu\n", static_cast<unsigned long>(used), static_cast<unsigned long>(high));
