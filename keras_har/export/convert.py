@@ -37,9 +37,14 @@ TFLM_OP_RESOLVER_METHODS = {
     "UNIDIRECTIONAL_SEQUENCE_LSTM": "AddUnidirectionalSequenceLSTM", "UNPACK": "AddUnpack",
     "WHILE": "AddWhile", "ZEROS_LIKE": "AddZerosLike",
 }
+# keras_har's own custom ops: op name -> (header shipped with the firmware,
+# the C++ expression that returns its TFLMRegistration*).
+CUSTOM_OPS = {
+    "KERAS_HAR_BIGRU": ("keras_har_bigru.h", "keras_har::Register_KERAS_HAR_BIGRU()"),
+}
 
 
-def convert_int8(model, representative_windows, *, recurrence="merged", strip=True, check=True):
+def convert_int8(model, representative_windows, *, recurrence="fused", strip=True, check=True):
     """Converts a trained model to a full-integer int8 TFLite flatbuffer for TFLM.
 
     Input and output are int8, only integer builtin kernels are allowed
@@ -53,8 +58,12 @@ def convert_int8(model, representative_windows, *, recurrence="merged", strip=Tr
             model of windows ``(T, C)``).
         representative_windows: float32 array ``(N, T, C)`` of normalised
             training windows, used only to calibrate ranges.
-        recurrence: how a GRU is written out; see
-            `keras_har.export.inference_graph.inference_function`.
+        recurrence: how a GRU is written out. ``"fused"`` (default): one
+            ``KERAS_HAR_BIGRU`` custom op (`keras_har.export.fused_gru`),
+            which the firmware registers and TFLM's Python interpreter runs
+            around (`keras_har.export.tflm.run_tflm`); the others are stock
+            ops, see `keras_har.export.inference_graph.inference_function`.
+            Models without a GRU ignore it.
         strip: drop tensor and op names from the flatbuffer (outputs are
             unchanged, the file is smaller).
         check: run `check_integer_only` and `check_tflm_ops`. Turn it off
@@ -76,7 +85,12 @@ def convert_int8(model, representative_windows, *, recurrence="merged", strip=Tr
             f"`representative_windows` must be a non-empty array of shape (N, {expected[0]}, {expected[1]}). "
             f"Received: representative_windows.shape={windows.shape}"
         )
-    function = inference_function(model, recurrence=recurrence)
+    fuse = recurrence == "fused" and getattr(model, "recurrent", None) in ("gru", "bigru")
+    if fuse:
+        from keras_har.export.fused_gru import gru_cells
+
+        gru_cells(model.get_layer("recurrent"))  # refuses a GRU the op does not compute, before converting
+    function = inference_function(model, recurrence="merged" if recurrence == "fused" else recurrence)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()], model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: ([window[None]] for window in windows)
@@ -84,6 +98,10 @@ def convert_int8(model, representative_windows, *, recurrence="merged", strip=Tr
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     flatbuffer = converter.convert()
+    if fuse:
+        from keras_har.export.fused_gru import fuse_gru
+
+        flatbuffer = fuse_gru(flatbuffer, model.get_layer("recurrent"))
     if strip:
         flatbuffer = strip_strings(flatbuffer)
     if check:
@@ -117,8 +135,10 @@ def describe(flatbuffer):
     dtypes = {value: name for name, value in vars(schema.TensorType).items() if not name.startswith("_")}
 
     def op_name(code):
+        if code.customCode is not None:
+            return code.customCode.decode()
         # Newer schemas keep ops above 127 in builtinCode, older ones in the deprecated byte.
-        return names.get(max(code.builtinCode, code.deprecatedBuiltinCode), f"CUSTOM:{code.customCode}")
+        return names[max(code.builtinCode, code.deprecatedBuiltinCode)]
 
     ops, float_tensors = [], 0
     for subgraph in model.subgraphs:
@@ -183,10 +203,11 @@ def check_tflm_ops(flatbuffer):
     """Raises ValueError naming every op that TFLM has no kernel for.
 
     Returns:
-        The sorted op names, each with a `TFLM_OP_RESOLVER_METHODS` entry.
+        The sorted op names, each with a `TFLM_OP_RESOLVER_METHODS` or
+        `CUSTOM_OPS` entry.
     """
     op_types = describe(flatbuffer)["op_types"]
-    missing = [op for op in op_types if op not in TFLM_OP_RESOLVER_METHODS]
+    missing = [op for op in op_types if op not in TFLM_OP_RESOLVER_METHODS and op not in CUSTOM_OPS]
     if missing:
         raise ValueError(
             f"The model uses {', '.join(missing)}, which TensorFlow Lite Micro has no kernel for, so it "

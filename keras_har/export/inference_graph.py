@@ -34,7 +34,9 @@ The float graph equals the Keras model to float rounding; see
 import numpy as np
 
 from keras_har.backend import keras, tf
+from keras_har.export.fused_gru import INPUT_MARKER, OUTPUT_MARKER
 
+# "fused" (keras_har.export.fused_gru) traces as "merged"; convert_int8 then fuses it.
 RECURRENCES = ("merged", "per_direction", "keras_unrolled")
 
 
@@ -122,7 +124,8 @@ def inference_function(model, *, recurrence="merged"):
 
     def forward(window):
         sequence = front(window, training=False)
-        sequence = tf.reshape(sequence, sequence.shape[1:])
+        # Named so that `keras_har.export.fused_gru.fuse_gru` finds the recurrence's boundaries.
+        sequence = tf.reshape(sequence, sequence.shape[1:], name=INPUT_MARKER)
         features = aggregate(recur(sequence))
         return tf.matmul(features, kernel) + bias
 
@@ -221,12 +224,12 @@ def _merged_recurrence(cells):
                     h = tf.add(n, z * (h - n), name="state")
             outputs.append(h)
         # TFLM's CONCATENATION takes at most 10 inputs; PACK takes any number.
-        outputs = tf.reshape(tf.stack(outputs, axis=0), (steps, state))
         if directions == 1:
-            return outputs
+            return tf.reshape(tf.stack(outputs, axis=0), (steps, state), name=OUTPUT_MARKER)
+        outputs = tf.reshape(tf.stack(outputs, axis=0), (steps, state))
         # Step t of the backward direction belongs to time T-1-t.
         forward, backward = tf.split(outputs, 2, axis=1)
-        return tf.concat([forward, tf.reverse(backward, axis=[0])], axis=1)
+        return tf.concat([forward, tf.reverse(backward, axis=[0])], axis=1, name=OUTPUT_MARKER)
 
     return recur
 

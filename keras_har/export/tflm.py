@@ -42,6 +42,12 @@ def dequantize_outputs(outputs, flatbuffer):
 def run_tflm(flatbuffer, windows, *, arena_bytes=None, progress=False):
     """Runs every window through the TFLM Python interpreter.
 
+    A model with keras_har's fused GRU op (`keras_har.export.fused_gru`),
+    which the Python interpreter cannot load, runs as the firmware computes
+    it: the stock ops before the op in TFLM, the op's integer reference
+    (`keras_har.export.fused_gru.gru_int8_reference`), the stock ops after it
+    in TFLM.
+
     Args:
         flatbuffer: int8 ``.tflite`` bytes (batch 1).
         windows: float32 ``(N, T, C)``; quantized with the model's input
@@ -52,12 +58,28 @@ def run_tflm(flatbuffer, windows, *, arena_bytes=None, progress=False):
     Returns:
         int8 outputs ``(N, K)``.
     """
+    return _run_model(flatbuffer, quantize_windows(windows, flatbuffer),
+                      lambda model, inputs: _run_tflm_int8(model, inputs, arena_bytes, progress))
+
+
+def _run_tflm_int8(flatbuffer, inputs, arena_bytes, progress):
     from tflite_micro.python.tflite_micro import runtime
 
     interpreter = runtime.Interpreter.from_bytes(bytes(flatbuffer), arena_size=arena_bytes)
-    return _run(interpreter, quantize_windows(windows, flatbuffer), progress, "TFLM",
-                lambda x: interpreter.set_input(x, 0), lambda: interpreter.get_output(0),
-                after=interpreter.reset)
+    return _run(interpreter, inputs, progress, "TFLM", lambda x: interpreter.set_input(x, 0),
+                lambda: interpreter.get_output(0), after=interpreter.reset,
+                shape=describe(flatbuffer)["input"]["shape"])
+
+
+def _run_model(flatbuffer, inputs, run_stock):
+    """``run_stock(flatbuffer, int8 inputs)`` on a stock-op model, or around the fused GRU op."""
+    from keras_har.export.fused_gru import fused_gru_ops, gru_int8_reference, split_at_fused_gru
+
+    if not fused_gru_ops(flatbuffer):
+        return run_stock(flatbuffer, inputs)
+    before, params, after = split_at_fused_gru(flatbuffer)
+    sequences = run_stock(before, inputs).reshape(len(inputs), params["steps"], params["input_dim"])
+    return run_stock(after, gru_int8_reference(sequences, params))
 
 
 LITERT_OP_RESOLVERS = ("auto", "builtin", "reference")
@@ -88,15 +110,22 @@ def run_litert(flatbuffer, windows, *, op_resolver="builtin", progress=False):
         "builtin": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
         "reference": OpResolverType.BUILTIN_REF,
     }[op_resolver]
-    interpreter = Interpreter(model_content=bytes(flatbuffer), experimental_op_resolver_type=resolver)
-    interpreter.allocate_tensors()
-    input_index = interpreter.get_input_details()[0]["index"]
-    output_index = interpreter.get_output_details()[0]["index"]
-    return _run(interpreter, quantize_windows(windows, flatbuffer), progress, "LiteRT",
-                lambda x: interpreter.set_tensor(input_index, x), lambda: interpreter.get_tensor(output_index))
+
+    def run_stock(model, inputs):
+        interpreter = Interpreter(model_content=bytes(model), experimental_op_resolver_type=resolver)
+        interpreter.allocate_tensors()
+        input_index = interpreter.get_input_details()[0]["index"]
+        output_index = interpreter.get_output_details()[0]["index"]
+        return _run(interpreter, inputs, progress, "LiteRT",
+                    lambda x: interpreter.set_tensor(input_index, x), lambda: interpreter.get_tensor(output_index),
+                    shape=describe(model)["input"]["shape"])
+
+    # A fused GRU op runs as its integer reference between the two stock-op halves (see run_tflm).
+    return _run_model(flatbuffer, quantize_windows(windows, flatbuffer), run_stock)
 
 
-def _run(interpreter, windows_int8, progress, label, set_input, get_output, after=None):
+def _run(interpreter, windows_int8, progress, label, set_input, get_output, after=None, shape=None):
+    """int8 inputs ``(N, ...)`` one by one, each reshaped to the model input's ``shape``; outputs ``(N, -1)``."""
     outputs = []
     iterator = windows_int8
     if progress:
@@ -104,7 +133,7 @@ def _run(interpreter, windows_int8, progress, label, set_input, get_output, afte
 
         iterator = tqdm(windows_int8, desc=f"{label} int8", unit="window")
     for window in iterator:
-        set_input(window[None])
+        set_input(window.reshape(shape))
         interpreter.invoke()
         outputs.append(np.array(get_output()).reshape(-1))
         if after is not None:
@@ -153,9 +182,20 @@ def find_arena_bytes(flatbuffer, *, window=None, alignment=16, isolate=True):
         isolate: run each candidate in a child process (about 0.3 s each);
             ``False`` allocates in this process, which a TFLM crash would end.
 
+    A model with keras_har's fused GRU op is searched on a stand-in with a
+    stock op in its place, plus the kernel's own arena bytes
+    (`keras_har.export.fused_gru.stand_in`): an estimate that errs high. The
+    firmware measures the real one (`keras_har.firmware.verify`).
+
     Returns:
         Arena size in bytes.
     """
+    from keras_har.export.fused_gru import fused_gru_ops, stand_in
+
+    if fused_gru_ops(flatbuffer):
+        model, extra = stand_in(flatbuffer)
+        found = find_arena_bytes(model, window=window, alignment=alignment, isolate=isolate)
+        return found + -(-extra // alignment) * alignment
     sample = None if window is None else quantize_windows(np.asarray(window)[None], flatbuffer)
     with tempfile.TemporaryDirectory(prefix="keras_har_arena_") as folder:
         model_path = os.path.join(folder, "model.tflite")

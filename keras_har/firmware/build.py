@@ -25,7 +25,7 @@ from keras_har.firmware import tflm_source
 from keras_har.firmware.toolchain import compiler_identity, find_tool
 
 SOURCE_DIR = pathlib.Path(__file__).resolve().parent / "src"
-CORE_SOURCES = ("har_classifier.h", "har_classifier.cc")
+CORE_SOURCES = ("har_classifier.h", "har_classifier.cc", "keras_har_bigru.h", "keras_har_bigru.cc")
 TARGETS = ("host", "cortex-m4")
 
 _COMMON_CXX = ("-std=c++17", "-fno-rtti", "-fno-exceptions", "-fno-threadsafe-statics", "-DTF_LITE_STATIC_MEMORY",
@@ -109,9 +109,11 @@ def _kernel_file(root, kernels, stem):
 
 def kernel_sources(root, kernels, op_types):
     """The kernel ``.cc`` files that ``op_types`` need (see the module docstring)."""
-    from keras_har.export.convert import TFLM_OP_RESOLVER_METHODS
+    from keras_har.export.convert import CUSTOM_OPS, TFLM_OP_RESOLVER_METHODS
 
     root = pathlib.Path(root)
+    # keras_har's custom ops are compiled with the firmware core, not from the tree.
+    op_types = [op for op in op_types if op not in CUSTOM_OPS]
     registers = _register_functions(str(root))
     candidates = sorted((root / _KERNELS_DIR).glob("*.cc")) + sorted((root / _KERNELS_DIR / "cmsis_nn").glob("*.cc"))
     texts = {path: path.read_text(errors="replace") for path in candidates}
@@ -268,7 +270,7 @@ def build_runner(export_dir, *, target="cortex-m4", kernels="reference", tflm_ro
         shutil.copyfile(export_dir / name, sources_dir / name)
     own = ["-Wall", "-Wextra", "-I", str(sources_dir), *(f"-D{define}" for define in defines)]
     app_jobs = [(cxx_command + own, sources_dir / name, build_dir / "obj" / (name + ".o"))
-                for name in ("har_classifier.cc", "runner_main.cc", "model_data.cc")]
+                for name in ("har_classifier.cc", "keras_har_bigru.cc", "runner_main.cc", "model_data.cc")]
     if target == "cortex-m4":
         app_jobs.append((cc_command + own, sources_dir / "cortex_m4_startup.c", build_dir / "obj" / "startup.o"))
     warnings = _compile_all(app_jobs, False, "runner")
