@@ -326,7 +326,10 @@ def holdout_split(dataset, *, protocol=None, fold=None, test_subjects=None, seed
         )
     train_idx, test_idx = fold_list[fold]
     ids = np.unique(dataset.subjects[test_idx]).tolist()
-    held_out = "the predefined test split" if protocol == "split" else f"test subjects {_describe_subjects(dataset, ids)}"
+    if protocol == "split":
+        held_out = "the predefined test split"
+    else:
+        held_out = f"test subjects {_describe_subjects(dataset, ids)}"
     description = f"fold {fold} of protocol {protocol}: {held_out}"
     if reason:
         description += f" (protocol chosen because {reason})"

@@ -201,6 +201,14 @@ def test_export_trains_and_exports_int8_for_a_csv_folder_with_the_test_subjects_
     np.testing.assert_allclose(settings["kChannelMean"], train.mean(axis=(0, 1)), rtol=1e-5)
     assert not np.allclose(settings["kChannelMean"], data.X.mean(axis=(0, 1)), rtol=1e-5)
     assert (output / "model_float.keras").is_file()
+    # keras-har firmware's inputs for the same export: the first LOSO fold's (alice's) windows, standardised as
+    # the export says; no recording to stream.
+    from keras_har.firmware import verify
+
+    windows, recording = verify.dataset_inputs(output, str(folder), windows=5)
+    assert recording is None
+    first = data.X[verify.spread(np.flatnonzero(data.subjects == 1), 5)]
+    np.testing.assert_allclose(windows, (first - settings["kChannelMean"]) / settings["kChannelStd"], rtol=1e-5)
 
 
 @pytest.mark.parametrize("arguments, expected", [

@@ -6,9 +6,7 @@ import os
 
 import numpy as np
 
-
-# Listed here rather than imported from keras_har.evaluation, so that --help does not import TensorFlow.
-PROTOCOLS = ("paper", "loso", "kfold", "split")
+from keras_har.evaluation import PROTOCOLS
 
 
 def _subject_list(text):
@@ -30,7 +28,8 @@ def build_parser():
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="a trained .keras model (trained on the training part of --dataset's split)")
-    source.add_argument("--train", action="store_true", help="train a TinierHAR on the training part of the split first")
+    source.add_argument("--train", action="store_true",
+                        help="train a TinierHAR on the training part of the split first")
     parser.add_argument("--dataset", default="hapt",
                         help="dataset name (default: hapt), or the path of your own data: a folder of CSV recordings "
                              "with a dataset.json, or an .npz file with x, y, subjects and sampling_rate_hz")
