@@ -120,6 +120,73 @@ def classification_scores(y_true, y_pred, num_classes):
     }
 
 
+BASELINE_TREES = 100
+BASELINE_KEYS = ("baseline_majority_macro_f1", "baseline_features_macro_f1")
+
+
+def window_features(windows):
+    """Per-channel mean, standard deviation, minimum and maximum of every window.
+
+    The features of the feature baseline (`baseline_scores`).
+
+    Args:
+        windows: ``(N, T, C)`` array.
+
+    Returns:
+        ``(N, 4 * C)`` float64 array: the C means, then the C standard
+        deviations, the C minima and the C maxima.
+
+    Example:
+    >>> import numpy as np, keras_har.evaluation
+    >>> keras_har.evaluation.window_features(np.array([[[1.0], [3.0]]])).tolist()
+    [[2.0, 1.0, 1.0, 3.0]]
+    """
+    windows = np.asarray(windows, dtype="float64")
+    if windows.ndim != 3:
+        raise ValueError(f"`windows` must have shape (N, T, C). Received: windows.shape={windows.shape}")
+    return np.concatenate([windows.mean(1), windows.std(1), windows.min(1), windows.max(1)], axis=1)
+
+
+def baseline_scores(dataset, train_idx, test_idx, *, seed=0):
+    """Macro-F1 of two baselines trained and scored on one fold: the floor a model must clear.
+
+    - majority: every test window gets the class most frequent among the
+      fold's training windows (the smallest class index on a tie);
+    - features: scikit-learn's ``RandomForestClassifier`` (100 trees, one
+      job, ``random_state=seed``) on `window_features` of the training
+      windows.
+
+    Both are scored with `classification_scores`, as the model is.
+
+    Args:
+        dataset: a `keras_har.datasets.HARDataset`.
+        train_idx, test_idx: the fold's training and test windows.
+        seed: the random forest's seed.
+
+    Returns:
+        ``{"baseline_majority_macro_f1": ..., "baseline_features_macro_f1": ...}``.
+
+    Example:
+    >>> import numpy as np, keras_har, keras_har.evaluation
+    >>> data = keras_har.datasets.HARDataset(
+    ...     name="toy", X=np.arange(24.0).reshape(6, 4, 1), y=[0, 0, 1, 0, 0, 1], subjects=[1, 1, 1, 2, 2, 2],
+    ...     class_names=["rest", "walk"], channel_names=["x"], sampling_rate_hz=50.0, window_sec=0.08, step_sec=0.08)
+    >>> keras_har.evaluation.baseline_scores(data, [0, 1, 2], [3, 4, 5])["baseline_majority_macro_f1"]
+    0.4
+    """
+    from sklearn.ensemble import RandomForestClassifier
+
+    train_idx, test_idx = np.asarray(train_idx), np.asarray(test_idx)
+    y_train, y_test = dataset.y[train_idx], dataset.y[test_idx]
+    majority = int(np.bincount(y_train, minlength=dataset.num_classes).argmax())
+    forest = RandomForestClassifier(n_estimators=BASELINE_TREES, n_jobs=1, random_state=seed)
+    forest.fit(window_features(dataset.X[train_idx]), y_train)
+    predicted = forest.predict(window_features(dataset.X[test_idx]))
+    scores = [classification_scores(y_test, np.full(len(y_test), majority), dataset.num_classes),
+              classification_scores(y_test, predicted, dataset.num_classes)]
+    return {key: score["macro_f1"] for key, score in zip(BASELINE_KEYS, scores)}
+
+
 def resolve_builder(model, model_kwargs=None):
     """Turns a model name or a builder into ``(build(input_shape, num_classes), name)``.
 
@@ -206,6 +273,100 @@ def make_folds(dataset, protocol=None, *, folds=None, seed=0):
     return all_folds[: folds or len(all_folds)], len(all_folds)
 
 
+def holdout_split(dataset, *, protocol=None, fold=None, test_subjects=None, seed=0):
+    """One train/test split, for a model that is trained once and deployed.
+
+    Either one fold of a cross-validation protocol (`make_folds`; for a
+    built-in dataset the paper's folds, for your own data the predefined
+    split, else LOSO or subject k-fold, as `default_protocol` chooses), or
+    the subjects named in ``test_subjects``.
+
+    Args:
+        dataset: a `keras_har.datasets.HARDataset`.
+        protocol: ``"paper"``, ``"loso"``, ``"kfold"`` or ``"split"``;
+            default `default_protocol`'s choice.
+        fold: index of the protocol's fold to hold out (default 0).
+        test_subjects: hold out these subjects instead, and train on all
+            others: integer ids, or the names of a CSV folder's subjects
+            (`HARDataset.subject_names`). Not together with ``protocol`` or
+            ``fold``.
+        seed: seed of the subject grouping for ``"kfold"``.
+
+    Returns:
+        ``(train_idx, test_idx, description)``; the description says which
+        split was held out and why, for printing and for reports.
+
+    Example:
+    >>> import keras_har, keras_har.evaluation
+    >>> data = keras_har.datasets.load_dataset("my_recordings/")  # doctest: +SKIP
+    >>> train, test, text = keras_har.evaluation.holdout_split(data, test_subjects=["carol"])  # doctest: +SKIP
+    >>> text  # doctest: +SKIP
+    'test subjects 3 (carol), held out as named'
+    """
+    from keras_har.datasets import splits
+
+    if test_subjects is not None:
+        if protocol is not None or fold is not None:
+            raise ValueError(
+                "Give `test_subjects` (--test-subjects) or a protocol's fold (--protocol, --fold), not both. "
+                f"Received: test_subjects={test_subjects!r}, protocol={protocol!r}, fold={fold!r}"
+            )
+        ids = _subject_ids(dataset, test_subjects)
+        [(train_idx, test_idx)] = splits.held_out_subjects(dataset.subjects, ids)
+        return train_idx, test_idx, f"test subjects {_describe_subjects(dataset, ids)}, held out as named"
+    reason = None
+    if protocol is None:
+        protocol, reason = default_protocol(dataset)
+    fold = 0 if fold is None else fold
+    fold_list, folds_total = make_folds(dataset, protocol, seed=seed)
+    if not isinstance(fold, (int, np.integer)) or isinstance(fold, bool) or not 0 <= fold < folds_total:
+        raise ValueError(
+            f"`fold` (--fold) must be a fold number in [0, {folds_total}) of protocol {protocol!r} on "
+            f"{dataset.name}. Received: fold={fold!r}"
+        )
+    train_idx, test_idx = fold_list[fold]
+    ids = np.unique(dataset.subjects[test_idx]).tolist()
+    if protocol == "split":
+        held_out = "the predefined test split"
+    else:
+        held_out = f"test subjects {_describe_subjects(dataset, ids)}"
+    description = f"fold {fold} of protocol {protocol}: {held_out}"
+    if reason:
+        description += f" (protocol chosen because {reason})"
+    return train_idx, test_idx, description
+
+
+def _subject_ids(dataset, test_subjects):
+    """Subject ids from ids or `dataset.subject_names` names, refused by name when neither."""
+    subjects = np.unique(dataset.subjects)
+    if len(subjects) < 2:
+        hint = " It has a predefined train/test split: use protocol 'split' (--protocol split)." if (
+            dataset.test_mask is not None) else ""
+        raise ValueError(
+            f"Holding out subjects needs data from several subjects; {dataset.name} has only subject id "
+            f"{int(subjects[0])}.{hint} Received: test_subjects={test_subjects!r}"
+        )
+    by_name = {str(name): subject for subject, name in (dataset.subject_names or {}).items()}
+    ids = []
+    for subject in test_subjects:
+        text = str(subject).strip()
+        if text in by_name:
+            ids.append(by_name[text])
+        elif text.lstrip("-").isdigit():
+            ids.append(int(text))
+        else:
+            raise ValueError(
+                f"Subject {text!r} is neither a subject id nor a subject name of {dataset.name} (its subjects: "
+                f"{_describe_subjects(dataset, subjects.tolist())}). Received: test_subjects={test_subjects!r}"
+            )
+    return ids
+
+
+def _describe_subjects(dataset, ids):
+    names = dataset.subject_names or {}
+    return ", ".join(f"{subject} ({names[subject]})" if subject in names else str(subject) for subject in ids)
+
+
 def cross_validate(
     model_builder_or_name,
     dataset,
@@ -221,6 +382,7 @@ def cross_validate(
     jit_compile=training.JIT_COMPILE,
     verbose=2,
     fold_indices=None,
+    baselines=True,
 ):
     """Cross-validates a model by subject and writes the results to ``output_dir``.
 
@@ -251,6 +413,11 @@ def cross_validate(
             or machines can share one ``output_dir``, each with its own
             indices; a last call without ``fold_indices`` then finds every
             fold finished and writes the summary of all of them.
+        baselines: also score a majority-class baseline and a random forest
+            on per-channel mean/std/min/max on every fold (`baseline_scores`):
+            per fold and as ``baseline_*_macro_f1_mean``/``_std`` in
+            ``results.json``. A network below them has learnt less than the
+            simple features; the summary then says so.
 
     Returns:
         The dict written to ``results.json`` (the folds of this call).
@@ -308,7 +475,11 @@ def cross_validate(
         fold_path = os.path.join(output_dir, "folds", f"fold_{index:02d}.json")
         if os.path.exists(fold_path):
             with open(fold_path, encoding="utf-8") as file:
-                fold_results.append(json.load(file))
+                result = json.load(file)
+            if baselines and not all(key in result for key in BASELINE_KEYS):
+                # A fold finished without baselines (an older run, or --no-baselines): they are cheap.
+                result.update(baseline_scores(dataset, train_idx, test_idx, seed=seed))
+            fold_results.append(result)
             progress.set_postfix(skipped=f"fold {index}")
             progress.update(1)
             continue
@@ -361,6 +532,8 @@ def cross_validate(
             "confusion": scores["confusion"].tolist(),
             "standardizer": standardizer.to_dict(),
         }
+        if baselines:
+            result.update(baseline_scores(dataset, train_idx, test_idx, seed=seed))
         _write_npz_atomic(fold_path[: -len(".json")] + ".npz", y_true=y_test, y_pred=y_pred)
         # The json is written last: its presence marks the fold as finished.
         atomic.write_json(fold_path, result)
@@ -371,7 +544,28 @@ def cross_validate(
     results = _summarise(dict(config, folds_run=len(selected)), fold_results, dataset.class_names)
     results["wall_seconds_this_run"] = time.perf_counter() - start
     _write_outputs(output_dir, results, dataset.class_names)
+    if "baseline_features_macro_f1_mean" in results:
+        print(baseline_summary(results))
     return results
+
+
+def baseline_summary(results):
+    """One line comparing the model's mean macro-F1 with the baselines' (from `cross_validate`'s results).
+
+    Example:
+    >>> import keras_har.evaluation
+    >>> print(keras_har.evaluation.baseline_summary({
+    ...     "macro_f1_mean": 0.5, "baseline_majority_macro_f1_mean": 0.1, "baseline_features_macro_f1_mean": 0.6}))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    macro-F1 0.5000; baselines: majority class 0.1000, random forest on mean/std/min/max 0.6000
+    (the network is below the feature baseline)
+    """
+    line = (f"macro-F1 {results['macro_f1_mean']:.4f}; baselines: majority class "
+            f"{results['baseline_majority_macro_f1_mean']:.4f}, random forest on mean/std/min/max "
+            f"{results['baseline_features_macro_f1_mean']:.4f}")
+    if results["macro_f1_mean"] < results["baseline_features_macro_f1_mean"]:
+        line += " (the network is below the feature baseline)"
+    return line
 
 
 def _summarise(config, fold_results, class_names):
@@ -385,6 +579,14 @@ def _summarise(config, fold_results, class_names):
     results["macs"] = fold_results[0]["macs"]
     for key in ("macro_f1", "accuracy", "weighted_f1", "epochs_run", "seconds_per_epoch"):
         results[f"{key}_mean"], results[f"{key}_std"] = mean_std(key)
+    if all(key in fold for fold in fold_results for key in BASELINE_KEYS):
+        for key in BASELINE_KEYS:
+            results[f"{key}_mean"], results[f"{key}_std"] = mean_std(key)
+        results["baselines"] = {
+            "majority": "every test window gets the most frequent class of the fold's training windows",
+            "features": f"RandomForestClassifier(n_estimators={BASELINE_TREES}) on per-channel "
+                        f"mean/std/min/max of each window, trained on the fold's training windows",
+        }
     results["wall_seconds"] = float(sum(fold["fold_seconds"] for fold in fold_results))
     # A fold restored from an older results.json (benchmarks/restore_run.py) has
     # no confusion matrix of its own; the summed matrix says which folds it covers.

@@ -153,3 +153,141 @@ def test_train_accepts_npz_windows_without_a_sampling_rate(tmp_path):
                  "--epochs", "1", "--output", str(tmp_path / "model")]) == 0
     history = json.loads((tmp_path / "model" / "history.json").read_text())
     assert history["sampling_rate_hz"] is None and history["window_shape"] == [16, 2]
+
+
+def write_training_folder(root, rows_per_label=20, **metadata):
+    """`write_folder` plus two longer recordings per subject, every class in each: enough to train on."""
+    folder = write_folder(root, **metadata)
+    for index in range(2):
+        for offset, subject in enumerate(("alice", "bob", "carol")):
+            labels = [name for name in np.roll(CLASSES, offset + index) for _ in range(rows_per_label)]
+            _write_recording(folder / f"{subject}_extra{index}.csv", labels, offset=10 * offset)
+    return folder
+
+
+def write_split_folder(root, rows_per_label=20, **metadata):
+    """Recordings without subjects, in train/ and test/ folders."""
+    folder = write_folder(root, **metadata)
+    for path in folder.glob("*.csv"):
+        path.unlink()
+    for index in range(3):
+        labels = [name for name in np.roll(CLASSES, index) for _ in range(rows_per_label)]
+        _write_recording(folder / "train" / f"session{index}.csv", labels, offset=index)
+    _write_recording(folder / "test" / "later.csv", [name for name in CLASSES for _ in range(rows_per_label)])
+    return folder
+
+
+def test_export_trains_and_exports_int8_for_a_csv_folder_with_the_test_subjects_named(tmp_path, capsys):
+    from keras_har import export
+    from keras_har.export.command import main as export_main
+
+    folder = write_training_folder(tmp_path / "phone")
+    data = keras_har.datasets.load_dataset(str(folder))
+    output = tmp_path / "tflm"
+    assert export_main(["--train", "--dataset", str(folder), "--test-subjects", "carol", "--output", str(output),
+                        "--epochs", "1", "--filters", "2", "--units", "4", "--recurrent", "lstm",
+                        "--representative-windows", "8"]) == 0
+    assert "test split: test subjects 3 (carol), held out as named" in capsys.readouterr().out
+    report = json.loads((output / "report.json").read_text())
+    assert report["test_split"] == "test subjects 3 (carol), held out as named"
+    assert report["test_windows"] == int((data.subjects == 3).sum()) == 1 + 2 * 11  # carol_walk + 2 x 60 rows
+    assert set(report["macro_f1"]) == {"float_keras", "litert_int8", "tflm_int8"}
+    assert all(0.0 <= value <= 1.0 for value in report["macro_f1"].values())
+    assert export.describe((output / "model.tflite").read_bytes())["float_tensors"] == 0
+    settings = export.parse_model_settings((output / "model_settings.h").read_text())
+    assert (settings["kWindowLength"], settings["kChannelCount"], settings["kStepLength"]) == (10, 3, 5)
+    # Standardised with the statistics of alice's and bob's windows only: carol's are the test windows.
+    train = data.X[data.subjects != 3]
+    np.testing.assert_allclose(settings["kChannelMean"], train.mean(axis=(0, 1)), rtol=1e-5)
+    assert not np.allclose(settings["kChannelMean"], data.X.mean(axis=(0, 1)), rtol=1e-5)
+    assert (output / "model_float.keras").is_file()
+    # keras-har firmware's inputs for the same export: the first LOSO fold's (alice's) windows, standardised as
+    # the export says; no recording to stream.
+    from keras_har.firmware import verify
+
+    windows, recording = verify.dataset_inputs(output, str(folder), windows=5)
+    assert recording is None
+    first = data.X[verify.spread(np.flatnonzero(data.subjects == 1), 5)]
+    np.testing.assert_allclose(windows, (first - settings["kChannelMean"]) / settings["kChannelStd"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("arguments, expected", [
+    (["--test-subjects", "9"], r"Subjects \[9\] are not in the data; its subjects are \[1, 2, 3\]\. "
+                               r"Received: test_subjects=\[9\]"),
+    (["--test-subjects", "dave"], r"Subject 'dave' is neither a subject id nor a subject name of phone \(its "
+                                  r"subjects: 1 \(alice\), 2 \(bob\), 3 \(carol\)\)"),
+    (["--test-subjects", "1,2,3"], r"Holding out every subject \(\[1, 2, 3\]\) leaves none to train on"),
+    (["--test-subjects", "1", "--fold", "0"], r"Give `test_subjects` \(--test-subjects\) or a protocol's fold"),
+    (["--fold", "3"], r"`fold` \(--fold\) must be a fold number in \[0, 3\) of protocol 'loso' on phone\. "
+                      r"Received: fold=3"),
+    (["--protocol", "split"], r"Protocol 'split' needs a predefined test split"),
+])
+def test_export_refuses_a_test_split_that_does_not_fit_the_data_before_writing(tmp_path, arguments, expected):
+    from keras_har.export.command import main as export_main
+
+    folder = write_training_folder(tmp_path / "phone")
+    output = tmp_path / "tflm"
+    with pytest.raises(ValueError, match=expected):
+        export_main(["--train", "--dataset", str(folder), "--output", str(output), *arguments])
+    assert not output.exists()
+
+
+def test_export_names_the_predefined_split_and_refuses_subjects_on_data_without_them(tmp_path):
+    from keras_har.evaluation import holdout_split
+    from keras_har.export.command import main as export_main
+
+    folder = write_split_folder(tmp_path / "no_subjects")
+    data = keras_har.datasets.load_dataset(str(folder))
+    train, test, text = holdout_split(data)
+    assert test.tolist() == np.flatnonzero(data.test_mask).tolist() and len(train) == int((~data.test_mask).sum())
+    assert text == ("fold 0 of protocol split: the predefined test split (protocol chosen because no_subjects has "
+                    "no official folds and a predefined train/test split)")
+    with pytest.raises(ValueError, match=r"Holding out subjects needs data from several subjects; no_subjects has "
+                                         r"only subject id 0\. It has a predefined train/test split: use protocol "
+                                         r"'split' \(--protocol split\)\. Received: test_subjects=\['1'\]"):
+        export_main(["--train", "--dataset", str(folder), "--test-subjects", "1", "--output", str(tmp_path / "o")])
+    assert not (tmp_path / "o").exists()
+
+
+def test_export_refuses_npz_windows_without_a_sampling_rate(tmp_path):
+    from keras_har.export.command import main as export_main
+
+    path = tmp_path / "windows.npz"
+    np.savez(path, x=np.zeros((8, 16, 2)), y=np.arange(8) % 2, subjects=np.arange(8) % 4)
+    with pytest.raises(ValueError, match=r"save 'sampling_rate_hz' in the \.npz file\. Received: dataset='.*windows"):
+        export_main(["--train", "--dataset", str(path), "--output", str(tmp_path / "o")])
+    assert not (tmp_path / "o").exists()
+
+
+def test_firmware_check_of_your_own_data_has_no_recording_to_stream(tmp_path):
+    from keras_har.firmware.verify import first_recording
+
+    assert first_recording(str(write_folder(tmp_path / "phone")), [1]) is None
+
+
+def test_pretrain_and_finetune_accept_csv_folders(tmp_path):
+    from keras_har import ssl
+
+    # 3.2 s windows at 10 Hz: 32 samples, as the other self-supervised tests use.
+    folder = write_training_folder(tmp_path / "phone", rows_per_label=40, window_sec=3.2, step_sec=1.6)
+    data = keras_har.datasets.load_dataset(str(folder))
+    run = tmp_path / "pretrained"
+    assert main(["pretrain", "--pretext", "reconstruction", "--dataset", str(folder), "--output", str(run),
+                 "--epochs", "1", "--fraction", "0.5", "--batch-size", "8"]) == 0
+    metadata = ssl.load_metadata(run)
+    assert (metadata["sampling_rate_hz"], metadata["window_length"], metadata["channel_names"]) == (10.0, 32, CHANNELS)
+    results = tmp_path / "results.csv"
+    assert main(["finetune", "--encoder", str(run), "--dataset", str(folder), "--mode", "frozen",
+                 "--windows-per-class", "1", "--n-splits", "3", "--folds", "1", "--epochs", "1",
+                 "--output", str(results)]) == 0
+    table = __import__("pandas").read_csv(results)
+    held_out = keras_har.datasets.splits.subject_kfold(data.subjects, 3, 0)[0][1]
+    assert table[["train_windows", "test_windows"]].values.tolist() == [[3, len(held_out)]]
+
+    # Recordings without subjects, in train/ and test/: fine-tuning is scored on the test/ windows.
+    split = write_split_folder(tmp_path / "no_subjects", rows_per_label=40, window_sec=3.2, step_sec=1.6)
+    assert main(["finetune", "--encoder", str(run), "--dataset", str(split), "--mode", "frozen",
+                 "--windows-per-class", "1", "--epochs", "1", "--output", str(results)]) == 0
+    table = __import__("pandas").read_csv(results)
+    test_mask = keras_har.datasets.load_dataset(str(split)).test_mask
+    assert table[["fold", "train_windows", "test_windows"]].values.tolist() == [[0, 3, int(test_mask.sum())]]

@@ -87,6 +87,69 @@ def test_cross_validate_writes_files_that_reload_and_resumes(tmp_path):
     assert builder.calls == 3
 
 
+def _imbalanced_dataset():
+    """Three subjects of 6 windows whose features give the class away; the majority class differs per fold."""
+    from keras_har.datasets import HARDataset
+
+    y = np.array([0, 0, 0, 0, 1, 2,  0, 0, 0, 1, 1, 2,  1, 1, 1, 1, 0, 2])
+    x = np.random.default_rng(0).normal(size=(18, 16, 2)) + 10 * y[:, None, None]
+    return HARDataset(name="imbalanced", X=x, y=y, subjects=np.repeat([1, 2, 3], 6), class_names=["a", "b", "c"],
+                      channel_names=["x", "z"], sampling_rate_hz=50.0, window_sec=0.32, step_sec=0.16)
+
+
+def test_cross_validate_reports_majority_and_feature_baselines_per_fold_and_in_the_summary(tmp_path, capsys):
+    data = _imbalanced_dataset()
+    builder = CountingBuilder()
+    results = evaluation.cross_validate(builder, data, protocol="loso", epochs=1, output_dir=tmp_path, verbose=0)
+    # By hand: the training subjects' most frequent class is 1 (4 x a, 6 x b, 2 x c), then a (5 x a, 5 x b: the
+    # tie goes to the smaller index), then a (7 x a); predicting it everywhere scores F1 2*hits / (true + predicted)
+    # on that class and 0 on the two others present.
+    by_hand = [2 * 1 / (1 + 6) / 3, 2 * 3 / (3 + 6) / 3, 2 * 1 / (1 + 6) / 3]
+    majority = [fold["baseline_majority_macro_f1"] for fold in results["folds"]]
+    np.testing.assert_allclose(majority, by_hand)
+    assert results["baseline_majority_macro_f1_mean"] == pytest.approx(np.mean(by_hand))
+    assert results["baseline_majority_macro_f1_std"] == pytest.approx(np.std(by_hand))
+    # The window means separate the classes: the random forest is perfect on every fold.
+    assert [fold["baseline_features_macro_f1"] for fold in results["folds"]] == [1.0, 1.0, 1.0]
+    assert results["baseline_features_macro_f1_mean"] == 1.0
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["baseline_majority_macro_f1_mean"] == results["baseline_majority_macro_f1_mean"]
+    assert set(saved["baselines"]) == {"majority", "features"}
+    table = pd.read_csv(tmp_path / "folds.csv")
+    np.testing.assert_allclose(table["baseline_majority_macro_f1"], by_hand)
+    assert table["baseline_features_macro_f1"].between(0, 1).all()
+    printed = capsys.readouterr().out
+    assert f"baselines: majority class {np.mean(by_hand):.4f}, random forest on mean/std/min/max 1.0000" in printed
+    if results["macro_f1_mean"] < 1.0:
+        assert "(the network is below the feature baseline)" in printed
+
+    # A fold finished without baselines gets them on the next call, without training again.
+    fold_path = tmp_path / "folds" / "fold_01.json"
+    fold = json.loads(fold_path.read_text())
+    fold_path.write_text(json.dumps({k: v for k, v in fold.items() if not k.startswith("baseline_")}))
+    again = evaluation.cross_validate(builder, data, protocol="loso", epochs=1, output_dir=tmp_path, verbose=0)
+    assert builder.calls == 3
+    assert again["folds"][1]["baseline_majority_macro_f1"] == pytest.approx(by_hand[1])
+
+
+def test_baselines_can_be_turned_off(tmp_path):
+    results = evaluation.cross_validate(CountingBuilder(), _imbalanced_dataset(), protocol="loso", folds=1, epochs=1,
+                                        output_dir=tmp_path, verbose=0, baselines=False)
+    assert not [key for key in results if key.startswith("baseline")]
+    assert not [key for key in results["folds"][0] if key.startswith("baseline")]
+    from keras_har.cli import build_parser
+
+    arguments = ["evaluate", "--model", "tinierhar", "--dataset", "hapt", "--output", "out"]
+    assert build_parser().parse_args(arguments).baselines is True
+    assert build_parser().parse_args(arguments + ["--no-baselines"]).baselines is False
+
+
+def test_window_features_are_per_channel_mean_std_min_max():
+    windows = np.array([[[1.0, 10.0], [3.0, 10.0], [5.0, 40.0]]])
+    np.testing.assert_allclose(evaluation.window_features(windows),
+                               [[3.0, 20.0, np.std([1, 3, 5]), np.std([10, 10, 40]), 1.0, 10.0, 5.0, 40.0]])
+
+
 def test_a_run_can_be_extended_to_more_folds(tmp_path):
     data = _toy_dataset(subjects_count=3)
     builder = CountingBuilder()

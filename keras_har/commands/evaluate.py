@@ -35,6 +35,9 @@ def add_parser(subparsers, name):
         help="run only these folds, 0-based, e.g. '3-5' or '0,4,7-9' (several processes can share "
              "one --output, each with its own folds)",
     )
+    parser.add_argument("--no-baselines", dest="baselines", action="store_false",
+                        help="skip the majority-class and random-forest (mean/std/min/max) baselines scored on "
+                             "every fold")
     parser.add_argument("--output", required=True, help="output folder")
     parser.set_defaults(func=run)
 
@@ -81,6 +84,7 @@ def run(args):
         model_kwargs=model_kwargs,
         jit_compile=args.jit_compile,
         fold_indices=args.fold_indices,
+        baselines=args.baselines,
     )
     print(
         f"{results['model']} on {results['dataset']} ({results['protocol']}, "

@@ -12,12 +12,16 @@ def add_parser(subparsers, name):
         ),
     )
     parser.add_argument("--encoder", required=True, help="folder written by `keras-har pretrain`")
-    parser.add_argument("--dataset", required=True, help="dataset name (e.g. hapt) or .npz with x, y, subjects and sampling_rate_hz")
+    parser.add_argument("--dataset", required=True,
+                        help="dataset name (e.g. hapt), or the path of your own data: a folder of CSV recordings "
+                             "with a dataset.json (one with train/ and test/ is evaluated on that split), or an .npz "
+                             "with x, y, subjects and sampling_rate_hz")
     parser.add_argument("--mode", action="append", choices=("frozen", "finetune", "scratch"),
                         help="repeat for several (default: frozen and finetune)")
     parser.add_argument("--windows-per-class", default="1,2,5,10,50,100", help="K values, comma-separated")
     parser.add_argument("--data-home", default=None, help="datasets folder (default $KERAS_HAR_DATA)")
-    parser.add_argument("--n-splits", type=int, default=5, help="folds of the split by subject")
+    parser.add_argument("--n-splits", type=int, default=5,
+                        help="folds of the split by subject (unused for data with a predefined train/test split)")
     parser.add_argument("--folds", type=int, default=None, help="run only the first FOLDS folds")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds")
     parser.add_argument("--epochs", type=int, default=30)

@@ -18,9 +18,11 @@ def add_parser(subparsers, name):
         ),
     )
     parser.add_argument("export_dir", help="a folder written by tflite/export.py")
-    parser.add_argument("--dataset", default="hapt", help="dataset the model was exported for (default: hapt)")
+    parser.add_argument("--dataset", default="hapt",
+                        help="dataset the model was exported for (default: hapt), a name or the path of your own data")
     parser.add_argument("--data-home", default=None, help="folder with the datasets (default: $KERAS_HAR_DATA)")
-    parser.add_argument("--fold", type=int, default=0, help="paper fold whose test subjects give the inputs")
+    parser.add_argument("--fold", type=int, default=0,
+                        help="fold whose test windows give the inputs (the paper's folds for a built-in dataset)")
     parser.add_argument("--window-sec", type=float, default=None, help="window length in seconds, as exported")
     parser.add_argument("--windows", type=int, default=100, help="test windows to compare (default: 100)")
     parser.add_argument("--targets", default="host,cortex-m4", help="comma-separated: host, cortex-m4")

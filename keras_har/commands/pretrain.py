@@ -14,7 +14,9 @@ def add_parser(subparsers, name):
     )
     parser.add_argument("--pretext", required=True, help="cpc, reconstruction, multitask or simclr")
     parser.add_argument("--dataset", action="append", required=True,
-                        help="dataset name (e.g. usc_had) or .npz file with x and sampling_rate_hz; repeat to pool")
+                        help="dataset name (e.g. usc_had), or the path of your own data: a folder of CSV recordings "
+                             "with a dataset.json, or an .npz with x and sampling_rate_hz (y, subjects optional); "
+                             "repeat to pool")
     parser.add_argument("--output", required=True, help="output folder DIR")
     parser.add_argument("--data-home", default=None, help="datasets folder (default $KERAS_HAR_DATA)")
     parser.add_argument("--encoder", choices=("tinierhar", "cnngru"), default="tinierhar")

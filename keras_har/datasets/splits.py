@@ -45,7 +45,7 @@ _ALIASES = {"uci": "uci_har", "uschad": "usc_had", "dg": "daphnet"}
 UCI_HAR_TEST_SUBJECTS = (2, 4, 9, 10, 12, 13, 18, 20, 24)
 
 __all__ = [
-    "PAPER_SUBJECT_GROUPS", "UCI_HAR_TEST_SUBJECTS", "Standardizer", "k_per_class",
+    "PAPER_SUBJECT_GROUPS", "UCI_HAR_TEST_SUBJECTS", "Standardizer", "held_out_subjects", "k_per_class",
     "leave_one_subject_out", "paper_folds", "subject_kfold", "train_val_split",
 ]
 
@@ -96,6 +96,44 @@ def paper_folds(dataset_name, subjects):
             f"{sorted(fold_of_subject)}). Received: subjects with ids {unknown}"
         )
     test_fold = np.array([fold_of_subject[s] for s in subjects.tolist()])
+    return _as_list(PredefinedSplit(test_fold).split())
+
+
+def held_out_subjects(subjects, test_subjects):
+    """One fold that tests on the subjects named and trains on all others (`PredefinedSplit`).
+
+    Args:
+        subjects: subject id of every window (`HARDataset.subjects`).
+        test_subjects: the subject ids to hold out.
+
+    Returns:
+        A list with one `(train_idx, test_idx)`.
+
+    Example:
+        >>> import keras_har
+        >>> [(train, test)] = keras_har.datasets.splits.held_out_subjects([1, 1, 2, 3], [2, 3])
+        >>> train.tolist(), test.tolist()
+        ([0, 1], [2, 3])
+    """
+    subjects = _subjects_array(subjects)
+    try:
+        test_subjects = sorted({int(subject) for subject in test_subjects})
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"`test_subjects` must be integer subject ids. Received: test_subjects={test_subjects!r}"
+        ) from None
+    present = np.unique(subjects).tolist()
+    unknown = sorted(set(test_subjects) - set(present))
+    if not test_subjects or unknown:
+        raise ValueError(
+            f"Subjects {unknown} are not in the data; its subjects are {present}. "
+            f"Received: test_subjects={test_subjects}"
+        )
+    if set(present) <= set(test_subjects):
+        raise ValueError(
+            f"Holding out every subject ({present}) leaves none to train on. Received: test_subjects={test_subjects}"
+        )
+    test_fold = np.where(np.isin(subjects, test_subjects), 0, -1)
     return _as_list(PredefinedSplit(test_fold).split())
 
 

@@ -6,6 +6,16 @@ import os
 
 import numpy as np
 
+from keras_har.evaluation import PROTOCOLS
+
+
+def _subject_list(text):
+    """``'3,7'`` -> ``['3', '7']``; ids and names are told apart against the data."""
+    subjects = [part.strip() for part in text.split(",") if part.strip()]
+    if not subjects:
+        raise argparse.ArgumentTypeError(f"expected subject ids or names such as '3,7'. Received: {text!r}")
+    return subjects
+
 
 def build_parser():
     parser = argparse.ArgumentParser(
@@ -17,9 +27,12 @@ def build_parser():
         ),
     )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model", help="a trained .keras model (trained on --dataset's --fold training subjects)")
-    source.add_argument("--train", action="store_true", help="train a TinierHAR on the fold first")
-    parser.add_argument("--dataset", default="hapt", help="keras_har.datasets name (default: hapt)")
+    source.add_argument("--model", help="a trained .keras model (trained on the training part of --dataset's split)")
+    source.add_argument("--train", action="store_true",
+                        help="train a TinierHAR on the training part of the split first")
+    parser.add_argument("--dataset", default="hapt",
+                        help="dataset name (default: hapt), or the path of your own data: a folder of CSV recordings "
+                             "with a dataset.json, or an .npz file with x, y, subjects and sampling_rate_hz")
     parser.add_argument("--data-home", default=None, help="folder with the datasets (default: $KERAS_HAR_DATA)")
     parser.add_argument("--output", required=True, help="output folder")
     mode = parser.add_mutually_exclusive_group()
@@ -41,7 +54,20 @@ def build_parser():
     parser.add_argument("--representative-windows", type=int, default=300,
                         help="training windows used to calibrate activation ranges (default: 300)")
     parser.add_argument("--window-sec", type=float, default=None, help="window length in seconds")
-    parser.add_argument("--fold", type=int, default=0, help="index of the paper's subject fold used for testing")
+    parser.add_argument("--step-sec", type=float, default=None,
+                        help="step between windows in seconds (also kStepLength, the firmware's streaming step)")
+    split = parser.add_argument_group(
+        "test split", "which windows are held out for report.json's macro-F1 (the rest train the model and fit the "
+                      "standardisation); the split used is printed and stored in report.json")
+    split.add_argument("--protocol", choices=PROTOCOLS, default=None,
+                       help="default: paper for a built-in dataset; for your own data split when it has train/ and "
+                            "test/, else loso up to 10 subjects, kfold above (as keras-har evaluate)")
+    split.add_argument("--fold", type=int, default=None,
+                       help="index of the protocol's fold held out (default 0: for a built-in dataset the paper's "
+                            "first subject group)")
+    split.add_argument("--test-subjects", type=_subject_list, default=None, metavar="LIST",
+                       help="hold out these subjects instead, comma-separated ids or the names of a CSV folder's "
+                            "subjects (e.g. 3,7 or carol); not with --protocol or --fold")
     parser.add_argument("--epochs", type=int, default=15, help="float training epochs with --train")
     parser.add_argument("--qat-epochs", type=int, default=3, help="QAT fine-tuning epochs with --qat")
     parser.add_argument("--recurrence", default="merged", help="GRU formulation: merged, per_direction or keras_unrolled")
@@ -87,7 +113,15 @@ def main(argv=None):
     window_sec = args.window_sec
     if args.model:
         model = load_model(args.model, argument="--model")
-    data = keras_har.datasets.load_dataset(args.dataset, data_home=args.data_home, window_sec=window_sec)
+    from keras_har.evaluation import holdout_split
+
+    data = keras_har.datasets.load_dataset(args.dataset, data_home=args.data_home, window_sec=window_sec,
+                                           step_sec=args.step_sec)
+    if data.sampling_rate_hz is None:
+        raise ValueError(
+            f"The firmware needs the sampling rate (kSamplingRateHz and kStepLength in model_settings.h); "
+            f"save 'sampling_rate_hz' in the .npz file. Received: dataset={args.dataset!r}"
+        )
     if model is not None and tuple(model.input_shape[1:]) != data.X.shape[1:]:
         raise ValueError(
             f"The model expects windows of shape {tuple(model.input_shape[1:])} but {args.dataset} gives "
@@ -98,8 +132,9 @@ def main(argv=None):
             f"The model has {model.output_shape[-1]} outputs but {args.dataset} has {data.num_classes} classes. "
             f"Received: model={args.model!r}"
         )
-    folds = keras_har.datasets.splits.paper_folds(args.dataset, data.subjects)
-    train_index, test_index = folds[args.fold]
+    train_index, test_index, test_split = holdout_split(data, protocol=args.protocol, fold=args.fold,
+                                                       test_subjects=args.test_subjects, seed=args.seed)
+    print(f"test split: {test_split}; {len(train_index)} training and {len(test_index)} test windows")
     if args.standardizer:
         scaler = keras_har.datasets.Standardizer.load(args.standardizer)
     else:
@@ -127,7 +162,7 @@ def main(argv=None):
         channel_mean=scaler.mean_, channel_std=scaler.std_, test_windows=test_x, test_labels=test_y,
         float_model=float_model, qat_model=qat_model, recurrence=args.recurrence,
         offline_memory_plan=args.offline_memory_plan,
-        step_length=int(round(data.step_sec * data.sampling_rate_hz)),
+        step_length=int(round(data.step_sec * data.sampling_rate_hz)), test_split=test_split,
     )
     # The converted model's float weights, saved whole or not at all.
     save_model_atomic(to_convert, os.path.join(args.output, "model_float.keras"))
@@ -136,6 +171,9 @@ def main(argv=None):
         from keras_har.firmware.verify import failed_builds, first_recording, spread, verify_export
 
         recording = first_recording(args.dataset, data.subjects[test_index], data_home=args.data_home)
+        if recording is None:
+            print(f"{args.dataset} is not a built-in dataset: the firmware is checked on test windows only, "
+                  f"not on a streamed recording")
         verified = verify_export(args.output, windows=test_x[spread(np.arange(len(test_x)), args.verify_windows)],
                                  recording=recording, targets=verify_targets, tflm_root=args.tflm_root,
                                  cmsis_nn_root=args.cmsis_nn_root)

@@ -37,6 +37,7 @@ def export_model(
     recurrence="merged",
     offline_memory_plan=True,
     step_length=None,
+    test_split=None,
     progress=True,
 ):
     """Converts, checks, measures and writes the firmware artefacts of a trained model.
@@ -71,6 +72,9 @@ def export_model(
             the placement to TFLM's online planner.
         step_length: samples between two classifications when the firmware
             streams (``kStepLength``); default half the window.
+        test_split: text saying which windows are the test windows (e.g.
+            the description from `keras_har.evaluation.holdout_split`),
+            stored in ``report.json`` as ``"test_split"``.
         progress: show progress bars for the interpreter runs.
 
     Returns:
@@ -115,6 +119,8 @@ def export_model(
         "params": int(model.count_params()),
         "files": sorted(os.path.basename(path) for path in files.values()),
     }
+    if test_split is not None:
+        report["test_split"] = str(test_split)
     if test_windows is not None:
         report.update(evaluate_int8(
             flatbuffer, test_windows, test_labels, float_model=float_model or model, qat_model=qat_model,

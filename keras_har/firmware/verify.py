@@ -176,17 +176,21 @@ def _update_export(export_dir, summary, builds):
 
 
 def dataset_inputs(export_dir, dataset, *, data_home=None, fold=0, windows=100, window_sec=None):
-    """Test windows and one continuous test recording of a built-in dataset, for `verify_export`.
+    """Test windows and one continuous test recording of a dataset, for `verify_export`.
 
-    The windows are ``windows`` test windows of the paper fold ``fold``,
+    The windows are ``windows`` test windows of fold ``fold`` (the paper's
+    folds for a built-in dataset; for your own data the protocol that
+    `keras_har.evaluation.default_protocol` chooses),
     evenly spread over the test subjects' windows, standardised with the
     export's own ``kChannelMean``/``kChannelStd``; the recording is the
-    first recording of the fold's test subjects, raw.
+    first recording of the fold's test subjects, raw (None for your own
+    data, see `first_recording`).
 
     Returns:
         ``(standardised_windows, recording_signal)``.
     """
     import keras_har
+    from keras_har.evaluation import holdout_split
     from keras_har.export.firmware import parse_model_settings
 
     settings = parse_model_settings((pathlib.Path(export_dir) / "model_settings.h").read_text())
@@ -195,7 +199,7 @@ def dataset_inputs(export_dir, dataset, *, data_home=None, fold=0, windows=100, 
         raise ValueError(f"{export_dir} holds a model for windows of {settings['kWindowLength']} x "
                          f"{settings['kChannelCount']} but {dataset} gives {data.X.shape[1]} x {data.X.shape[2]}: "
                          f"pass the export's --window-sec. Received: window_sec={window_sec}")
-    _, test_index = keras_har.datasets.splits.paper_folds(dataset, data.subjects)[fold]
+    _, test_index, _ = holdout_split(data, fold=fold)
     mean = np.asarray(settings["kChannelMean"], np.float32)
     std = np.asarray(settings["kChannelStd"], np.float32)
     standardised = (data.X[spread(test_index, windows)] - mean) / std
@@ -209,9 +213,15 @@ def spread(indices, count):
 
 
 def first_recording(dataset, subjects, *, data_home=None):
-    """The raw signal of the first recording of any of ``subjects`` in a built-in dataset."""
+    """The raw signal of the first recording of any of ``subjects`` in a built-in dataset.
+
+    Returns None for your own data (a path): its recordings are not kept
+    apart from its windows, so `verify_export` checks windows only.
+    """
     import keras_har
 
+    if dataset not in keras_har.datasets.DATASET_NAMES:
+        return None
     return keras_har.datasets.load_recordings(dataset, data_home=data_home, subjects=np.unique(subjects))[0].signal
 
 

@@ -9,6 +9,7 @@ from keras_har import atomic
 from keras_har.backend import keras, tf
 from keras_har.datasets import Standardizer
 from keras_har.datasets.splits import k_per_class, subject_kfold
+from keras_har.evaluation import make_folds
 from keras_har.ssl.finetune import (
     MODES,
     WINDOWS_PER_CLASS,
@@ -89,7 +90,11 @@ def label_scarce_study(
     windows, labels unused), ``k`` labelled windows per class are drawn from
     the training subjects (`keras_har.datasets.splits.k_per_class`), a
     classifier is trained for ``epochs`` epochs, and macro-F1 is measured on
-    all windows of the held-out subjects.
+    all windows of the held-out subjects. Data that comes with its own
+    train/test split (`keras_har.datasets.HARDataset.test_mask`, a CSV
+    folder with ``train/`` and ``test/``) is split that way instead, one
+    fold for every seed, as `keras_har.evaluation.make_folds` does for
+    protocol ``"split"``.
 
     Args:
         pretrained: a `keras_har.ssl.PretextModel` or a feature model (window
@@ -97,7 +102,7 @@ def label_scarce_study(
         dataset: a `keras_har.datasets.HARDataset` (the labelled target).
         windows_per_class: the k values.
         modes: any of ``"frozen"``, ``"finetune"``, ``"scratch"``.
-        n_splits: folds of the subject split.
+        n_splits: folds of the subject split (unused with a predefined split).
         folds: how many of the folds to run (all when None), to fit a budget.
         seeds: one split and one set of initial weights per seed.
         epochs: training epochs per fit (no early stopping: with one window
@@ -156,7 +161,11 @@ def label_scarce_study(
             f"Received: dataset={dataset.name!r}"
         )
     seeds = list(seeds)
-    fold_lists = {seed: subject_kfold(dataset.subjects, n_splits, seed)[: folds or n_splits] for seed in seeds}
+    if dataset.test_mask is not None:
+        predefined, _ = make_folds(dataset, "split")
+        fold_lists = {seed: predefined for seed in seeds}
+    else:
+        fold_lists = {seed: subject_kfold(dataset.subjects, n_splits, seed)[: folds or n_splits] for seed in seeds}
     # Checked for every fold before any training: a k above every class's
     # count would train on all windows while reporting k.
     for seed, fold_list in fold_lists.items():
