@@ -42,15 +42,13 @@ def build_parser():
                       help="post-training quantization only (default: on HAPT it lost no macro-F1 with the "
                            "BiLSTM and QAT did not help the BiGRU; see benchmarks/results/tflite.md)")
     parser.set_defaults(quantization="ptq")
-    parser.add_argument("--recurrent", default="bilstm",
-                        help="TinierHAR recurrent layer with --train (default: bilstm, the only variant that "
-                             "fits 32 KB of flash: TFLite has a fused int8 LSTM op but no GRU op; "
-                             "bigru is the paper's)")
+    parser.add_argument("--recurrent", default="bigru", choices=("bigru", "gru", "bilstm", "lstm"),
+                        help="TinierHAR recurrent layer with --train (default: bigru, the paper's, exported as one "
+                             "fused int8 KERAS_HAR_BIGRU op that the firmware registers; bilstm and lstm use TFLite's "
+                             "int8 LSTM op; sizes per variant in BENCHMARKS.md)")
     parser.add_argument("--filters", type=int, default=4, help="TinierHAR filters M with --train (paper: 4)")
     parser.add_argument("--units", type=int, default=16,
-                        help="recurrent units N per direction with --train (paper: 16). --filters 2 --units 32 --recurrent lstm "
-                             "measured 21 KB flash, 14.4 KB arena at 128x9 and lost 0.2 macro-F1 points to int8 "
-                             "(BENCHMARKS.md)")
+                        help="recurrent units N per direction with --train (paper: 16)")
     parser.add_argument("--representative-windows", type=int, default=300,
                         help="training windows used to calibrate activation ranges (default: 300)")
     parser.add_argument("--window-sec", type=float, default=None, help="window length in seconds")
@@ -70,11 +68,12 @@ def build_parser():
                             "subjects (e.g. 3,7 or carol); not with --protocol or --fold")
     parser.add_argument("--epochs", type=int, default=15, help="float training epochs with --train")
     parser.add_argument("--qat-epochs", type=int, default=3, help="QAT fine-tuning epochs with --qat")
-    parser.add_argument("--recurrence", default="merged", help="GRU formulation: merged, per_direction or keras_unrolled")
+    parser.add_argument("--recurrence", default="fused", choices=("fused", "merged", "per_direction", "keras_unrolled"),
+                        help="how a GRU is exported: fused (default: one KERAS_HAR_BIGRU custom op), or unrolled into "
+                             "stock TFLite ops: merged, per_direction or keras_unrolled")
     parser.add_argument("--no-offline-memory-plan", dest="offline_memory_plan", action="store_false",
                         help="leave tensor placement to TFLM's online planner instead of storing an offline plan "
-                             "(OfflineMemoryAllocation metadata) in the model; the plan saved 2,288 B of arena on "
-                             "the 128x9 BiLSTM (benchmarks/results/tflite_memory_plan.md)")
+                             "(OfflineMemoryAllocation metadata) in the model (benchmarks/results/tflite_memory_plan.md)")
     parser.add_argument("--standardizer", default=None,
                         help="a saved keras_har.datasets.Standardizer (default: fit on the fold's training windows)")
     parser.add_argument("--seed", type=int, default=0)

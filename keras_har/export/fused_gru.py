@@ -386,6 +386,25 @@ def _new_tensor(model, subgraph, array, tensor_type, name):
     return len(subgraph.tensors) - 1
 
 
+def _op_name(model, op):
+    schema = _schema()
+    code = model.operatorCodes[op.opcodeIndex]
+    if code.customCode is not None:
+        return code.customCode.decode()
+    names = {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    return names[max(code.builtinCode, code.deprecatedBuiltinCode)]
+
+
+def _new_activation(subgraph, like, name):
+    """A tensor like ``like`` (type, quantisation) with its last two dimensions swapped."""
+    tensor = copy.deepcopy(like)
+    tensor.shape = np.array([*like.shape[:-2], like.shape[-1], like.shape[-2]], np.int32)
+    tensor.name = name.encode()
+    tensor.buffer = 0
+    subgraph.tensors.append(tensor)
+    return len(subgraph.tensors) - 1
+
+
 def _custom_opcode(model):
     schema = _schema()
     for index, code in enumerate(model.operatorCodes):
@@ -483,10 +502,22 @@ def fuse_gru(flatbuffer, recurrent_layer):
         _new_tensor(model, subgraph, params["quant"], schema.TensorType.INT32, "keras_har_gru/quant"),
         _new_tensor(model, subgraph, _config_vector(params), schema.TensorType.INT32, "keras_har_gru/config"),
     ]
+    outputs = [target]
+    # Attention pooling reads the sequence in a BATCH_MATMUL whose right-hand side TFLM would otherwise copy,
+    # transposed, into a persistent buffer (T x 2N bytes of arena for good): the op also writes that layout.
+    transposed = None
+    for consumer in subgraph.operators:
+        if (_op_name(model, consumer) == "BATCH_MATMUL" and _ints(consumer.inputs)[1] == target
+                and not consumer.builtinOptions.adjY):
+            if transposed is None:
+                transposed = _new_activation(subgraph, subgraph.tensors[target], "keras_har_gru/output_transposed")
+                outputs.append(transposed)
+            consumer.inputs = np.array([_ints(consumer.inputs)[0], transposed, *_ints(consumer.inputs)[2:]], np.int32)
+            consumer.builtinOptions.adjY = True
     op = schema.OperatorT()
     op.opcodeIndex = _custom_opcode(model)
     op.inputs = np.array(inputs, np.int32)
-    op.outputs = np.array([target], np.int32)
+    op.outputs = np.array(outputs, np.int32)
     op.customOptionsFormat = schema.CustomOptionsFormat.FLEXBUFFERS
     # The op takes the place of the recurrence's last op, after everything it reads.
     position = max(removed)
@@ -516,7 +547,8 @@ def split_at_fused_gru(flatbuffer):
     """``(before, params, after)``: the stock-op graph before the op, its parameters, and the graph after it.
 
     ``before`` maps the model input to the op's int8 input; ``after`` maps
-    the op's int8 output to the model output. Both are ordinary int8 models
+    the op's int8 outputs (the sequence ``(T, W)`` and, when `fuse_gru`
+    added it, its transpose ``(W, T)``) to the model output. Both are ordinary int8 models
     that TFLM's and LiteRT's Python interpreters run; together with
     `gru_int8_reference` they compute what the firmware computes.
     """
@@ -527,7 +559,7 @@ def split_at_fused_gru(flatbuffer):
         raise ValueError(f"Expected one {CUSTOM_CODE} op in the model. Received: {len(fused)}")
     op = subgraph.operators[fused[0]]
     source, w_x, w_h, quant, config = _ints(op.inputs)
-    target = _ints(op.outputs)[0]
+    targets = _ints(op.outputs)  # the sequence, and maybe its transpose (see fuse_gru)
 
     def constant(index, dtype):
         tensor = subgraph.tensors[index]
@@ -537,7 +569,7 @@ def split_at_fused_gru(flatbuffer):
     params = _params_from_tensors(constant(config, np.int32), constant(w_x, np.int8), constant(w_h, np.int8),
                                   constant(quant, np.int32))
     before = _slice(model, inputs=_ints(subgraph.inputs), outputs=[source])
-    after = _slice(model, inputs=[target], outputs=_ints(subgraph.outputs))
+    after = _slice(model, inputs=targets, outputs=_ints(subgraph.outputs))
     return before, params, after
 
 
@@ -581,8 +613,8 @@ def stand_in(flatbuffer):
         raise ValueError(f"Expected one {CUSTOM_CODE} op in the model. Received: {len(fused)}")
     params = split_at_fused_gru(flatbuffer)[1]
     op = subgraph.operators[fused[0]]
-    source, _, weights, _, _ = _ints(op.inputs)
-    target = _ints(op.outputs)[0]
+    source, _, weights, _, spare = _ints(op.inputs)
+    target, *transposed = _ints(op.outputs)
     # The op's recurrent-weights tensor becomes the zero weights: the tensor
     # count (and so an offline memory plan, which lists every tensor) stays.
     tensor = subgraph.tensors[weights]
@@ -602,5 +634,20 @@ def stand_in(flatbuffer):
     replacement.builtinOptionsType = schema.BuiltinOptions.FullyConnectedOptions
     replacement.builtinOptions = schema.FullyConnectedOptionsT()
     subgraph.operators[fused[0]] = replacement
+    if transposed:
+        # A TRANSPOSE writes the second output; its permutation reuses the op's config tensor (same count).
+        perm = subgraph.tensors[spare]
+        perm.shape, perm.buffer = np.array([2], np.int32), _new_buffer(model, np.array([1, 0], np.int32))
+        code = schema.OperatorCodeT()
+        code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.TRANSPOSE
+        code.version = 1
+        model.operatorCodes.append(code)
+        second = schema.OperatorT()
+        second.opcodeIndex = len(model.operatorCodes) - 1
+        second.inputs = np.array([target, spare], np.int32)
+        second.outputs = np.array(transposed, np.int32)
+        second.builtinOptionsType = schema.BuiltinOptions.TransposeOptions
+        second.builtinOptions = schema.TransposeOptionsT()
+        subgraph.operators.insert(fused[0] + 1, second)
     # Not pruned: the unused tensors keep their TFLM bookkeeping, as in the real model.
     return _save(model), scratch_bytes(params)

@@ -34,7 +34,7 @@ def export_model(
     test_labels=None,
     float_model=None,
     qat_model=None,
-    recurrence="merged",
+    recurrence="fused",
     offline_memory_plan=True,
     step_length=None,
     test_split=None,
@@ -63,7 +63,8 @@ def export_model(
             without them no accuracy is measured.
         float_model: the float-trained model, when ``model`` came out of QAT.
         qat_model: the QAT Keras model, for its macro-F1.
-        recurrence: see `keras_har.export.inference_graph.inference_function`.
+        recurrence: how a GRU is exported; see `keras_har.export.convert_int8`
+            (default ``"fused"``: one ``KERAS_HAR_BIGRU`` custom op).
         offline_memory_plan: store activation offsets planned on the host
             in the model (TFLM's ``OfflineMemoryAllocation`` metadata). It
             changes where tensors live in the arena, not the arithmetic; on
@@ -107,7 +108,9 @@ def export_model(
         step_length=step_length,
     )
     report = {
+        "architecture": architecture(model),
         "recurrence": recurrence,
+        "fused_gru": "KERAS_HAR_BIGRU" in facts["op_types"],
         "flash_bytes": facts["flash_bytes"],
         "arena_bytes": arena_bytes,
         "memory_plan": memory_plan,
@@ -129,6 +132,15 @@ def export_model(
     report["seconds"] = round(time.time() - started, 1)
     atomic.write_text(os.path.join(output_dir, "report.json"), json.dumps(report, indent=2) + "\n")
     return report
+
+
+def architecture(model):
+    """What was exported: the model class and, for TinierHAR, ``recurrent``, ``filters``, ``gru_units``, ..."""
+    from keras_har.models.tinier_har import _ARCHITECTURE
+
+    facts = {"class": type(model).__name__}
+    facts.update({name: getattr(model, name) for name in _ARCHITECTURE if hasattr(model, name)})
+    return facts
 
 
 def _check_inputs(representative_windows, test_windows, test_labels, label_names):

@@ -66,20 +66,29 @@ def _run_tflm_int8(flatbuffer, inputs, arena_bytes, progress):
     from tflite_micro.python.tflite_micro import runtime
 
     interpreter = runtime.Interpreter.from_bytes(bytes(flatbuffer), arena_size=arena_bytes)
-    return _run(interpreter, inputs, progress, "TFLM", lambda x: interpreter.set_input(x, 0),
-                lambda: interpreter.get_output(0), after=interpreter.reset,
-                shape=describe(flatbuffer)["input"]["shape"])
+    return _run(interpreter, inputs, progress, "TFLM", lambda i, x: interpreter.set_input(x, i),
+                lambda: interpreter.get_output(0), after=interpreter.reset, shapes=_input_shapes(flatbuffer))
+
+
+def _input_shapes(flatbuffer):
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    subgraph = schema.ModelT.InitFromPackedBuf(bytearray(flatbuffer), 0).subgraphs[0]
+    return [[int(d) for d in subgraph.tensors[int(i)].shape] for i in subgraph.inputs]
 
 
 def _run_model(flatbuffer, inputs, run_stock):
-    """``run_stock(flatbuffer, int8 inputs)`` on a stock-op model, or around the fused GRU op."""
+    """``run_stock(flatbuffer, [int8 inputs])`` on a stock-op model, or around the fused GRU op."""
     from keras_har.export.fused_gru import fused_gru_ops, gru_int8_reference, split_at_fused_gru
 
     if not fused_gru_ops(flatbuffer):
-        return run_stock(flatbuffer, inputs)
+        return run_stock(flatbuffer, [inputs])
     before, params, after = split_at_fused_gru(flatbuffer)
-    sequences = run_stock(before, inputs).reshape(len(inputs), params["steps"], params["input_dim"])
-    return run_stock(after, gru_int8_reference(sequences, params))
+    sequences = run_stock(before, [inputs]).reshape(len(inputs), params["steps"], params["input_dim"])
+    outputs = gru_int8_reference(sequences, params)
+    # The op's second output, when it has one, is the same sequence transposed (fused_gru.fuse_gru).
+    feeds = [outputs, np.swapaxes(outputs, 1, 2)][:len(_input_shapes(after))]
+    return run_stock(after, feeds)
 
 
 LITERT_OP_RESOLVERS = ("auto", "builtin", "reference")
@@ -114,26 +123,28 @@ def run_litert(flatbuffer, windows, *, op_resolver="builtin", progress=False):
     def run_stock(model, inputs):
         interpreter = Interpreter(model_content=bytes(model), experimental_op_resolver_type=resolver)
         interpreter.allocate_tensors()
-        input_index = interpreter.get_input_details()[0]["index"]
+        input_indices = [detail["index"] for detail in interpreter.get_input_details()]
         output_index = interpreter.get_output_details()[0]["index"]
         return _run(interpreter, inputs, progress, "LiteRT",
-                    lambda x: interpreter.set_tensor(input_index, x), lambda: interpreter.get_tensor(output_index),
-                    shape=describe(model)["input"]["shape"])
+                    lambda i, x: interpreter.set_tensor(input_indices[i], x),
+                    lambda: interpreter.get_tensor(output_index), shapes=_input_shapes(model))
 
     # A fused GRU op runs as its integer reference between the two stock-op halves (see run_tflm).
     return _run_model(flatbuffer, quantize_windows(windows, flatbuffer), run_stock)
 
 
-def _run(interpreter, windows_int8, progress, label, set_input, get_output, after=None, shape=None):
-    """int8 inputs ``(N, ...)`` one by one, each reshaped to the model input's ``shape``; outputs ``(N, -1)``."""
+def _run(interpreter, inputs, progress, label, set_input, get_output, after=None, shapes=None):
+    """Runs int8 examples one by one: ``inputs`` is one array ``(N, ...)`` per model input, each example
+    reshaped to that input's shape; returns the first output, ``(N, -1)``."""
     outputs = []
-    iterator = windows_int8
+    indices = range(len(inputs[0]))
     if progress:
         from tqdm.auto import tqdm
 
-        iterator = tqdm(windows_int8, desc=f"{label} int8", unit="window")
-    for window in iterator:
-        set_input(window.reshape(shape))
+        indices = tqdm(indices, desc=f"{label} int8", unit="window")
+    for n in indices:
+        for i, (values, shape) in enumerate(zip(inputs, shapes)):
+            set_input(i, np.ascontiguousarray(values[n]).reshape(shape))
         interpreter.invoke()
         outputs.append(np.array(get_output()).reshape(-1))
         if after is not None:

@@ -109,7 +109,7 @@ void* Init(TfLiteContext* context, const char*, size_t) {
 
 TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
   TF_LITE_ENSURE_EQ(context, tflite::NumInputs(node), kInputCount);
-  TF_LITE_ENSURE_EQ(context, tflite::NumOutputs(node), 1);
+  TF_LITE_ENSURE(context, tflite::NumOutputs(node) == 1 || tflite::NumOutputs(node) == 2);
   tflite::MicroContext* micro_context = tflite::GetMicroContext(context);
   OpData* data = static_cast<OpData*>(node->user_data);
 
@@ -151,6 +151,13 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
   TF_LITE_ENSURE_EQ(context, tflite::NumElements(weights_h), data->directions * gates * data->units);
   TF_LITE_ENSURE_EQ(context, tflite::NumElements(quant), data->directions * 2 * gates * 3);
   TF_LITE_ENSURE_EQ(context, tflite::NumElements(output), data->steps * data->directions * data->units);
+  if (tflite::NumOutputs(node) == 2) {
+    TfLiteTensor* transposed = micro_context->AllocateTempOutputTensor(node, 1);
+    TF_LITE_ENSURE(context, transposed != nullptr);
+    TF_LITE_ENSURE_TYPES_EQ(context, transposed->type, kTfLiteInt8);
+    TF_LITE_ENSURE_EQ(context, tflite::NumElements(transposed), tflite::NumElements(output));
+    micro_context->DeallocateTempTfLiteTensor(transposed);
+  }
   micro_context->DeallocateTempTfLiteTensor(sequence);
   micro_context->DeallocateTempTfLiteTensor(weights_x);
   micro_context->DeallocateTempTfLiteTensor(weights_h);
@@ -170,6 +177,10 @@ TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
       tflite::micro::GetTensorData<int8_t>(tflite::micro::GetEvalInput(context, node, kWeightsH));
   const int32_t* all_quant = tflite::micro::GetTensorData<int32_t>(tflite::micro::GetEvalInput(context, node, kQuant));
   int8_t* output = tflite::micro::GetTensorData<int8_t>(tflite::micro::GetEvalOutput(context, node, 0));
+  // Optional second output: the sequence transposed, (dirs * N, T), for attention's BATCH_MATMUL.
+  int8_t* transposed = node->outputs->size == 2
+                           ? tflite::micro::GetTensorData<int8_t>(tflite::micro::GetEvalOutput(context, node, 1))
+                           : nullptr;
 
   const int units = data.units, gate_count = 3 * units, input_dim = data.input_dim, width = data.directions * units;
   // Accumulators first: the scratch buffer is aligned for int32.
@@ -215,6 +226,7 @@ TfLiteStatus Eval(TfLiteContext* context, TfLiteNode* node) {
       for (int k = 0; k < units; ++k) {
         int64_t value = data.output_zero_point + Requantize(h[k], data.output_multiplier, data.output_shift);
         out[k] = static_cast<int8_t>(value < -128 ? -128 : (value > 127 ? 127 : value));
+        if (transposed != nullptr) transposed[(d * units + k) * data.steps + t] = out[k];
       }
     }
   }

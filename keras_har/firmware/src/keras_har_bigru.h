@@ -5,8 +5,10 @@
 // 2 int8 recurrent weights (dirs, 3N, N); 3 int32 (dirs, 2, 3N, 3): bias,
 // multiplier and shift of the input and the recurrent products per gate
 // channel; 4 int32 config: format version, dirs, N, D, T, and the output's
-// multiplier, shift and zero point. Output: int8 (T, dirs * N), forward
-// units first, the backward direction aligned with input time.
+// multiplier, shift and zero point. Output 0: int8 (T, dirs * N), forward
+// units first, the backward direction aligned with input time; optional
+// output 1: the same values transposed, (dirs * N, T), which attention
+// pooling's BATCH_MATMUL reads without a persistent transposed copy.
 //
 // The arithmetic is keras_har.export.fused_gru.gru_int8_reference's, bit for
 // bit; gate non-linearities are TFLM's int16 Logistic and Tanh, as in its
