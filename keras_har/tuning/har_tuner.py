@@ -8,11 +8,11 @@ import numpy as np
 
 from keras_har import atomic
 from keras_har.backend import keras, tf
+from keras_har.datasets import Standardizer
 from keras_har.tuning._keras_tuner import keras_tuner
 from keras_har.export.footprint import FootprintError
 from keras_har.metrics import model_macro_f1
 from keras_har.tuning.budget import Budget, check_footprint_mode, model_footprint
-from keras_har.tuning.data import standardize
 
 OBJECTIVE = "val_macro_f1"
 RESULT_FILE = "result.json"
@@ -113,7 +113,9 @@ class HARTuner(keras_tuner.Tuner):
             keras.utils.set_random_seed(seed + fold)
             if fold:
                 model = self._try_build(hp)
-            x_train, x_score = standardize(data.x[train], data.x[score])
+            # The same per-fold standardisation as cross-validation (sample std, ddof=1).
+            scaler = Standardizer().fit(data.x[train])
+            x_train, x_score = scaler.transform(data.x[train]), scaler.transform(data.x[score])
             self._log_fit(trial.trial_id, fold, footprint)
             log_dir = os.path.join(self.project_dir, TENSORBOARD_DIR, f"trial_{trial.trial_id}", f"fold_{fold}")
             self.hypermodel.fit(
