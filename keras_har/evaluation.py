@@ -32,6 +32,7 @@ import numpy as np
 
 from keras_har import atomic, run_settings, training
 from keras_har.metrics import classification_scores
+from keras_har.models.registry import resolve_builder
 
 PROTOCOLS = ("paper", "loso", "kfold", "split")
 DEFAULT_KFOLD_SPLITS = 5
@@ -68,44 +69,6 @@ def default_protocol(dataset):
         return "loso", f"{dataset.name} has no official folds; {subjects} subjects, one left out per fold"
     return "kfold", (f"{dataset.name} has no official folds; {subjects} subjects in "
                      f"{DEFAULT_KFOLD_SPLITS} groups (over {LOSO_MAX_SUBJECTS} subjects)")
-
-
-def resolve_builder(model, model_kwargs=None):
-    """Turns a model name or a builder into ``(build(input_shape, num_classes), name)``.
-
-    Args:
-        model: a name known to `keras_har.get_model_class` (``"tinierhar"``,
-            ``"tinyhar"``, ``"deepconvlstm"``), or a callable
-            ``build(input_shape=(T, C), num_classes=K)`` returning a logits model.
-        model_kwargs: constructor arguments for a named model.
-
-    Example:
-    >>> import keras_har.evaluation
-    >>> build, name = keras_har.evaluation.resolve_builder("tinierhar", {"filters": 8})
-    >>> name
-    'tinierhar'
-    """
-    if isinstance(model, str):
-        from keras_har.models import get_model_class
-
-        model_class = get_model_class(model)
-        kwargs = dict(model_kwargs or {})
-
-        def build(input_shape, num_classes):
-            return model_class(input_shape=input_shape, num_classes=num_classes, **kwargs)
-
-        return build, model.lower().replace("_", "").replace("-", "")
-    if callable(model):
-        if model_kwargs:
-            raise ValueError(
-                "`model_kwargs` only apply to a model given by name; a builder takes its own "
-                f"arguments. Received: model_kwargs={model_kwargs!r}"
-            )
-        return model, getattr(model, "__qualname__", type(model).__name__)
-    raise ValueError(
-        "`model` must be a model name (e.g. 'tinierhar') or a callable "
-        f"build(input_shape, num_classes). Received: model={model!r}"
-    )
 
 
 def make_folds(dataset, protocol=None, *, folds=None, seed=0):
@@ -336,8 +299,8 @@ def _summarise(config, fold_results, class_names):
     for key in ("macro_f1", "accuracy", "weighted_f1", "epochs_run", "seconds_per_epoch"):
         results[f"{key}_mean"], results[f"{key}_std"] = mean_std(key)
     results["wall_seconds"] = float(sum(fold["fold_seconds"] for fold in fold_results))
-    # A fold restored from an older results.json (benchmarks/restore_run.py) has
-    # no confusion matrix of its own; the summed matrix says which folds it covers.
+    # A fold file may lack its confusion matrix (one rebuilt from a summary
+    # holds only scores); the summed matrix says which folds it covers.
     with_confusion = [fold for fold in fold_results if fold.get("confusion") is not None]
     num_classes = len(class_names)
     results["confusion"] = np.sum([np.zeros((num_classes, num_classes), dtype="int64")]
