@@ -173,6 +173,7 @@ def test_unknown_model_name_lists_the_known_ones(tmp_path):
         evaluation.cross_validate("resnet", _toy_dataset(), output_dir=tmp_path)
 
 
+@pytest.mark.slow
 def test_real_hapt_two_folds_two_epochs(real_data_home, tmp_path):
     from keras_har.datasets import load_dataset
 

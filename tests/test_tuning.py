@@ -232,6 +232,7 @@ def test_load_search_data_npz_errors(tmp_path):
         load_search_data(str(path))
 
 
+@pytest.mark.slow
 def test_search_within_budget_trains_only_in_budget_models(tmp_path, monkeypatch):
     fitted, fitted_windows = [], []
     original_fit = TinierHARHyperModel.fit
@@ -287,6 +288,7 @@ def test_cli_tune_is_registered_and_reports_a_missing_file(tmp_path, capsys):
     assert f"Received: dataset={missing!r}" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_resuming_a_search_with_other_training_settings_is_refused(tmp_path, capsys):
     # Issue 22: a resume with other --epochs silently mixed 1-epoch and 2-epoch trials.
     first = run_search(tiny_data(), tuner="grid", max_trials=1, epochs=1, folds=1, directory=str(tmp_path),
