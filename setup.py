@@ -3,7 +3,7 @@
 from setuptools import find_packages, setup
 
 # Versions that were installed and run together on Python 3.11 (see
-# shared/reference/TOOLCHAIN.md). Ranges stay within the minor releases that
+# docs/toolchain.md). Ranges stay within the minor releases that
 # were tested, because TensorFlow, tf-keras and tfmot move in lock step.
 INSTALL_REQUIRES = [
     # `tensorflow` (not `tensorflow-cpu`): tf-keras declares a dependency on

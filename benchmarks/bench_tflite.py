@@ -218,7 +218,7 @@ def main(argv=None):
     plot(results, os.path.join(args.output, "budget.png"))
     print(markdown(results), flush=True)
     # Last, because the converter has segfaulted on Keras's unrolled GRU here
-    # (TOOLCHAIN.md); everything above is saved by then.
+    # (docs/toolchain.md); everything above is saved by then.
     for row in size_rows(args.seed, done, (("bigru", "keras_unrolled"),)):
         results["uci_shape"].append(row)
     save()

@@ -49,7 +49,7 @@ def main(argv=None):
     from keras_har.backend import keras
     from keras_har.export import add_offline_memory_plan, convert_int8, describe, find_arena_bytes, run_tflm
     from keras_har.export.footprint import measure_flatbuffer
-    from keras_har.export.pipeline import macro_f1
+    from keras_har.metrics import macro_f1
 
     os.makedirs(args.output, exist_ok=True)
     results_path = os.path.join(args.output, "results.json")
@@ -76,7 +76,7 @@ def main(argv=None):
         row = {
             "filters": filters, "units": units, "recurrent": recurrent,
             "params": int(model.count_params()), "macs": int(keras_har.profile(model)["macs"]),
-            "float_macro_f1": macro_f1(y_test, float_pred, UCI_ACTIVITIES), "tflm_int8_macro_f1": macro_f1(y_test, tflm_pred, UCI_ACTIVITIES),
+            "float_macro_f1": macro_f1(y_test, float_pred), "tflm_int8_macro_f1": macro_f1(y_test, tflm_pred),
             "tflm_vs_float_argmax": float(np.mean(tflm_pred == float_pred)),
             "hapt_128x6_flash_bytes": describe(flatbuffer)["flash_bytes"], "hapt_128x6_arena_bytes": arena_hapt,
             "uci_128x9_flash_bytes": uci["flash_bytes"], "uci_128x9_arena_bytes": uci["arena_bytes"],

@@ -17,6 +17,7 @@ _LAZY = {
     "profile": "keras_har.profiler",
     "datasets": "keras_har.datasets",
     "layers": "keras_har.layers",
+    "metrics": "keras_har.metrics",
     "models": "keras_har.models",
     "ssl": "keras_har.ssl",
 }

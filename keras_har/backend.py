@@ -4,7 +4,7 @@ Every other module does ``from keras_har.backend import keras, tf``.
 
 keras_har builds its models with ``tf_keras`` (Keras 2), not Keras 3, because
 tensorflow-model-optimization 0.8.x runs quantization-aware training only on
-tf_keras models (see ``shared/reference/TOOLCHAIN.md``). Importing tfmot sets
+tf_keras models (see ``docs/toolchain.md``). Importing tfmot sets
 ``TF_USE_LEGACY_KERAS=1`` by itself, which silently switches ``tf.keras`` to
 tf_keras; we set it here, before TensorFlow is imported, so that ``tf.keras``
 and ``keras_har.backend.keras`` are always the same module and a model built

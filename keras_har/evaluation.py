@@ -31,6 +31,8 @@ import time
 import numpy as np
 
 from keras_har import atomic, run_settings, training
+from keras_har.metrics import classification_scores
+from keras_har.models.registry import resolve_builder
 
 PROTOCOLS = ("paper", "loso", "kfold", "split")
 DEFAULT_KFOLD_SPLITS = 5
@@ -67,57 +69,6 @@ def default_protocol(dataset):
         return "loso", f"{dataset.name} has no official folds; {subjects} subjects, one left out per fold"
     return "kfold", (f"{dataset.name} has no official folds; {subjects} subjects in "
                      f"{DEFAULT_KFOLD_SPLITS} groups (over {LOSO_MAX_SUBJECTS} subjects)")
-
-
-def classification_scores(y_true, y_pred, num_classes):
-    """Accuracy, macro-F1, weighted-F1 and the confusion matrix.
-
-    The F1 averages follow scikit-learn's ``f1_score`` defaults (and so the
-    official code): they run over the classes present in ``y_true`` or
-    ``y_pred``, and a class never predicted and never present scores 0.
-
-    Args:
-        y_true: integer labels ``(N,)`` in ``[0, num_classes)``.
-        y_pred: predicted labels, same shape.
-        num_classes: K, the size of the confusion matrix.
-
-    Returns:
-        A dict with ``accuracy``, ``macro_f1``, ``weighted_f1`` (floats) and
-        ``confusion`` (``(K, K)`` int64 array, rows are true classes).
-
-    Example:
-    >>> import keras_har.evaluation
-    >>> keras_har.evaluation.classification_scores([0, 1, 1], [0, 1, 0], 2)["accuracy"]
-    0.6666666666666666
-    """
-    y_true = np.asarray(y_true, dtype="int64")
-    y_pred = np.asarray(y_pred, dtype="int64")
-    if y_true.shape != y_pred.shape or y_true.ndim != 1 or len(y_true) == 0:
-        raise ValueError(
-            "`y_true` and `y_pred` must be non-empty 1-D arrays of the same length. "
-            f"Received: y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}"
-        )
-    for name, labels in (("y_true", y_true), ("y_pred", y_pred)):
-        if labels.min() < 0 or labels.max() >= num_classes:
-            raise ValueError(
-                f"`{name}` must hold labels in [0, {num_classes}). "
-                f"Received: {name} range=[{labels.min()}, {labels.max()}]"
-            )
-    confusion = np.zeros((num_classes, num_classes), dtype="int64")
-    np.add.at(confusion, (y_true, y_pred), 1)
-    true_count = confusion.sum(axis=1)
-    pred_count = confusion.sum(axis=0)
-    hits = np.diag(confusion)
-    # F1 = 2TP / (2TP + FP + FN), 0 where a class has no true or predicted window.
-    denominator = true_count + pred_count
-    f1 = np.divide(2 * hits, denominator, out=np.zeros(num_classes), where=denominator > 0)
-    present = denominator > 0
-    return {
-        "accuracy": float(hits.sum() / len(y_true)),
-        "macro_f1": float(f1[present].mean()),
-        "weighted_f1": float((f1 * true_count).sum() / true_count.sum()),
-        "confusion": confusion,
-    }
 
 
 BASELINE_TREES = 100
@@ -588,8 +539,8 @@ def _summarise(config, fold_results, class_names):
                         f"mean/std/min/max of each window, trained on the fold's training windows",
         }
     results["wall_seconds"] = float(sum(fold["fold_seconds"] for fold in fold_results))
-    # A fold restored from an older results.json (benchmarks/restore_run.py) has
-    # no confusion matrix of its own; the summed matrix says which folds it covers.
+    # A fold file may lack its confusion matrix (one rebuilt from a summary
+    # holds only scores); the summed matrix says which folds it covers.
     with_confusion = [fold for fold in fold_results if fold.get("confusion") is not None]
     num_classes = len(class_names)
     results["confusion"] = np.sum([np.zeros((num_classes, num_classes), dtype="int64")]

@@ -451,7 +451,7 @@ def train(
     import json
 
     from keras_har.datasets.splits import Standardizer, train_val_split
-    from keras_har.evaluation import resolve_builder
+    from keras_har.models.registry import resolve_builder
 
     build, model_name = resolve_builder(model_builder_or_name, model_kwargs)
     epochs = EPOCHS if epochs is None else epochs

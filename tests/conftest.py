@@ -20,6 +20,23 @@ def shared_datasets_dir():
     return None
 
 
+# Fixtures that put a test in a tier: a test that takes one of them gets the
+# marker, so `-m "not real_data and not firmware"` can never run a test that
+# needs the data or the toolchain, and no test can use them unmarked.
+_FIXTURE_MARKERS = {
+    "real_data_home": "real_data",
+    "tflm_tree": "firmware",
+    "firmware_toolchain": "firmware",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for fixture, marker in _FIXTURE_MARKERS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(getattr(pytest.mark, marker))
+
+
 def skip_or_fail(reason):
     """Skips with a visible reason on a user's machine; fails under CI=true, where everything must be there."""
     if os.environ.get("CI", "").lower() == "true":

@@ -14,6 +14,7 @@ import pytest
 
 import keras_har
 import test_datasets_files as fixtures
+from conftest import skip_or_fail
 from helpers import zip_folder
 from keras_har.datasets import download, hapt, validation
 from keras_har.tuning.data import SearchData, load_search_data
@@ -84,7 +85,7 @@ def _link_real_hapt(real_data_home, home, skip_experiment=None):
 
 def test_hapt_with_an_experiments_files_deleted_is_an_error_naming_them(real_data_home, tmp_path):
     if not (pathlib.Path(real_data_home) / RAW / "labels.txt").is_file():
-        pytest.skip("the staged HAPT copy is not available")
+        skip_or_fail(f"the staged HAPT copy is incomplete: no {RAW}/labels.txt under {real_data_home}")
     _link_real_hapt(real_data_home, tmp_path, skip_experiment=5)
     # Today's loader gave 8,008 windows instead of 8,153 with no warning.
     with pytest.raises(FileNotFoundError, match=r"hapt: the dataset is incomplete: .*labels.txt labels segments of "

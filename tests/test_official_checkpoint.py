@@ -376,6 +376,7 @@ def test_convert_command_refuses_flags_of_another_model(fixture_files, tmp_path,
     assert "--lstm-units does not apply to TinierHAR" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_converted_official_model_exports_to_int8_and_agrees_in_tflm(official_tinier_har, fixture_files):
     from keras_har import export
 

@@ -111,6 +111,7 @@ def test_label_scarce_study_refuses_a_frozen_pretext_loss_and_wrong_shapes():
         ssl.label_scarce_study(other, _toy_dataset())
 
 
+@pytest.mark.slow
 def test_pretrain_and_finetune_commands(tmp_path, capsys):
     data = _toy_dataset()
     npz = tmp_path / "toy.npz"

@@ -232,12 +232,14 @@ def test_load_search_data_npz_errors(tmp_path):
         load_search_data(str(path))
 
 
+@pytest.mark.slow
 def test_search_within_budget_trains_only_in_budget_models(tmp_path, monkeypatch):
-    fitted = []
+    fitted, fitted_windows = [], []
     original_fit = TinierHARHyperModel.fit
 
     def counting_fit(self, hp, model, *args, **kwargs):
         fitted.append(keras_har.profile(model)["params"])
+        fitted_windows.append(args[0])
         return original_fit(self, hp, model, *args, **kwargs)
 
     monkeypatch.setattr(TinierHARHyperModel, "fit", counting_fit)
@@ -248,6 +250,12 @@ def test_search_within_budget_trains_only_in_budget_models(tmp_path, monkeypatch
     )
     trials = result["trials"]
     assert fitted == [TINY_PARAMS[(4, 8)]]
+    # Standardised by keras_har.datasets.Standardizer, as in cross-validation:
+    # the sample std (ddof=1) of every channel is 1; the population std is not.
+    samples = fitted_windows[0].reshape(-1, fitted_windows[0].shape[-1])
+    np.testing.assert_allclose(samples.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(samples.std(axis=0, ddof=1), 1.0, rtol=1e-5)
+    assert not np.allclose(samples.std(axis=0, ddof=0), 1.0, rtol=1e-5)
     over = trials[trials["status"] == "over_budget"]
     assert sorted(zip(over["filters"], over["gru_units"])) == [(4, 16), (4, 32)]
     assert set(over["message"]) == {"params 4114 > max_params 3000", "params 10578 > max_params 3000"}
@@ -280,6 +288,7 @@ def test_cli_tune_is_registered_and_reports_a_missing_file(tmp_path, capsys):
     assert f"Received: dataset={missing!r}" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_resuming_a_search_with_other_training_settings_is_refused(tmp_path, capsys):
     # Issue 22: a resume with other --epochs silently mixed 1-epoch and 2-epoch trials.
     first = run_search(tiny_data(), tuner="grid", max_trials=1, epochs=1, folds=1, directory=str(tmp_path),

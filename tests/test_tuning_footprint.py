@@ -12,6 +12,7 @@ from keras_har.tuning import Budget, SearchData, TinierHARHyperModel, run_search
 from keras_har.tuning.budget import model_footprint
 
 
+@pytest.mark.slow
 def test_measured_footprint_is_the_real_export_and_its_smallest_arena(tmp_path):
     from tflite_micro.python.tflite_micro import runtime
 
@@ -58,6 +59,7 @@ def test_footprint_child_errors_are_clear(tmp_path):
     assert "recurrence='no-such-recurrence'" in str(error.value).splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_arena_budget_is_checked_against_measured_arenas(tmp_path, monkeypatch):
     fitted = []
     original_fit = TinierHARHyperModel.fit
@@ -101,6 +103,7 @@ def test_measured_arena_is_the_cortex_m4_one_when_the_toolchain_is_there(tmp_pat
     assert footprint["arena_on_cortex_m4"] == 1 and footprint["arena_kb"] == round(measured["arena_bytes"] / 1024, 2)
 
 
+@pytest.mark.slow
 def test_cortex_m4_footprint_without_the_toolchain_is_a_clear_error(monkeypatch, tmp_path):
     from keras_har.export.footprint import measure_flatbuffer
 

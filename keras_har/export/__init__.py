@@ -41,7 +41,7 @@ from keras_har.export.memory_plan import (
     read_offline_memory_plan,
     tensor_lifetimes,
 )
-from keras_har.export.pipeline import evaluate_int8, export_model, macro_f1
+from keras_har.export.pipeline import evaluate_int8, export_model
 from keras_har.export.qat import dequantized_copy, quantize_aware
 from keras_har.export.tflm import find_arena_bytes, run_litert, run_tflm
 
@@ -49,7 +49,7 @@ __all__ = [
     "OFFLINE_MEMORY_ALLOCATION", "RECURRENCES", "TFLM_OP_RESOLVER_METHODS", "add_offline_memory_plan",
     "check_integer_only", "check_tflm_ops", "convert_int8", "dequantized_copy", "describe", "describe_memory_plan",
     "evaluate_int8", "export_model", "find_arena_bytes", "inference_function",
-    "macro_f1", "model_data_sources", "model_settings_header", "op_resolver_header", "parse_model_data",
+    "model_data_sources", "model_settings_header", "op_resolver_header", "parse_model_data",
     "parse_model_settings", "quantize_aware", "read_offline_memory_plan", "run_litert", "run_tflm", "strip_strings",
     "tensor_lifetimes", "write_firmware",
 ]

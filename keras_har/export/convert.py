@@ -179,7 +179,7 @@ def check_integer_only(flatbuffer):
 
     Int8 input and output, no float32 tensor and no QUANTIZE/DEQUANTIZE op:
     a converter that silently falls back to float for part of the graph
-    (as with an output quantizer on a BiGRU, see TOOLCHAIN.md) is caught here.
+    (as with an output quantizer on a BiGRU, see docs/toolchain.md) is caught here.
     """
     facts = describe(flatbuffer)
     problems = []

@@ -3,7 +3,7 @@
 Keras's GRU either becomes a ``WHILE`` loop over a ``TensorList`` (which the
 int8 converter rejects) or, unrolled, about 30 ops per step and direction,
 because every step repeats the input projection, the gate splits and the
-bias handling (``shared/reference/TOOLCHAIN.md``: 999 ops, 268 KB, 300 KB
+bias handling (``docs/toolchain.md``: 999 ops, 268 KB, 300 KB
 arena). The recurrence here computes the same function from the same
 weights with far fewer ops:
 

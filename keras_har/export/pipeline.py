@@ -11,13 +11,8 @@ from keras_har import atomic
 from keras_har.datasets.validation import check_finite, check_labels
 from keras_har.export.firmware import write_firmware
 from keras_har.export.memory_plan import add_offline_memory_plan, describe_memory_plan
+from keras_har.metrics import macro_f1
 from keras_har.export.tflm import find_arena_bytes, run_litert, run_tflm
-
-
-def macro_f1(labels, predictions, num_classes):
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(labels, predictions, average="macro", labels=np.arange(num_classes), zero_division=0))
 
 
 def export_model(
@@ -164,6 +159,11 @@ def _check_inputs(representative_windows, test_windows, test_labels, label_names
 def evaluate_int8(flatbuffer, windows, labels, *, float_model, qat_model=None, arena_bytes=None, progress=True):
     """Macro-F1 of float Keras, QAT Keras, LiteRT int8 and TFLM int8, and their agreement.
 
+    Every macro-F1 is `keras_har.metrics.macro_f1`, the official code's
+    definition (averaged over the classes present in the labels or the
+    predictions), so it is comparable with cross-validation's macro-F1 on the
+    same windows, also when the test windows lack a class.
+
     Returns:
         dict with ``macro_f1`` (one entry per runtime), ``test_windows``,
         ``agreement`` (argmax agreement TFLM-vs-LiteRT for each LiteRT
@@ -171,19 +171,18 @@ def evaluate_int8(flatbuffer, windows, labels, *, float_model, qat_model=None, a
         difference TFLM-vs-LiteRT).
     """
     labels = np.asarray(labels)
-    classes = describe(flatbuffer)["output"]["shape"][-1]
     tflm = run_tflm(flatbuffer, windows, arena_bytes=arena_bytes, progress=progress)
     float_predictions = float_model.predict(windows, verbose=0, batch_size=256).argmax(-1)
-    f1 = {"float_keras": macro_f1(labels, float_predictions, classes)}
+    f1 = {"float_keras": macro_f1(labels, float_predictions)}
     if qat_model is not None:
-        f1["qat_keras"] = macro_f1(labels, qat_model.predict(windows, verbose=0, batch_size=256).argmax(-1), classes)
+        f1["qat_keras"] = macro_f1(labels, qat_model.predict(windows, verbose=0, batch_size=256).argmax(-1))
     agreement = {"tflm_vs_float_keras_argmax": float(np.mean(tflm.argmax(-1) == float_predictions))}
     for resolver in ("builtin", "auto", "reference"):
         litert = run_litert(flatbuffer, windows, op_resolver=resolver, progress=progress)
         if resolver == "builtin":
-            f1["litert_int8"] = macro_f1(labels, litert.argmax(-1), classes)
+            f1["litert_int8"] = macro_f1(labels, litert.argmax(-1))
         agreement[f"tflm_vs_litert_{resolver}_argmax"] = float(np.mean(tflm.argmax(-1) == litert.argmax(-1)))
         agreement[f"tflm_vs_litert_{resolver}_max_abs_int8"] = int(np.abs(tflm.astype(int) - litert).max())
         agreement[f"tflm_vs_litert_{resolver}_exact_windows"] = float(np.mean((tflm == litert).all(-1)))
-    f1["tflm_int8"] = macro_f1(labels, tflm.argmax(-1), classes)
+    f1["tflm_int8"] = macro_f1(labels, tflm.argmax(-1))
     return {"macro_f1": f1, "agreement": agreement, "test_windows": int(len(windows))}

@@ -1,7 +1,7 @@
 """Quantization-aware training (tfmot) for TinierHAR, and back to a float model for conversion.
 
 tfmot 0.8.1 refuses GRU, LSTM, Bidirectional and custom layers, so these get
-QuantizeConfigs of their own. What works (``shared/reference/TOOLCHAIN.md``):
+QuantizeConfigs of their own. What works (``docs/toolchain.md``):
 
 - Bidirectional/GRU: only ``kernel`` and ``recurrent_kernel`` of each cell are
   fake-quantized, with no output quantizer. An output quantizer there made

@@ -43,9 +43,6 @@ import re
 
 import numpy as np
 
-from keras_har.models.deep_conv_lstm import DeepConvLSTM
-from keras_har.models.tinier_har import TinierHAR
-from keras_har.models.tiny_har import TinyHAR
 from keras_har.models.torch_state_dict import read_state_dict
 
 # Keys that PyTorch stores and keras_har has no variable for, because they do
@@ -132,43 +129,21 @@ def load_official_weights(model, source):
     return model
 
 
-def from_official_checkpoint(source, model, input_shape, num_classes, **model_kwargs):
-    """Builds a keras_har model and loads an official checkpoint into it.
-
-    Args:
-        source: the checkpoint (``.pth``, ``.npz`` or a dict of arrays).
-        model: ``"tinierhar"``, ``"tinyhar"`` or ``"deepconvlstm"``, or the
-            model class.
-        input_shape: ``(T, C)`` of the windows the checkpoint was trained on.
-        num_classes: number of classes K.
-        **model_kwargs: the model's other settings, e.g. ``filters`` and
-            ``gru_units`` for TinierHAR when the checkpoint is not M=4, N=16.
-
-    Returns:
-        The model, with the checkpoint's weights.
-
-    Example:
-    >>> from keras_har.models import from_official_checkpoint
-    >>> model = from_official_checkpoint("final_best_vali.pth", "tinierhar", (200, 23), 12)  # doctest: +SKIP
-    """
-    from keras_har.models import get_model_class
-
-    model_class = model if isinstance(model, type) else get_model_class(model)
-    built = model_class(input_shape=tuple(input_shape), num_classes=num_classes, **model_kwargs)
-    return load_official_weights(built, source)
-
-
 # === Helpers shared by the layouts ===
 
 
 def _layout_of(model):
-    for name, model_class, layout in (
-        ("tinierhar", TinierHAR, _tinier_har_layout),
-        ("tinyhar", TinyHAR, _tiny_har_layout),
-        ("deepconvlstm", DeepConvLSTM, _deep_conv_lstm_layout),
-    ):
-        if isinstance(model, model_class):
-            return name, layout
+    # By class name along the MRO (as isinstance would match a subclass): this
+    # module loads weights into the model classes, which import it to offer
+    # `from_official_checkpoint`, so it must not import them back.
+    layouts = {
+        "TinierHAR": ("tinierhar", _tinier_har_layout),
+        "TinyHAR": ("tinyhar", _tiny_har_layout),
+        "DeepConvLSTM": ("deepconvlstm", _deep_conv_lstm_layout),
+    }
+    for model_class in type(model).__mro__:
+        if model_class.__module__.startswith("keras_har.models.") and model_class.__name__ in layouts:
+            return layouts[model_class.__name__]
     raise ValueError(
         "Official checkpoints load into keras_har.TinierHAR, keras_har.TinyHAR and keras_har.DeepConvLSTM "
         f"only. Received: model={type(model).__name__}"

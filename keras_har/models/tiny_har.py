@@ -113,9 +113,9 @@ class TinyHAR(keras.Model):
         >>> model = keras_har.TinyHAR.from_official_checkpoint(
         ...     "checkpoint.pth", input_shape=(200, 23), num_classes=12)  # doctest: +SKIP
         """
-        from keras_har.models.official_weights import from_official_checkpoint
+        from keras_har.models.official_weights import load_official_weights
 
-        return from_official_checkpoint(path, cls, input_shape, num_classes, **kwargs)
+        return load_official_weights(cls(input_shape=tuple(input_shape), num_classes=num_classes, **kwargs), path)
 
 
 def _conv_length(time_steps):

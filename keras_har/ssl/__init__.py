@@ -18,7 +18,6 @@ from keras_har.ssl.finetune import (
     PretextRegularizedClassifier,
     build_classifier,
     classifier_on,
-    macro_f1,
 )
 from keras_har.ssl.losses import info_nce_loss, nt_xent_loss, reconstruction_loss
 from keras_har.ssl.multi_task import MultiTask
@@ -52,6 +51,6 @@ __all__ = [
     "WINDOWS_PER_CLASS", "augmentations", "build_classifier", "classifier_on", "copy_pretext",
     "get_pretext_class", "info_nce_loss", "label_scarce_study", "load_encoder", "load_metadata", "load_pretext",
     "load_windows", "resample_dataset",
-    "macro_f1", "nt_xent_loss", "plot_study", "pool_windows", "pretrain", "reconstruction_loss",
+    "nt_xent_loss", "plot_study", "pool_windows", "pretrain", "reconstruction_loss",
     "resample_windows", "save_csv", "save_pretrained", "summarize", "variance_sampling_probabilities",
 ]

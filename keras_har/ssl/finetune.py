@@ -1,8 +1,5 @@
 """Fine-tuning a pretrained encoder with few labels: frozen, finetuned or from scratch."""
 
-import numpy as np
-from sklearn.metrics import f1_score
-
 from keras_har.backend import keras, register, tf
 
 MODES = ("frozen", "finetune", "scratch")
@@ -155,8 +152,3 @@ class PretextRegularizedClassifier(keras.Model):
         config["pretext"] = keras.saving.deserialize_keras_object(config["pretext"], custom_objects=custom_objects)
         return cls(**config)
 
-
-def macro_f1(model, windows, labels, batch_size=512):
-    """Macro-averaged F1 of a logits model over the classes present in ``labels`` or predictions."""
-    predictions = np.argmax(model.predict(windows, batch_size=batch_size, verbose=0), axis=-1)
-    return float(f1_score(labels, predictions, average="macro"))

@@ -10,13 +10,13 @@ from keras_har.backend import keras, tf
 from keras_har.datasets import Standardizer
 from keras_har.datasets.splits import k_per_class, subject_kfold
 from keras_har.evaluation import make_folds
+from keras_har.metrics import model_macro_f1
 from keras_har.ssl.finetune import (
     MODES,
     WINDOWS_PER_CLASS,
     PretextRegularizedClassifier,
     _check_mode,
     build_classifier,
-    macro_f1,
 )
 from keras_har.ssl.pretext_model import PretextModel
 
@@ -205,7 +205,7 @@ def label_scarce_study(
                         classifier = runs[mode].fit(
                             train_windows, dataset.y[chosen], epochs=epochs, batch_size=batch_size
                         )
-                        score = macro_f1(classifier, test_windows, dataset.y[test])
+                        score = model_macro_f1(classifier, test_windows, dataset.y[test])
                         rows.append(
                             dict(zip(RESULT_COLUMNS, (mode, k, fewest, seed, fold, len(chosen), len(test), score)))
                         )

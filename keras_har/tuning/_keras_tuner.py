@@ -11,7 +11,7 @@ only. KerasTuner then takes its Keras 2 path (``tensorflow.keras``, which is
 tf_keras because ``keras_har.backend`` sets ``TF_USE_LEGACY_KERAS=1``) and
 ``import keras`` elsewhere in the process still gives Keras 3 afterwards.
 
-Of the two workarounds measured in ``shared/reference/TOOLCHAIN.md`` this one
+Of the two workarounds measured in ``docs/toolchain.md`` this one
 was chosen because the other (build a Keras 3 twin of every model and copy the
 weights) needs every model written twice.
 """

@@ -1,4 +1,4 @@
-"""Data for the search: loading, subject folds and per-fold standardisation."""
+"""Data for the search: loading and subject folds (standardisation: `keras_har.datasets.Standardizer`)."""
 
 import numpy as np
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit
@@ -110,10 +110,3 @@ def subject_folds(subjects, folds, seed=0):
         splitter = GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     return [(train, score) for train, score in splitter.split(indices, groups=subjects)]
 
-
-def standardize(x_train, x_other):
-    """Scales both arrays by the training windows' per-channel mean and std."""
-    mean = x_train.mean(axis=(0, 1), keepdims=True)
-    std = x_train.std(axis=(0, 1), keepdims=True)
-    std = np.where(std > 0, std, 1.0)
-    return (x_train - mean) / std, (x_other - mean) / std

@@ -5,26 +5,20 @@ import os
 import time
 
 import numpy as np
-from sklearn.metrics import f1_score
 
 from keras_har import atomic
 from keras_har.backend import keras, tf
+from keras_har.datasets import Standardizer
 from keras_har.tuning._keras_tuner import keras_tuner
 from keras_har.export.footprint import FootprintError
+from keras_har.metrics import model_macro_f1
 from keras_har.tuning.budget import Budget, check_footprint_mode, model_footprint
-from keras_har.tuning.data import standardize
 
 OBJECTIVE = "val_macro_f1"
 RESULT_FILE = "result.json"
 FIT_LOG_FILE = "fit_log.csv"
 TENSORBOARD_DIR = "tensorboard"
 _PREDICT_BATCH_SIZE = 1024
-
-
-def macro_f1(model, x, y):
-    """Macro-averaged F1 of a logits model on ``(x, y)``, computed by scikit-learn."""
-    predictions = np.argmax(model.predict(x, batch_size=_PREDICT_BATCH_SIZE, verbose=0), axis=-1)
-    return float(f1_score(y, predictions, average="macro", zero_division=0))
 
 
 class HARTuner(keras_tuner.Tuner):
@@ -119,13 +113,15 @@ class HARTuner(keras_tuner.Tuner):
             keras.utils.set_random_seed(seed + fold)
             if fold:
                 model = self._try_build(hp)
-            x_train, x_score = standardize(data.x[train], data.x[score])
+            # The same per-fold standardisation as cross-validation (sample std, ddof=1).
+            scaler = Standardizer().fit(data.x[train])
+            x_train, x_score = scaler.transform(data.x[train]), scaler.transform(data.x[score])
             self._log_fit(trial.trial_id, fold, footprint)
             log_dir = os.path.join(self.project_dir, TENSORBOARD_DIR, f"trial_{trial.trial_id}", f"fold_{fold}")
             self.hypermodel.fit(
                 hp, model, x_train, data.y[train], epochs=epochs, log_dir=log_dir, verbose=keras_verbose, seed=seed + fold
             )
-            scores.append(macro_f1(model, x_score, data.y[score]))
+            scores.append(model_macro_f1(model, x_score, data.y[score], batch_size=_PREDICT_BATCH_SIZE))
             print(
                 f"trial {trial.trial_id} fold {fold + 1}/{len(fold_indices)}: macro-F1 {scores[-1]:.4f} "
                 f"(M={hp.values.get('filters')}, N={hp.values.get('gru_units')}, "

@@ -1,0 +1,66 @@
+"""BENCHMARKS.md's generated tables equal what the scripts make from the committed result files."""
+
+import pytest
+
+from helpers import BENCHMARKS, load_benchmark_script
+
+DOC = (BENCHMARKS.parent / "BENCHMARKS.md").read_text(encoding="utf-8")
+CV = BENCHMARKS / "results" / "cv_full"
+
+
+def _runs(*names):
+    return [str(CV / name) for name in names]
+
+
+CV_TABLES = {
+    "summary": _runs("hapt_tinierhar", "usc_had_tinierhar", "hapt_tinyhar", "usc_had_tinyhar",
+                     "hapt_deepconvlstm", "usc_had_deepconvlstm"),
+    "hapt per fold": ["--per-fold"] + _runs("hapt_tinierhar", "hapt_tinyhar", "hapt_deepconvlstm"),
+    "ablations": ["--baseline"] + _runs("hapt_tinierhar") + sorted(str(p) for p in CV.glob("hapt_tinierhar_*-*")),
+    "seeds": ["--baseline"] + _runs("hapt_tinierhar") + sorted(str(p) for p in CV.glob("hapt_tinierhar_seed?")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CV_TABLES))
+def test_cross_validation_tables_are_the_cv_table_output(name, capsys):
+    cv_table = load_benchmark_script("cv_table")
+    assert cv_table.main(CV_TABLES[name]) in (0, None)
+    table = capsys.readouterr().out.strip()
+    assert table.count("\n") >= 3
+    assert table in DOC
+
+
+def test_usc_had_per_fold_rows_are_the_cv_table_output(capsys):
+    cv_table = load_benchmark_script("cv_table")
+    cv_table.main(["--per-fold"] + _runs("usc_had_tinierhar", "usc_had_tinyhar", "usc_had_deepconvlstm"))
+    rows = capsys.readouterr().out.strip().splitlines()[2:]
+    assert len(rows) == 7
+    assert "\n".join(rows) in DOC
+
+
+def test_firmware_table_is_the_bench_firmware_output(capsys):
+    bench = load_benchmark_script("bench_firmware")
+    assert bench.main(["--table", str(BENCHMARKS / "results" / "firmware.json")]) == 0
+    table = capsys.readouterr().out.strip()
+    assert table.count("\n") >= 3
+    assert table in DOC
+
+
+def test_official_checkpoint_table_is_the_committed_one():
+    table = (BENCHMARKS / "results" / "official_checkpoint.md").read_text(encoding="utf-8").strip()
+    assert table in DOC
+
+
+@pytest.mark.slow
+def test_model_size_table_is_the_profile_command_output(capsys):
+    from keras_har.cli import main
+
+    assert main(["profile"]) == 0
+    table = capsys.readouterr().out.strip()
+    assert table.count("\n") >= 16
+    assert table in DOC
+
+
+def test_no_machine_paths_or_run_diary():
+    for word in ("/work/", "/home/", "/tmp/", "session", " UTC"):
+        assert word not in DOC, word
