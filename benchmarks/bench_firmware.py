@@ -4,9 +4,10 @@
         --output benchmarks/results/firmware.json
     python benchmarks/bench_firmware.py --table benchmarks/results/firmware.json   # the markdown table
 
-For each variant (the paper's BiGRU, unrolled; the export default BiLSTM;
-the M=2, N=32 LSTM) at UCI HAR's shape (128 x 9, 6 classes) and HAPT's
-(200 x 6, 12 classes): an untrained model (sizes and instruction counts do
+For each variant (the paper's BiGRU as the fused ``KERAS_HAR_BIGRU`` op, the
+export default, and unrolled into stock ops; the BiLSTM; the M=2, N=32 LSTM)
+at UCI HAR's shape (128 x 9, 6 classes) and HAPT's (200 x 6 and 128 x 6, 12
+classes; the stock-op variants at the first two): an untrained model (sizes and instruction counts do
 not depend on the weights), converted to int8 with the offline memory plan
 (`keras_har.export.export_model`, calibrated on 64 standard-normal windows),
 then built and run by `keras_har.firmware.verify_export` for the host and
@@ -28,19 +29,22 @@ import tempfile
 
 from keras_har.atomic import write_json
 
-VARIANTS = [  # name, TinierHAR settings
-    ("BiGRU M=4 N=16 (paper, unrolled)", {"filters": 4, "gru_units": 16, "recurrent": "bigru"}),
-    ("BiLSTM M=4 N=16 (export default)", {"filters": 4, "gru_units": 16, "recurrent": "bilstm"}),
-    ("LSTM M=2 N=32", {"filters": 2, "gru_units": 32, "recurrent": "lstm"}),
+VARIANTS = [  # name, TinierHAR settings, recurrence (keras_har.export.convert_int8), shapes (None: all)
+    ("BiGRU M=4 N=16 (paper, fused op, export default)", {"filters": 4, "gru_units": 16, "recurrent": "bigru"},
+     "fused", None),
+    ("BiGRU M=4 N=16 (paper, unrolled)", {"filters": 4, "gru_units": 16, "recurrent": "bigru"}, "merged",
+     ("UCI HAR", "HAPT")),
+    ("BiLSTM M=4 N=16", {"filters": 4, "gru_units": 16, "recurrent": "bilstm"}, "merged", ("UCI HAR", "HAPT")),
+    ("LSTM M=2 N=32", {"filters": 2, "gru_units": 32, "recurrent": "lstm"}, "merged", ("UCI HAR", "HAPT")),
 ]
-SHAPES = [("UCI HAR", 128, 9, 6), ("HAPT", 200, 6, 12)]
+SHAPES = [("UCI HAR", 128, 9, 6), ("HAPT", 200, 6, 12), ("HAPT 2.56 s", 128, 6, 12)]
 CLOCK_HZ = 64e6
 # Assumed cycles per instruction on a Cortex-M4 for these kernels (not measured: QEMU counts instructions,
 # not cycles; loads, multiplies-accumulate and branches with flash wait states put real cores at about 1-1.5).
 ASSUMED_CPI = 1.25
 
 
-def measure(name, settings, shape, work):
+def measure(name, settings, recurrence, shape, work):
     import numpy as np
 
     import keras_har
@@ -56,7 +60,7 @@ def measure(name, settings, shape, work):
         model, work, representative_windows=rng.normal(size=(64, window, channels)).astype("float32"),
         sampling_rate_hz=50.0, channel_names=[f"c{i}" for i in range(channels)],
         label_names=[f"k{i}" for i in range(classes)], channel_mean=np.zeros(channels), channel_std=np.ones(channels),
-        progress=False,
+        recurrence=recurrence, progress=False,
     )
     windows = rng.normal(size=(32, window, channels)).astype("float32")
     result = verify_export(work, windows=windows, targets=("host", "cortex-m4"), progress=False)
@@ -82,7 +86,9 @@ def table(rows):
         f"(CPI {ASSUMED_CPI}) | bit-exact |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for row in rows:
+    shapes = [shape[0] for shape in SHAPES]
+    variants = [variant[0] for variant in VARIANTS]
+    for row in sorted(rows, key=lambda r: (shapes.index(r["dataset_shape"]), variants.index(r["variant"]))):
         flash = row["flash_cmsis_nn"]
         ms = row["instructions_cmsis_nn"] * ASSUMED_CPI / CLOCK_HZ * 1e3
         lines.append(
@@ -109,11 +115,11 @@ def main(argv=None):
     rows = json.load(open(args.output)) if os.path.exists(args.output) else []
     done = {(row["variant"], row["dataset_shape"]) for row in rows}
     for shape in SHAPES:
-        for name, settings in VARIANTS:
-            if (name, shape[0]) in done:
+        for name, settings, recurrence, shapes in VARIANTS:
+            if (name, shape[0]) in done or (shapes is not None and shape[0] not in shapes):
                 continue
             with tempfile.TemporaryDirectory(prefix="bench_firmware_") as work:
-                rows.append(measure(name, settings, shape, work))
+                rows.append(measure(name, settings, recurrence, shape, work))
             write_json(args.output, rows)
             print(f"{name} at {shape[0]}: done", file=sys.stderr, flush=True)
     print(table(rows))

@@ -46,6 +46,14 @@ def test_firmware_table_is_the_bench_firmware_output(capsys):
     assert table in DOC
 
 
+def test_fused_gru_table_is_the_bench_fused_gru_output(capsys):
+    bench = load_benchmark_script("bench_fused_gru")
+    assert bench.main(["--table", str(BENCHMARKS / "results" / "fused_gru.json")]) == 0
+    table = capsys.readouterr().out.strip()
+    assert table.count("\n") >= 2
+    assert table in DOC
+
+
 def test_official_checkpoint_table_is_the_committed_one():
     table = (BENCHMARKS / "results" / "official_checkpoint.md").read_text(encoding="utf-8").strip()
     assert table in DOC

@@ -1,7 +1,8 @@
 """The exported firmware, built and run: host and emulated Cortex-M4, bit for bit against Python.
 
 The end-to-end tests export two HAPT models through `tflite/export.py --train
---verify-on host,cortex-m4` (the default BiLSTM, and the M=2, N=32 LSTM),
+--verify-on host,cortex-m4` (the default: the paper's BiGRU as the fused
+KERAS_HAR_BIGRU op; and the M=2, N=32 LSTM, TFLite's int8 LSTM op),
 which compiles TFLM with the model and the keras_har core, runs it natively
 and under QEMU on 100 real test windows and on one test recording streamed
 sample by sample, and compares every int8 output with the TFLM Python
@@ -27,7 +28,7 @@ from keras_har.firmware import tflm_source, verify
 from keras_har.streaming import stream_predict, stream_windows
 
 VARIANTS = {
-    "default": [],  # the export default: M=4, N=16, BiLSTM
+    "default": [],  # the export default: the paper's M=4, N=16 BiGRU, one fused KERAS_HAR_BIGRU op
     "lstm_m2_n32": ["--filters", "2", "--units", "32", "--recurrent", "lstm"],
 }
 
@@ -50,9 +51,14 @@ def _report(output):
 
 
 def test_export_runs_bit_exact_on_host_and_on_the_cortex_m4(verified_export):
-    _, output, code = verified_export
+    variant, output, code = verified_export
     assert code == 0
     report = _report(output)
+    if variant == "default":
+        # The paper's model, within a small microcontroller's budget (issue 21's acceptance figures).
+        assert report["architecture"]["recurrent"] == "bigru" and report["fused_gru"]
+        assert report["architecture"]["filters"] == 4 and report["architecture"]["gru_units"] == 16
+        assert report["cortex_m4"]["model_bytes"] <= 32 * 1024 and report["cortex_m4"]["arena_bytes"] <= 16 * 1024
     m4, host = report["cortex_m4"], report["host"]
     assert host["bit_exact"] and host["windows"] == 100 and host["stream_labels_match"]
     assert m4["kernels"] == "cmsis-nn" and m4["bit_exact"] is True and m4["windows"] == 100
@@ -102,6 +108,10 @@ def test_the_core_resets_the_model_state_before_every_window(verified_export, re
     exact = firmware.run_windows(with_reset, quantized, arena_bytes=1 << 20).scores
     stale = firmware.run_windows(without_reset, quantized, arena_bytes=1 << 20).scores
     np.testing.assert_array_equal(exact, python)
+    if variant == "default":
+        # The fused BiGRU op starts every window from a zero state of its own: nothing carries over.
+        np.testing.assert_array_equal(stale, python)
+        return
     # The fused LSTM keeps its state in variable tensors: without the reset, every window after the first
     # starts from the previous window's state. The first window is unaffected.
     np.testing.assert_array_equal(stale[0], python[0])

@@ -63,7 +63,8 @@ def convert_int8(model, representative_windows, *, recurrence="fused", strip=Tru
             which the firmware registers and TFLM's Python interpreter runs
             around (`keras_har.export.tflm.run_tflm`); the others are stock
             ops, see `keras_har.export.inference_graph.inference_function`.
-            Models without a GRU ignore it.
+            Models without a GRU ignore it; a one-directional GRU falls
+            back to ``"merged"`` with a warning.
         strip: drop tensor and op names from the flatbuffer (outputs are
             unchanged, the file is smaller).
         check: run `check_integer_only` and `check_tflm_ops`. Turn it off
@@ -85,7 +86,13 @@ def convert_int8(model, representative_windows, *, recurrence="fused", strip=Tru
             f"`representative_windows` must be a non-empty array of shape (N, {expected[0]}, {expected[1]}). "
             f"Received: representative_windows.shape={windows.shape}"
         )
-    fuse = recurrence == "fused" and getattr(model, "recurrent", None) in ("gru", "bigru")
+    fuse = recurrence == "fused" and getattr(model, "recurrent", None) == "bigru"
+    if recurrence == "fused" and getattr(model, "recurrent", None) == "gru":
+        import warnings
+
+        warnings.warn("The fused KERAS_HAR_BIGRU op covers TinierHAR's bidirectional GRU; this one-directional "
+                      "GRU is exported unrolled into stock ops (recurrence='merged'), which costs far more "
+                      "arena and flash.", stacklevel=2)
     if fuse:
         from keras_har.export.fused_gru import gru_cells
 

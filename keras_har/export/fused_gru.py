@@ -537,6 +537,8 @@ def fuse_gru(flatbuffer, recurrent_layer):
 
 def fused_gru_ops(flatbuffer):
     """Indices of the ``KERAS_HAR_BIGRU`` ops of the main subgraph (empty for other models)."""
+    if CUSTOM_CODE.encode() not in bytes(flatbuffer):  # no op code names it: nothing to parse
+        return []
     model = _load(flatbuffer)
     codes = [i for i, c in enumerate(model.operatorCodes)
              if c.customCode is not None and c.customCode.decode() == CUSTOM_CODE]

@@ -58,8 +58,10 @@ def run_tflm(flatbuffer, windows, *, arena_bytes=None, progress=False):
     Returns:
         int8 outputs ``(N, K)``.
     """
+    # The halves around a fused GRU op are planned online (their own arena, not the model's): default size.
     return _run_model(flatbuffer, quantize_windows(windows, flatbuffer),
-                      lambda model, inputs: _run_tflm_int8(model, inputs, arena_bytes, progress))
+                      lambda model, inputs: _run_tflm_int8(model, inputs, arena_bytes if model is flatbuffer else None,
+                                                           progress))
 
 
 def _run_tflm_int8(flatbuffer, inputs, arena_bytes, progress):

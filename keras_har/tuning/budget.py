@@ -21,7 +21,11 @@ configuration (measurements are cached per hyperparameter set).
 
 ``footprint="estimate"`` (the default without those limits, for the
 ``flash_kb``/``arena_kb`` columns of ``trials.csv``) costs nothing and counts
-ops instead, because in the exported graph the per-op overhead (tensors,
+ops instead. It models a GRU written out in stock ops (``recurrence="merged"``),
+not the export default's fused ``KERAS_HAR_BIGRU`` op, so for a BiGRU it is far
+above what the default export needs (about 4x the flash and 7-10x the arena,
+``benchmarks/results/firmware.json``): a conservative budget; measure for the
+real figures. It counts ops because in the exported graph the per-op overhead (tensors,
 quantization parameters, kernel state) costs about as much as the weights:
 
 - ops: one per convolution, dense, pooling, add, reshape and flatten layer
