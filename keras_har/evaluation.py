@@ -11,7 +11,8 @@ per epoch. Everything lands in ``output_dir``:
   stopped: a rerun into the same folder skips finished folds (and a rerun
   with a larger ``folds`` under ``"paper"``/``"loso"`` only adds folds);
   ``fold_indices`` runs chosen folds, so several processes or machines can
-  share one folder, each with its own folds;
+  share one folder, each with its own folds; ``jobs`` runs several folds
+  at once in worker processes, each fold exactly as it runs alone;
 - ``checkpoints/fold_XX.keras``: the best-validation model of each fold;
 - ``tensorboard/fold_XX``: loss, accuracy and learning rate per epoch, and the
   fold's test confusion matrix as an image;
