@@ -11,7 +11,8 @@ per epoch. Everything lands in ``output_dir``:
   stopped: a rerun into the same folder skips finished folds (and a rerun
   with a larger ``folds`` under ``"paper"``/``"loso"`` only adds folds);
   ``fold_indices`` runs chosen folds, so several processes or machines can
-  share one folder, each with its own folds;
+  share one folder, each with its own folds; ``jobs`` runs several folds
+  at once in worker processes, each fold exactly as it runs alone;
 - ``checkpoints/fold_XX.keras``: the best-validation model of each fold;
 - ``tensorboard/fold_XX``: loss, accuracy and learning rate per epoch, and the
   fold's test confusion matrix as an image;
@@ -334,6 +335,8 @@ def cross_validate(
     verbose=2,
     fold_indices=None,
     baselines=True,
+    jobs=1,
+    threads_per_job=None,
 ):
     """Cross-validates a model by subject and writes the results to ``output_dir``.
 
@@ -369,6 +372,20 @@ def cross_validate(
             per fold and as ``baseline_*_macro_f1_mean``/``_std`` in
             ``results.json``. A network below them has learnt less than the
             simple features; the summary then says so.
+        jobs: folds run at once, each in its own worker process (started
+            with "spawn"). A fold runs the same code with the same seed and
+            data as in the sequential run and writes the same fold files, so
+            its result depends only on the thread settings, not on ``jobs``.
+            A model given as a builder must then be picklable (a module-level
+            function or class instance); Keras progress is off (``verbose``
+            0) when ``jobs > 1``.
+        threads_per_job: TensorFlow's intra-op and inter-op thread counts in
+            each worker, set before TensorFlow does any work; default
+            ``max(1, os.cpu_count() // jobs)``. Given with ``jobs=1``, the
+            folds also run in one worker process, so that the threads can be
+            set (TensorFlow fixes them at its first operation). With
+            ``jobs=1`` and no ``threads_per_job``, folds run in this process
+            with TensorFlow's default threads, as before.
 
     Returns:
         The dict written to ``results.json`` (the folds of this call).
@@ -382,10 +399,14 @@ def cross_validate(
     """
     from tqdm.auto import tqdm
 
-    from keras_har.datasets.splits import Standardizer, train_val_split
-    from keras_har.profiler import profile
-
     build, model_name = resolve_builder(model_builder_or_name, model_kwargs)
+    parallel = _check_jobs(jobs, threads_per_job)
+    if parallel:
+        threads_per_job = threads_per_job or max(1, (os.cpu_count() or 1) // jobs)
+        if isinstance(model_builder_or_name, str):
+            builder_spec = (model_builder_or_name, dict(model_kwargs or {}))
+        else:
+            builder_spec = (_picklable_builder(build), None)
     epochs = training.EPOCHS if epochs is None else epochs
     if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 1:
         raise ValueError(f"`epochs` must be a positive integer or None. Received: epochs={epochs!r}")
@@ -416,87 +437,228 @@ def cross_validate(
     # whichever count is asked for, so a run can be extended to more folds.
     _check_or_write_config(os.path.join(output_dir, "run.json"), config)
 
-    input_shape = tuple(config["window_shape"])
-    num_classes = config["num_classes"]
-    fold_results = []
+    fold_args = dict(epochs=epochs, seed=seed, batch_size=batch_size, val_fraction=val_fraction,
+                     jit_compile=jit_compile, verbose=verbose if jobs == 1 else 0, baselines=baselines)
+    by_index = {}
+    pending = []
     start = time.perf_counter()
     progress = tqdm(total=len(selected), desc=f"{model_name} on {dataset.name} ({protocol})", unit="fold")
     for index in selected:
         train_idx, test_idx = fold_list[index]
-        fold_path = os.path.join(output_dir, "folds", f"fold_{index:02d}.json")
+        fold_path = _fold_path(output_dir, index)
         if os.path.exists(fold_path):
             with open(fold_path, encoding="utf-8") as file:
                 result = json.load(file)
             if baselines and not all(key in result for key in BASELINE_KEYS):
                 # A fold finished without baselines (an older run, or --no-baselines): they are cheap.
                 result.update(baseline_scores(dataset, train_idx, test_idx, seed=seed))
-            fold_results.append(result)
+            by_index[index] = result
             progress.set_postfix(skipped=f"fold {index}")
             progress.update(1)
-            continue
-        fold_start = time.perf_counter()
-        train_idx, test_idx = np.asarray(train_idx), np.asarray(test_idx)
-        standardizer = Standardizer().fit(dataset.X[train_idx])
-        fit_idx, val_idx = train_val_split(train_idx, val_fraction=val_fraction, seed=seed)
-        x_fit = standardizer.transform(dataset.X[fit_idx])
-        x_val = standardizer.transform(dataset.X[val_idx])
-        x_test = standardizer.transform(dataset.X[test_idx])
-
-        training.set_seed(seed)
-        model = build(input_shape=input_shape, num_classes=num_classes)
-        counts = profile(model)
-        log_dir = os.path.join(output_dir, "tensorboard", f"fold_{index:02d}")
-        fitted = training.fit(
-            model,
-            (x_fit, dataset.y[fit_idx]),
-            (x_val, dataset.y[val_idx]),
-            epochs=epochs,
-            batch_size=batch_size,
-            seed=seed,
-            jit_compile=jit_compile,
-            checkpoint_path=os.path.join(output_dir, "checkpoints", f"fold_{index:02d}.keras"),
-            log_dir=log_dir,
-            verbose=verbose,
-        )
-        y_test = dataset.y[test_idx]
-        y_pred = training.predict_classes(model, x_test, batch_size=batch_size)
-        scores = classification_scores(y_test, y_pred, num_classes)
-        log_confusion_matrix(log_dir, scores["confusion"], dataset.class_names, scores=scores)
-        seconds = fitted["seconds_per_epoch"]
-        result = {
-            "fold": index,
-            "test_subjects": sorted(int(s) for s in np.unique(dataset.subjects[test_idx])),
-            "n_train": int(len(fit_idx)),
-            "n_val": int(len(val_idx)),
-            "n_test": int(len(test_idx)),
-            "accuracy": scores["accuracy"],
-            "macro_f1": scores["macro_f1"],
-            "weighted_f1": scores["weighted_f1"],
-            "epochs_run": fitted["epochs_run"],
-            "best_epoch": fitted["best_epoch"],
-            # The median ignores the first epoch's graph tracing.
-            "seconds_per_epoch": float(np.median(seconds)),
-            "first_epoch_seconds": float(seconds[0]),
-            "fold_seconds": time.perf_counter() - fold_start,
-            "params": int(counts["params"]),
-            "macs": int(counts["macs"]),
-            "confusion": scores["confusion"].tolist(),
-            "standardizer": standardizer.to_dict(),
-        }
-        if baselines:
-            result.update(baseline_scores(dataset, train_idx, test_idx, seed=seed))
-        _write_npz_atomic(fold_path[: -len(".json")] + ".npz", y_true=y_test, y_pred=y_pred)
-        # The json is written last: its presence marks the fold as finished.
-        atomic.write_json(fold_path, result)
-        fold_results.append(result)
-        progress.set_postfix(macro_f1=f"{result['macro_f1']:.3f}")
-        progress.update(1)
+        elif parallel:
+            pending.append(index)
+        else:
+            by_index[index] = run_fold(build, dataset, fold_list[index], index, output_dir, **fold_args)
+            progress.set_postfix(macro_f1=f"{by_index[index]['macro_f1']:.3f}")
+            progress.update(1)
+    if pending:
+        by_index.update(_run_folds_in_workers(
+            builder_spec, dataset, fold_list, pending, output_dir, fold_args,
+            jobs=jobs, threads_per_job=threads_per_job, progress=progress,
+        ))
+    fold_results = [by_index[index] for index in selected]
     progress.close()
     results = _summarise(dict(config, folds_run=len(selected)), fold_results, dataset.class_names)
     results["wall_seconds_this_run"] = time.perf_counter() - start
+    results["jobs"] = int(jobs)
+    results["threads_per_job"] = threads_per_job
     _write_outputs(output_dir, results, dataset.class_names)
     if "baseline_features_macro_f1_mean" in results:
         print(baseline_summary(results))
+    return results
+
+
+def run_fold(build, dataset, fold, index, output_dir, *, epochs, seed, batch_size, val_fraction, jit_compile,
+             verbose, baselines):
+    """Trains and scores one fold and writes its files; `cross_validate` runs this for every fold.
+
+    The same function runs in this process (``jobs=1``) and in a worker
+    process (``jobs > 1``), so a fold's seed and data do not depend on how
+    many run at once. The fold's ``.npz`` is written first and its ``.json``
+    last, each atomically: the json's presence marks the fold as finished.
+
+    Args:
+        build: ``build(input_shape, num_classes)`` returning a logits model.
+        dataset: a `keras_har.datasets.HARDataset`.
+        fold: ``(train_idx, test_idx)``.
+        index: the fold's number in its protocol.
+        output_dir: the run's folder.
+        epochs, seed, batch_size, val_fraction, jit_compile, verbose,
+            baselines: as in `cross_validate`.
+
+    Returns:
+        The dict written to ``folds/fold_XX.json``.
+    """
+    from keras_har.datasets.splits import Standardizer, train_val_split
+    from keras_har.profiler import profile
+
+    fold_start = time.perf_counter()
+    train_idx, test_idx = np.asarray(fold[0]), np.asarray(fold[1])
+    input_shape = (int(dataset.X.shape[1]), int(dataset.X.shape[2]))
+    num_classes = int(dataset.num_classes)
+    standardizer = Standardizer().fit(dataset.X[train_idx])
+    fit_idx, val_idx = train_val_split(train_idx, val_fraction=val_fraction, seed=seed)
+    x_fit = standardizer.transform(dataset.X[fit_idx])
+    x_val = standardizer.transform(dataset.X[val_idx])
+    x_test = standardizer.transform(dataset.X[test_idx])
+
+    training.set_seed(seed)
+    model = build(input_shape=input_shape, num_classes=num_classes)
+    counts = profile(model)
+    log_dir = os.path.join(output_dir, "tensorboard", f"fold_{index:02d}")
+    fitted = training.fit(
+        model,
+        (x_fit, dataset.y[fit_idx]),
+        (x_val, dataset.y[val_idx]),
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        jit_compile=jit_compile,
+        checkpoint_path=os.path.join(output_dir, "checkpoints", f"fold_{index:02d}.keras"),
+        log_dir=log_dir,
+        verbose=verbose,
+    )
+    y_test = dataset.y[test_idx]
+    y_pred = training.predict_classes(model, x_test, batch_size=batch_size)
+    scores = classification_scores(y_test, y_pred, num_classes)
+    log_confusion_matrix(log_dir, scores["confusion"], dataset.class_names, scores=scores)
+    seconds = fitted["seconds_per_epoch"]
+    result = {
+        "fold": index,
+        "test_subjects": sorted(int(s) for s in np.unique(dataset.subjects[test_idx])),
+        "n_train": int(len(fit_idx)),
+        "n_val": int(len(val_idx)),
+        "n_test": int(len(test_idx)),
+        "accuracy": scores["accuracy"],
+        "macro_f1": scores["macro_f1"],
+        "weighted_f1": scores["weighted_f1"],
+        "epochs_run": fitted["epochs_run"],
+        "best_epoch": fitted["best_epoch"],
+        # The median ignores the first epoch's graph tracing.
+        "seconds_per_epoch": float(np.median(seconds)),
+        "first_epoch_seconds": float(seconds[0]),
+        "fold_seconds": time.perf_counter() - fold_start,
+        "params": int(counts["params"]),
+        "macs": int(counts["macs"]),
+        "confusion": scores["confusion"].tolist(),
+        "standardizer": standardizer.to_dict(),
+    }
+    if baselines:
+        result.update(baseline_scores(dataset, train_idx, test_idx, seed=seed))
+    fold_path = _fold_path(output_dir, index)
+    _write_npz_atomic(fold_path[: -len(".json")] + ".npz", y_true=y_test, y_pred=y_pred)
+    atomic.write_json(fold_path, result)
+    return result
+
+
+class FoldError(RuntimeError):
+    """A fold failed in a worker process (`cross_validate` with ``jobs > 1``); the message names the fold."""
+
+
+def _fold_path(output_dir, index):
+    return os.path.join(output_dir, "folds", f"fold_{index:02d}.json")
+
+
+def _check_jobs(jobs, threads_per_job):
+    """Validates ``jobs`` and ``threads_per_job``; True when folds run in worker processes."""
+    if not isinstance(jobs, (int, np.integer)) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"`jobs` (--jobs) must be a positive integer. Received: jobs={jobs!r}")
+    if threads_per_job is not None and (
+            not isinstance(threads_per_job, (int, np.integer)) or isinstance(threads_per_job, bool)
+            or threads_per_job < 1):
+        raise ValueError(
+            f"`threads_per_job` (--threads-per-job) must be a positive integer or None. "
+            f"Received: threads_per_job={threads_per_job!r}"
+        )
+    return jobs > 1 or threads_per_job is not None
+
+
+def _picklable_builder(build):
+    import pickle
+
+    try:
+        pickle.dumps(build)
+    except Exception as error:  # pickle raises several types (PicklingError, AttributeError, TypeError)
+        raise ValueError(
+            "With `jobs` > 1 or `threads_per_job`, a model builder must be picklable (a module-level function "
+            f"or an instance of a module-level class), or give the model by name ({error}). Received: model={build!r}"
+        ) from None
+    return build
+
+
+# Set in each worker process by _init_worker; a worker runs many folds.
+_WORKER = {}
+
+
+def _init_worker(builder_spec, dataset, fold_list, threads_per_job):
+    """Runs first in each worker: TensorFlow's threads are set before it does any work."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "0":  # "0": the parent is `keras-har --verbose`
+        from keras_har.tf_logging import quiet_tensorflow
+
+        quiet_tensorflow()
+    from keras_har.backend import tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads_per_job)
+    tf.config.threading.set_inter_op_parallelism_threads(threads_per_job)
+    model, model_kwargs = builder_spec
+    build = resolve_builder(model, model_kwargs)[0] if isinstance(model, str) else model
+    _WORKER.update(build=build, dataset=dataset, fold_list=fold_list)
+
+
+def _worker_fold(index, output_dir, fold_args):
+    return run_fold(_WORKER["build"], _WORKER["dataset"], _WORKER["fold_list"][index], index, output_dir,
+                    **fold_args)
+
+
+def _run_folds_in_workers(builder_spec, dataset, fold_list, indices, output_dir, fold_args, *, jobs,
+                          threads_per_job, progress):
+    """Runs ``indices`` in a pool of ``jobs`` spawned processes; ``{index: result}``.
+
+    The first failed fold stops the run: folds not started are cancelled,
+    folds already running finish and keep their files (a rerun resumes),
+    and a `FoldError` names the failed fold.
+    """
+    import concurrent.futures
+    import multiprocessing
+
+    workers = min(jobs, len(indices))
+    progress.write(f"{len(indices)} folds in {workers} worker processes, {threads_per_job} TensorFlow threads each")
+    results = {}
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(builder_spec, dataset, fold_list, threads_per_job),
+    ) as pool:
+        futures = {pool.submit(_worker_fold, index, output_dir, fold_args): index for index in indices}
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                index = futures[future]
+                try:
+                    result = future.result()
+                except Exception as error:
+                    raise FoldError(
+                        f"fold {index} failed in its worker process: {type(error).__name__}: {error}"
+                    ) from error
+                results[index] = result
+                progress.write(f"fold {index} done: macro-F1 {result['macro_f1']:.4f}, "
+                               f"{result['epochs_run']} epochs, {result['fold_seconds']:.0f} s")
+                progress.set_postfix(macro_f1=f"{result['macro_f1']:.3f}")
+                progress.update(1)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
     return results
 
 

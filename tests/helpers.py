@@ -55,3 +55,10 @@ class CountingBuilder:
         x = keras.layers.BatchNormalization(momentum=0.9)(x)
         x = keras.layers.GlobalAveragePooling1D()(x)
         return keras.Model(inputs, keras.layers.Dense(num_classes)(x))
+
+
+class FailingBuilder:
+    """A builder that always raises (picklable, for worker processes)."""
+
+    def __call__(self, input_shape, num_classes):
+        raise RuntimeError("this builder always fails")

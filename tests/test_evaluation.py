@@ -11,7 +11,7 @@ from sklearn.metrics import f1_score
 from keras_har import evaluation
 from keras_har.backend import keras, tf
 from keras_har.cli import main
-from helpers import CountingBuilder
+from helpers import CountingBuilder, FailingBuilder
 from helpers import toy_dataset as _toy_dataset
 
 
@@ -368,3 +368,102 @@ def test_cli_output_that_cannot_be_written_is_one_line_before_any_work(monkeypat
     error = capsys.readouterr().err
     assert error.count("\n") == 1
     assert error.startswith(f"keras-har {command}: error: Cannot write to the output folder {out}: Not a directory.")
+
+
+# --jobs: folds in parallel worker processes.
+
+# Keys of a fold file that depend on the clock, not on the training.
+_TIMING_KEYS = ("seconds_per_epoch", "first_epoch_seconds", "fold_seconds")
+
+
+def _fold_outcome(folder, index):
+    fold = json.loads((folder / "folds" / f"fold_{index:02d}.json").read_text())
+    arrays = np.load(folder / "folds" / f"fold_{index:02d}.npz")
+    return ({key: value for key, value in fold.items() if key not in _TIMING_KEYS},
+            arrays["y_true"].tolist(), arrays["y_pred"].tolist())
+
+
+@pytest.mark.slow
+def test_cli_jobs_give_each_fold_the_result_it_gets_alone(tmp_path, capsys):
+    # Three subjects, LOSO: three folds. --jobs 2 runs them two at a time; each
+    # fold run alone (--fold-indices i, --jobs 1) with the same threads must give
+    # the same fold file and predictions.
+    data = _toy_dataset(subjects_count=3, per_subject=20, t=16)
+    npz = tmp_path / "toy.npz"
+    np.savez(npz, x=data.X, y=data.y, subjects=data.subjects)
+    common = ["evaluate", "--model", "tinierhar", "--filters", "2", "--gru-units", "2", "--dataset", str(npz),
+              "--protocol", "loso", "--epochs", "2", "--threads-per-job", "1", "--no-baselines"]
+    assert main(common + ["--jobs", "2", "--output", str(tmp_path / "parallel")]) == 0
+    output = capsys.readouterr().out
+    assert "3 folds in 2 worker processes, 1 TensorFlow threads each" in output
+    assert sorted(line.split(":")[0] for line in output.splitlines() if " done: macro-F1 " in line) == [
+        "fold 0 done", "fold 1 done", "fold 2 done"]
+    results = json.loads((tmp_path / "parallel" / "results.json").read_text())
+    assert (results["folds_run"], results["jobs"], results["threads_per_job"]) == (3, 2, 1)
+    for index in range(3):
+        alone = tmp_path / f"alone_{index}"
+        assert main(common + ["--jobs", "1", "--fold-indices", str(index), "--output", str(alone)]) == 0
+        assert _fold_outcome(tmp_path / "parallel", index) == _fold_outcome(alone, index)
+
+
+@pytest.mark.slow
+def test_jobs_resume_a_partial_run_and_may_exceed_the_folds(tmp_path, capsys):
+    data = _toy_dataset(subjects_count=3)
+    builder = CountingBuilder()
+    first = evaluation.cross_validate(builder, data, protocol="loso", fold_indices=[1], epochs=1,
+                                      output_dir=tmp_path, verbose=0)
+    kept = (tmp_path / "folds" / "fold_01.json").read_bytes()
+    capsys.readouterr()
+    results = evaluation.cross_validate(builder, data, protocol="loso", epochs=1, output_dir=tmp_path,
+                                        verbose=0, jobs=5, threads_per_job=1)
+    # Fold 1 is kept as it was; folds 0 and 2 run in two workers (not five).
+    assert "2 folds in 2 worker processes" in capsys.readouterr().out
+    assert builder.calls == 1
+    assert (tmp_path / "folds" / "fold_01.json").read_bytes() == kept
+    assert [fold["fold"] for fold in results["folds"]] == [0, 1, 2]
+    assert results["folds"][1] == first["folds"][0]
+    assert [fold["test_subjects"] for fold in results["folds"]] == [[1], [2], [3]]
+    assert np.array(results["confusion"]).sum() == len(data.y)
+    assert sorted(os.listdir(tmp_path / "folds")) == [f"fold_0{i}.{ext}" for i in range(3) for ext in ("json", "npz")]
+
+
+@pytest.mark.slow
+def test_a_fold_that_fails_in_a_worker_is_named(tmp_path):
+    with pytest.raises(evaluation.FoldError, match=r"fold 0 failed in its worker process: RuntimeError: this "
+                                                   r"builder always fails"):
+        evaluation.cross_validate(FailingBuilder(), _toy_dataset(subjects_count=2), protocol="loso", epochs=1,
+                                  output_dir=tmp_path, verbose=0, jobs=2, threads_per_job=1, fold_indices=[0])
+    assert not (tmp_path / "folds" / "fold_00.json").exists()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"jobs": 0}, r"`jobs` \(--jobs\) must be a positive integer. Received: jobs=0"),
+        ({"jobs": -2}, r"Received: jobs=-2"),
+        ({"jobs": True}, r"Received: jobs=True"),
+        ({"jobs": 2, "threads_per_job": 0}, r"`threads_per_job` \(--threads-per-job\).*Received: threads_per_job=0"),
+    ],
+)
+def test_bad_jobs_are_clear_errors_before_any_work(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        evaluation.cross_validate(CountingBuilder(), _toy_dataset(), protocol="loso", epochs=1,
+                                  output_dir=tmp_path / "cv", **kwargs)
+    assert not (tmp_path / "cv" / "run.json").exists()
+
+
+def test_jobs_refuse_a_builder_that_cannot_reach_a_worker(tmp_path):
+    def local_builder(input_shape, num_classes):
+        return CountingBuilder()(input_shape, num_classes)
+
+    with pytest.raises(ValueError, match=r"must be picklable.*Received: model=.*local_builder"):
+        evaluation.cross_validate(local_builder, _toy_dataset(), protocol="loso", epochs=1, output_dir=tmp_path,
+                                  jobs=2)
+
+
+@pytest.mark.parametrize("flag, text", [("--jobs", "0"), ("--jobs", "-1"), ("--threads-per-job", "0"),
+                                        ("--jobs", "two")])
+def test_cli_rejects_bad_jobs_naming_the_flag(capsys, tmp_path, flag, text):
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--model", "tinierhar", "--dataset", "hapt", "--output", str(tmp_path), flag, text])
+    assert f"must be a positive integer. Received: {flag}='{text}'" in capsys.readouterr().err

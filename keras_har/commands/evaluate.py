@@ -35,11 +35,41 @@ def add_parser(subparsers, name):
         help="run only these folds, 0-based, e.g. '3-5' or '0,4,7-9' (several processes can share "
              "one --output, each with its own folds)",
     )
+    parser.add_argument(
+        "--jobs", type=positive_int("--jobs"), default=1, metavar="N",
+        help="run N folds at once, each in its own worker process (default 1: one after another)",
+    )
+    parser.add_argument(
+        "--threads-per-job", type=positive_int("--threads-per-job"), default=None, metavar="T",
+        help="TensorFlow intra-op and inter-op threads in each worker (default: CPU count // N; given with "
+             "--jobs 1, the folds run in one worker process with these threads)",
+    )
     parser.add_argument("--no-baselines", dest="baselines", action="store_false",
                         help="skip the majority-class and random-forest (mean/std/min/max) baselines scored on "
                              "every fold")
     parser.add_argument("--output", required=True, help="output folder")
     parser.set_defaults(func=run)
+
+
+def positive_int(flag):
+    """An argparse type: a positive integer, else a usage error naming ``flag``.
+
+    Example:
+    >>> import keras_har.commands.evaluate
+    >>> keras_har.commands.evaluate.positive_int("--jobs")("2")
+    2
+    """
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"must be a positive integer. Received: {flag}={text!r}")
+        return value
+
+    return parse
 
 
 def parse_fold_indices(text):
@@ -85,6 +115,8 @@ def run(args):
         jit_compile=args.jit_compile,
         fold_indices=args.fold_indices,
         baselines=args.baselines,
+        jobs=args.jobs,
+        threads_per_job=args.threads_per_job,
     )
     print(
         f"{results['model']} on {results['dataset']} ({results['protocol']}, "

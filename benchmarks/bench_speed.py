@@ -1,0 +1,152 @@
+"""Training speed of the cross-validation protocol: two settings side by side, interleaved.
+
+Runs the same cross-validation (model, dataset, folds, epochs) under setting A
+and setting B, ``--repeats`` times each, in the order A B, B A, A B, ... so
+that a drift in machine load hits both alike. Every run starts in a fresh
+folder (nothing is resumed). Per setting it reports the median wall time of
+the whole protocol and the median seconds per epoch (each fold's median
+epoch, the first epoch's tracing left out, averaged over folds; with
+``jobs > 1`` this is an epoch in one worker while others train beside it),
+and the ratio B / A. Numbers are only meaningful on quiet cores.
+
+A setting is ``key=value`` pairs joined by commas: ``jobs`` (folds at once)
+and ``threads`` (TensorFlow threads per worker, `cross_validate`'s
+``threads_per_job``). Prints a table and writes a JSON with the keys
+``config``, ``settings``, ``trials``, ``summary`` and ``ratio``.
+
+Example:
+    KERAS_HAR_DATA=/data/har python benchmarks/bench_speed.py --dataset hapt --protocol paper \
+        --a jobs=1 --b jobs=2,threads=1 --repeats 2 --output benchmarks/results/speed_jobs.json
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+
+SETTING_KEYS = {"jobs": "jobs", "threads": "threads_per_job"}
+
+
+def parse_setting(text):
+    """``"jobs=2,threads=1"`` -> ``{"jobs": 2, "threads_per_job": 1}`` (`cross_validate` arguments)."""
+    setting = {}
+    for part in filter(None, (part.strip() for part in text.split(","))):
+        key, _, value = part.partition("=")
+        if key not in SETTING_KEYS or not value.isdigit():
+            raise argparse.ArgumentTypeError(
+                f"expected key=value pairs with keys {sorted(SETTING_KEYS)} and integer values, e.g. "
+                f"'jobs=2,threads=1'. Received: {text!r}"
+            )
+        setting[SETTING_KEYS[key]] = int(value)
+    return setting
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", required=True, help="dataset name or .npz file")
+    parser.add_argument("--data-home", default=os.environ.get("KERAS_HAR_DATA"),
+                        help="datasets folder (default $KERAS_HAR_DATA)")
+    parser.add_argument("--model", default="tinierhar")
+    parser.add_argument("--filters", type=int, default=None, help="TinierHAR filters M")
+    parser.add_argument("--gru-units", type=int, default=None, help="TinierHAR GRU units N")
+    parser.add_argument("--protocol", default=None, choices=("paper", "loso", "kfold", "split"))
+    parser.add_argument("--folds", type=int, default=None, help="first K folds (default all)")
+    parser.add_argument("--epochs", type=int, default=None, help="epoch cap per fold (default the reference's 150)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--a", dest="setting_a", default="jobs=1", help="the old setting (default jobs=1)")
+    parser.add_argument("--b", dest="setting_b", default="jobs=2", help="the new setting (default jobs=2)")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each setting")
+    parser.add_argument("--work-dir", default=None, help="folder for the runs' outputs (default a temporary one)")
+    parser.add_argument("--output", required=True, help="results JSON")
+    args = parser.parse_args(argv)
+    args.settings = {args.setting_a: parse_setting(args.setting_a), args.setting_b: parse_setting(args.setting_b)}
+    if len(args.settings) != 2:
+        parser.error(f"--a and --b must differ. Received: --a={args.setting_a!r}, --b={args.setting_b!r}")
+    if args.repeats < 1:
+        parser.error(f"--repeats must be a positive integer. Received: --repeats={args.repeats}")
+    return args
+
+
+def run_once(dataset, args, setting, output_dir):
+    from keras_har.evaluation import cross_validate
+
+    model_kwargs = {key: value for key, value in (("filters", args.filters), ("gru_units", args.gru_units))
+                    if value is not None}
+    start = time.perf_counter()
+    results = cross_validate(args.model, dataset, output_dir=output_dir, protocol=args.protocol, folds=args.folds,
+                             epochs=args.epochs, seed=args.seed, model_kwargs=model_kwargs, verbose=0,
+                             baselines=False, **setting)
+    return {
+        "wall_seconds": time.perf_counter() - start,
+        "seconds_per_epoch": results["seconds_per_epoch_mean"],
+        "fold_seconds_sum": results["wall_seconds"],
+        "epochs_run_mean": results["epochs_run_mean"],
+        "macro_f1_mean": results["macro_f1_mean"],
+        "folds_run": results["folds_run"],
+    }
+
+
+def summarise(trials, labels):
+    summary = {}
+    for label in labels:
+        runs = [trial for trial in trials if trial["setting"] == label]
+        summary[label] = {key: statistics.median(run[key] for run in runs)
+                          for key in ("wall_seconds", "seconds_per_epoch", "macro_f1_mean", "epochs_run_mean")}
+        summary[label]["runs"] = len(runs)
+    old, new = (summary[label] for label in labels)
+    ratio = {key: new[key] / old[key] for key in ("wall_seconds", "seconds_per_epoch")}
+    return summary, ratio
+
+
+def table(summary, ratio, labels):
+    lines = [f"{'setting':<24} {'wall s':>9} {'s/epoch':>9} {'macro-F1':>9} {'epochs':>7} {'runs':>5}"]
+    for label in labels:
+        row = summary[label]
+        lines.append(f"{label:<24} {row['wall_seconds']:>9.1f} {row['seconds_per_epoch']:>9.3f} "
+                     f"{row['macro_f1_mean']:>9.4f} {row['epochs_run_mean']:>7.1f} {row['runs']:>5}")
+    lines.append(f"{'ratio B/A':<24} {ratio['wall_seconds']:>9.3f} {ratio['seconds_per_epoch']:>9.3f}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import keras_har
+    from keras_har import atomic
+    from keras_har.backend import tf
+
+    dataset = keras_har.datasets.load_dataset(args.dataset, data_home=args.data_home)
+    labels = list(args.settings)
+    work_dir = args.work_dir or tempfile.mkdtemp(prefix="keras_har_bench_speed_")
+    trials = []
+    for repeat in range(args.repeats):
+        # A B, then B A: a load that drifts over the run is shared by both settings.
+        for label in labels if repeat % 2 == 0 else labels[::-1]:
+            output_dir = os.path.join(work_dir, f"run_{len(trials):02d}")
+            trial = dict(setting=label, repeat=repeat, **run_once(dataset, args, args.settings[label], output_dir))
+            trials.append(trial)
+            print(f"{label} (repeat {repeat}): {trial['wall_seconds']:.1f} s wall, "
+                  f"{trial['seconds_per_epoch']:.3f} s/epoch", flush=True)
+    summary, ratio = summarise(trials, labels)
+    print(table(summary, ratio, labels))
+    result = {
+        "config": {
+            "dataset": dataset.name, "model": args.model, "filters": args.filters, "gru_units": args.gru_units,
+            "protocol": args.protocol, "folds": args.folds, "epochs": args.epochs, "seed": args.seed,
+            "repeats": args.repeats, "cpu_count": os.cpu_count(), "python": platform.python_version(),
+            "tensorflow": tf.__version__, "keras_har": getattr(keras_har, "__version__", None),
+        },
+        "settings": {label: args.settings[label] for label in labels},
+        "trials": trials,
+        "summary": summary,
+        "ratio": ratio,
+    }
+    atomic.write_json(args.output, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

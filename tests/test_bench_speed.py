@@ -1,0 +1,37 @@
+"""benchmarks/bench_speed.py on a tiny dataset: it runs, interleaves A and B, and writes its JSON."""
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import load_benchmark_script, toy_dataset
+
+
+def test_settings_parse_into_cross_validate_arguments():
+    bench = load_benchmark_script("bench_speed")
+    assert bench.parse_setting("jobs=2,threads=1") == {"jobs": 2, "threads_per_job": 1}
+    with pytest.raises(Exception, match=r"Received: 'cores=2'"):
+        bench.parse_setting("cores=2")
+
+
+@pytest.mark.slow
+def test_bench_speed_writes_interleaved_trials_and_ratios(tmp_path, capsys):
+    bench = load_benchmark_script("bench_speed")
+    data = toy_dataset(subjects_count=2, per_subject=20)
+    npz = tmp_path / "toy.npz"
+    np.savez(npz, x=data.X, y=data.y, subjects=data.subjects)
+    output = tmp_path / "speed.json"
+    assert bench.main(["--dataset", str(npz), "--filters", "2", "--gru-units", "2", "--protocol", "loso",
+                       "--epochs", "1", "--a", "jobs=1", "--b", "jobs=2,threads=1", "--repeats", "1",
+                       "--work-dir", str(tmp_path / "runs"), "--output", str(output)]) == 0
+    result = json.loads(output.read_text())
+    assert sorted(result) == ["config", "ratio", "settings", "summary", "trials"]
+    assert result["settings"] == {"jobs=1": {"jobs": 1}, "jobs=2,threads=1": {"jobs": 2, "threads_per_job": 1}}
+    assert [trial["setting"] for trial in result["trials"]] == ["jobs=1", "jobs=2,threads=1"]
+    assert all(trial["folds_run"] == 2 for trial in result["trials"])
+    summary = result["summary"]
+    assert result["ratio"]["wall_seconds"] == pytest.approx(
+        summary["jobs=2,threads=1"]["wall_seconds"] / summary["jobs=1"]["wall_seconds"])
+    assert sorted(result["ratio"]) == ["seconds_per_epoch", "wall_seconds"]
+    assert "ratio B/A" in capsys.readouterr().out
