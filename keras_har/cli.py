@@ -19,7 +19,8 @@ COMMANDS = {
     "finetune": "keras_har.commands.finetune",
     "train": "keras_har.commands.train",
     "evaluate": "keras_har.commands.evaluate",
-    "tune": "keras_har.tuning.cli",
+    "tune": "keras_har.commands.tune",
+    "export": "keras_har.commands.export",
     "firmware": "keras_har.commands.firmware",
     "convert": "keras_har.commands.convert",
 }
