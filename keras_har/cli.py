@@ -1,6 +1,6 @@
 """The ``keras-har`` command line (also ``python -m keras_har``).
 
-Each subcommand lives in the module that does the work: the module defines
+Each subcommand is a module of `keras_har.commands` that defines
 ``add_parser(subparsers)``, which registers its flags and sets ``func`` to a
 function taking the parsed arguments. This file only lists the modules, so
 that ``keras-har --help`` does not import TensorFlow.
