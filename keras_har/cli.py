@@ -1,6 +1,6 @@
 """The ``keras-har`` command line (also ``python -m keras_har``).
 
-Each subcommand lives in the module that does the work: the module defines
+Each subcommand is a module of `keras_har.commands` that defines
 ``add_parser(subparsers)``, which registers its flags and sets ``func`` to a
 function taking the parsed arguments. This file only lists the modules, so
 that ``keras-har --help`` does not import TensorFlow.
@@ -19,7 +19,8 @@ COMMANDS = {
     "finetune": "keras_har.commands.finetune",
     "train": "keras_har.commands.train",
     "evaluate": "keras_har.commands.evaluate",
-    "tune": "keras_har.tuning.cli",
+    "tune": "keras_har.commands.tune",
+    "export": "keras_har.commands.export",
     "firmware": "keras_har.commands.firmware",
     "convert": "keras_har.commands.convert",
 }

@@ -48,3 +48,79 @@ def test_tensorflow_start_up_noise_is_hidden_unless_verbose():
     assert loud.stderr.strip() != ""
     assert quiet.stdout == loud.stdout
     assert json.loads(quiet.stdout)["params"] == 9589
+
+
+def _subparsers():
+    import argparse
+
+    from keras_har.cli import build_parser
+
+    action = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices
+
+
+def test_every_command_lives_in_the_cli_package():
+    from keras_har.cli import COMMANDS
+
+    assert sorted(COMMANDS) == sorted(
+        ["profile", "train", "evaluate", "tune", "export", "pretrain", "finetune", "firmware", "convert"])
+    assert all(module == f"keras_har.commands.{name}" for name, module in COMMANDS.items())
+
+
+@pytest.mark.parametrize("command, expected", [("export", "--gru-units"), ("tune", "--max-flash-kb")])
+def test_export_and_tune_help(command, expected):
+    # In a process: `keras-har COMMAND --help` prints its flags and imports no TensorFlow.
+    code = ("import sys\nfrom keras_har.cli import main\n"
+            "try:\n    main([sys.argv[1], '--help'])\nexcept SystemExit as stop:\n"
+            "    print('tensorflow' in sys.modules, stop.code)\n")
+    done = subprocess.run([sys.executable, "-c", code, command], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"usage: keras-har {command}" in done.stdout and expected in done.stdout
+    assert done.stdout.rstrip().endswith("False 0")
+
+
+def test_export_units_is_a_deprecated_alias_of_gru_units(capsys):
+    from keras_har.commands.export import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["--train", "--output", "out", "--units", "32"])
+    assert args.gru_units == 32
+    assert "tflite/export.py: note: --units is deprecated; use --gru-units" in capsys.readouterr().err
+    assert parser.parse_args(["--train", "--output", "out", "--gru-units", "8"]).gru_units == 8
+    assert parser.parse_args(["--train", "--output", "out"]).gru_units == 16
+    assert capsys.readouterr().err == ""
+
+
+def test_export_protocols_match_the_evaluation_module():
+    from keras_har.commands.export import PROTOCOLS
+    from keras_har.evaluation import PROTOCOLS as EVALUATION_PROTOCOLS
+
+    assert PROTOCOLS == EVALUATION_PROTOCOLS
+
+
+def test_one_name_per_concept_across_commands():
+    for name, parser in _subparsers().items():
+        flags = {option: action for action in parser._actions for option in action.option_strings}
+        # Recurrent units are --gru-units; export's old --units is only a deprecated alias.
+        if "--units" in flags:
+            assert flags["--units"].dest == "gru_units" and "deprecated" in flags["--units"].help, name
+        for flag in ("--seed", "--data-home", "--output"):
+            assert flag not in flags or flags[flag].help, f"keras-har {name} {flag} has no help"
+        if "--data-home" in flags:
+            assert flags["--data-home"].help == "folder with the datasets (default: $KERAS_HAR_DATA)", name
+
+
+def test_help_texts_hold_no_measured_numbers():
+    # Sizes, scores and times go stale in --help: they belong in BENCHMARKS.md.
+    import re
+
+    measured = re.compile(r"\d[\d,.]*\s*(?:(?:KB|kB|B|points|ms|s)\b|%)")
+    # Settings, not measurements: the share of subjects or windows held out.
+    settings = ("hold out 20%% of subjects", "10% held out for validation")
+    for name, parser in _subparsers().items():
+        texts = [parser.description or ""] + [action.help or "" for action in parser._actions]
+        for text in texts:
+            for setting in settings:
+                text = text.replace(setting, "")
+            found = [m.group(0) for m in measured.finditer(text)]
+            assert not found, f"keras-har {name}: {found} in {text!r}"

@@ -179,13 +179,13 @@ def write_split_folder(root, rows_per_label=20, **metadata):
 
 def test_export_trains_and_exports_int8_for_a_csv_folder_with_the_test_subjects_named(tmp_path, capsys):
     from keras_har import export
-    from keras_har.export.command import main as export_main
+    from keras_har.commands.export import main as export_main
 
     folder = write_training_folder(tmp_path / "phone")
     data = keras_har.datasets.load_dataset(str(folder))
     output = tmp_path / "tflm"
     assert export_main(["--train", "--dataset", str(folder), "--test-subjects", "carol", "--output", str(output),
-                        "--epochs", "1", "--filters", "2", "--units", "4", "--recurrent", "lstm",
+                        "--epochs", "1", "--filters", "2", "--gru-units", "4", "--recurrent", "lstm",
                         "--representative-windows", "8"]) == 0
     assert "test split: test subjects 3 (carol), held out as named" in capsys.readouterr().out
     report = json.loads((output / "report.json").read_text())
@@ -223,7 +223,7 @@ def test_export_trains_and_exports_int8_for_a_csv_folder_with_the_test_subjects_
     (["--protocol", "split"], r"Protocol 'split' needs a predefined test split"),
 ])
 def test_export_refuses_a_test_split_that_does_not_fit_the_data_before_writing(tmp_path, arguments, expected):
-    from keras_har.export.command import main as export_main
+    from keras_har.commands.export import main as export_main
 
     folder = write_training_folder(tmp_path / "phone")
     output = tmp_path / "tflm"
@@ -234,7 +234,7 @@ def test_export_refuses_a_test_split_that_does_not_fit_the_data_before_writing(t
 
 def test_export_names_the_predefined_split_and_refuses_subjects_on_data_without_them(tmp_path):
     from keras_har.evaluation import holdout_split
-    from keras_har.export.command import main as export_main
+    from keras_har.commands.export import main as export_main
 
     folder = write_split_folder(tmp_path / "no_subjects")
     data = keras_har.datasets.load_dataset(str(folder))
@@ -250,7 +250,7 @@ def test_export_names_the_predefined_split_and_refuses_subjects_on_data_without_
 
 
 def test_export_refuses_npz_windows_without_a_sampling_rate(tmp_path):
-    from keras_har.export.command import main as export_main
+    from keras_har.commands.export import main as export_main
 
     path = tmp_path / "windows.npz"
     np.savez(path, x=np.zeros((8, 16, 2)), y=np.arange(8) % 2, subjects=np.arange(8) % 4)

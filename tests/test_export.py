@@ -254,7 +254,7 @@ def test_export_model_writes_firmware_and_a_report_that_reloads(bigru_int8, tmp_
 
 
 def test_export_script_names_a_missing_model_file(tmp_path):
-    from keras_har.export.command import main
+    from keras_har.commands.export import main
 
     missing = tmp_path / "nope.keras"
     with pytest.raises(FileNotFoundError, match=rf"--model: no such file. Received: model='{missing}'"):
@@ -266,11 +266,11 @@ def test_export_script_trains_the_small_configuration_within_the_microcontroller
     # M=2 filters, a one-directional LSTM of 32 units: the configuration that BENCHMARKS.md measured
     # within 32 KB of flash and 16 KB of arena with 0.2 macro-F1 points lost to int8 (HAPT fold 0).
     # One epoch: sizes do not depend on how well it trained.
-    from keras_har.export.command import main
+    from keras_har.commands.export import main
 
     output = tmp_path / "small"
     assert main(["--train", "--dataset", "hapt", "--data-home", str(real_data_home), "--output", str(output),
-                 "--window-sec", "2.56", "--epochs", "1", "--filters", "2", "--units", "32", "--recurrent", "lstm",
+                 "--window-sec", "2.56", "--epochs", "1", "--filters", "2", "--gru-units", "32", "--recurrent", "lstm",
                  "--representative-windows", "32"]) == 0
     model = keras.models.load_model(output / "model_float.keras")
     assert (model.filters, model.gru_units, model.recurrent) == (2, 32, "lstm")

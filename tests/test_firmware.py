@@ -29,13 +29,13 @@ from keras_har.streaming import stream_predict, stream_windows
 
 VARIANTS = {
     "default": [],  # the export default: the paper's M=4, N=16 BiGRU, one fused KERAS_HAR_BIGRU op
-    "lstm_m2_n32": ["--filters", "2", "--units", "32", "--recurrent", "lstm"],
+    "lstm_m2_n32": ["--filters", "2", "--gru-units", "32", "--recurrent", "lstm"],
 }
 
 
 @pytest.fixture(scope="module", params=sorted(VARIANTS))
 def verified_export(request, tmp_path_factory, real_data_home, firmware_toolchain):
-    from keras_har.export.command import main
+    from keras_har.commands.export import main
 
     tree, cmsis_nn = firmware_toolchain
     output = tmp_path_factory.mktemp(f"export_{request.param}")

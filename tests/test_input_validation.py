@@ -259,7 +259,7 @@ def bad_keras_files(tmp_path):
 
 
 def test_loading_a_file_that_is_not_a_keras_archive_names_it(bad_keras_files, tmp_path, capsys):
-    from keras_har.export.command import main as export_main
+    from keras_har.commands.export import main as export_main
     from keras_har.training import load_model
 
     assert load_model(bad_keras_files["good"]).output_shape == (None, 2)

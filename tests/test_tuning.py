@@ -279,10 +279,10 @@ def test_search_within_budget_trains_only_in_budget_models(tmp_path, monkeypatch
 
 def test_cli_tune_is_registered_and_reports_a_missing_file(tmp_path, capsys):
     from keras_har import cli
-    from keras_har.tuning.cli import main
+    from keras_har.commands.tune import main
 
     args = cli.build_parser().parse_args(["tune", "--dataset", "d.npz", "--max-flash-kb", "64"])
-    assert args.func.__module__ == "keras_har.tuning.cli" and args.max_flash_kb == 64.0
+    assert args.func.__module__ == "keras_har.commands.tune" and args.max_flash_kb == 64.0
     missing = str(tmp_path / "none.npz")
     assert main(["--dataset", missing, "--directory", str(tmp_path)]) == 2
     assert f"Received: dataset={missing!r}" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """Export a TinierHAR model to int8 TFLite for TensorFlow Lite Micro, with firmware files.
 
-Thin wrapper: the work is in `keras_har.export` (see `keras_har/export/command.py`).
+Thin wrapper of `keras-har export`: flags in `keras_har.commands.export`, logic in `keras_har.export`.
 
 Examples:
     python tflite/export.py --train --dataset hapt --data-home /data/har --output out/
@@ -9,7 +9,7 @@ Examples:
 
 import sys
 
-from keras_har.export.command import main
+from keras_har.commands.export import main
 
 if __name__ == "__main__":
     try:

@@ -19,7 +19,7 @@ def add_parser(subparsers, name):
     parser.add_argument("--mode", action="append", choices=("frozen", "finetune", "scratch"),
                         help="repeat for several (default: frozen and finetune)")
     parser.add_argument("--windows-per-class", default="1,2,5,10,50,100", help="K values, comma-separated")
-    parser.add_argument("--data-home", default=None, help="datasets folder (default $KERAS_HAR_DATA)")
+    parser.add_argument("--data-home", default=None, help="folder with the datasets (default: $KERAS_HAR_DATA)")
     parser.add_argument("--n-splits", type=int, default=5,
                         help="folds of the split by subject (unused for data with a predefined train/test split)")
     parser.add_argument("--folds", type=int, default=None, help="run only the first FOLDS folds")

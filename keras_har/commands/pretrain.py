@@ -18,7 +18,7 @@ def add_parser(subparsers, name):
                              "with a dataset.json, or an .npz with x and sampling_rate_hz (y, subjects optional); "
                              "repeat to pool")
     parser.add_argument("--output", required=True, help="output folder DIR")
-    parser.add_argument("--data-home", default=None, help="datasets folder (default $KERAS_HAR_DATA)")
+    parser.add_argument("--data-home", default=None, help="folder with the datasets (default: $KERAS_HAR_DATA)")
     parser.add_argument("--encoder", choices=("tinierhar", "cnngru"), default="tinierhar")
     parser.add_argument("--sampling-rate-hz", type=float, default=None, help="common rate (default: first dataset's)")
     parser.add_argument("--window-sec", type=float, default=None, help="common window (default: first dataset's)")
@@ -27,7 +27,8 @@ def add_parser(subparsers, name):
     parser.add_argument("--fraction", type=float, default=0.1, help="share of windows drawn per epoch")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--prediction-steps", type=int, default=12, help="CPC/multitask: future steps predicted")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the weights, the windows drawn and the augmentations (default: 0)")
     parser.set_defaults(func=run)
 
 

@@ -16,9 +16,10 @@ def add_data_and_model_options(parser):
                              "recordings with a dataset.json, or an .npz file with x, y, subjects")
     parser.add_argument("--window-sec", type=float, default=None, help="window length in seconds")
     parser.add_argument("--step-sec", type=float, default=None, help="step between windows in seconds")
-    parser.add_argument("--data-home", default=None, help="folder holding the datasets")
+    parser.add_argument("--data-home", default=None, help="folder with the datasets (default: $KERAS_HAR_DATA)")
     parser.add_argument("--epochs", type=int, default=None, help="most epochs (default: the reference's 150)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the weights, the shuffling and the validation or fold split (default: 0)")
     parser.add_argument("--jit-compile", action="store_true", help="compile the train step with XLA")
     group = parser.add_argument_group("TinierHAR options (ablations)")
     group.add_argument("--filters", type=int, default=None, help="filters M of the first block")

@@ -8,7 +8,7 @@ imported through ``keras_har.tuning._keras_tuner`` so that it accepts
 keras_har's tf_keras models.
 
 Names load on first use, so that ``keras-har --help`` (which imports
-``keras_har.tuning.cli``) does not import TensorFlow.
+``keras_har.commands.tune``) does not import TensorFlow.
 
 Example:
 >>> import keras_har.tuning

@@ -1,4 +1,4 @@
-"""The command line of the search: ``tuning/search.py`` and ``keras-har tune``.
+"""``keras-har tune`` (also ``tuning/search.py``): the TinierHAR scalability search with KerasTuner.
 
 Only argparse at import time, so that ``keras-har --help`` does not import
 TensorFlow; the search itself is `keras_har.tuning.search.run_search`.
@@ -20,10 +20,10 @@ DESCRIPTION = (
 
 def _configure(parser):
     parser.add_argument("--dataset", required=True, help="dataset name (uci_har, hapt, ...) or an .npz file with x, y, subjects")
-    parser.add_argument("--data-home", default=None, help="folder of the datasets (default: $KERAS_HAR_DATA)")
+    parser.add_argument("--data-home", default=None, help="folder with the datasets (default: $KERAS_HAR_DATA)")
     parser.add_argument("--tuner", choices=TUNERS, default="grid", help="search strategy (default: grid, the paper's M x N grid)")
     parser.add_argument("--max-trials", type=int, default=None, help="most trials (grid: whole grid; random/bayesian: 20)")
-    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="most epochs per training run (default: 150)")
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"most epochs per training run (default: {DEFAULT_EPOCHS}, the reference recipe's cap)")
     parser.add_argument("--folds", type=int, default=1, help="subject folds per trial (1: hold out 20%% of subjects)")
     parser.add_argument("--directory", default="tuning_results", help="parent folder of the project")
     parser.add_argument("--project-name", default=None, help="default: <dataset>_<tuner>")
@@ -42,7 +42,8 @@ def _configure(parser):
                              "else in the 64-bit TFLM Python interpreter; default with --max-flash-kb/--max-arena-kb), "
                              "measure-cortex-m4 or measure-python to choose, or estimate (instant op-count model; "
                              "default otherwise). trials.csv's arena_on_cortex_m4 column says which was used")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the subject folds, the oracle and every training run (default: 0)")
     parser.add_argument("--verbose", type=int, default=0, help="Keras verbosity while training")
     parser.set_defaults(func=run_from_args)
     return parser
@@ -108,11 +109,11 @@ def run_from_args(args):
     return 0
 
 
-def main(argv=None):
-    """Entry point of ``tuning/search.py``."""
-    args = build_parser().parse_args(argv)
+def main(argv=None, prog="search.py"):
+    """Entry point of ``tuning/search.py``: parses ``argv`` and runs the search."""
+    args = build_parser(prog).parse_args(argv)
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError) as error:
-        print(f"search.py: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {error}", file=sys.stderr)
         return 2

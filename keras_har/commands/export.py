@@ -1,12 +1,34 @@
-"""The logic behind ``tflite/export.py``: train or load a model, QAT or PTQ, export, measure."""
+"""``keras-har export`` (also ``tflite/export.py``): train or load a model, QAT or PTQ, export, measure.
+
+Only argparse at import time, so that ``keras-har --help`` does not import
+TensorFlow; the export itself is `keras_har.export.export_model`.
+"""
 
 import argparse
 import json
 import os
+import sys
 
-import numpy as np
+# Listed here rather than imported from keras_har.evaluation, so that building
+# the parser does not import TensorFlow; a test checks that they match.
+PROTOCOLS = ("paper", "loso", "kfold", "split")
+DESCRIPTION = (
+    "Export a TinierHAR model to a full-integer int8 .tflite for TensorFlow Lite Micro, with "
+    "model_data.cc/.h, model_settings.h, model_ops.h and report.json (macro-F1 of float Keras, "
+    "QAT Keras, LiteRT int8 and TFLM int8 on the test subjects; measured arena)."
+)
 
-from keras_har.evaluation import PROTOCOLS
+
+class _DeprecatedAlias(argparse.Action):
+    """Stores the value like the flag it stands for, and prints a deprecation note on stderr."""
+
+    def __init__(self, option_strings, dest, new_flag, **kwargs):
+        self.new_flag = new_flag
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{parser.prog}: note: {option_string} is deprecated; use {self.new_flag}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
 
 
 def _subject_list(text):
@@ -17,15 +39,7 @@ def _subject_list(text):
     return subjects
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="tflite/export.py",
-        description=(
-            "Export a TinierHAR model to a full-integer int8 .tflite for TensorFlow Lite Micro, with "
-            "model_data.cc/.h, model_settings.h, model_ops.h and report.json (macro-F1 of float Keras, "
-            "QAT Keras, LiteRT int8 and TFLM int8 on the test subjects; measured arena)."
-        ),
-    )
+def _configure(parser):
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="a trained .keras model (trained on the training part of --dataset's split)")
     source.add_argument("--train", action="store_true",
@@ -39,16 +53,17 @@ def build_parser():
     mode.add_argument("--qat", dest="quantization", action="store_const", const="qat",
                       help="quantization-aware fine-tuning (tfmot) before conversion")
     mode.add_argument("--ptq", dest="quantization", action="store_const", const="ptq",
-                      help="post-training quantization only (default: on HAPT it lost no macro-F1 with the "
-                           "BiLSTM and QAT did not help the BiGRU; see benchmarks/results/tflite.md)")
+                      help="post-training quantization only (default; PTQ against QAT per recurrent layer: BENCHMARKS.md)")
     parser.set_defaults(quantization="ptq")
     parser.add_argument("--recurrent", default="bigru", choices=("bigru", "gru", "bilstm", "lstm"),
                         help="TinierHAR recurrent layer with --train (default: bigru, the paper's, exported as one "
                              "fused int8 KERAS_HAR_BIGRU op that the firmware registers; bilstm and lstm use TFLite's "
                              "int8 LSTM op; sizes per variant in BENCHMARKS.md)")
     parser.add_argument("--filters", type=int, default=4, help="TinierHAR filters M with --train (paper: 4)")
-    parser.add_argument("--units", type=int, default=16,
+    parser.add_argument("--gru-units", type=int, default=16,
                         help="recurrent units N per direction with --train (paper: 16)")
+    parser.add_argument("--units", dest="gru_units", type=int, action=_DeprecatedAlias, new_flag="--gru-units",
+                        help="deprecated spelling of --gru-units")
     parser.add_argument("--representative-windows", type=int, default=300,
                         help="training windows used to calibrate activation ranges (default: 300)")
     parser.add_argument("--window-sec", type=float, default=None, help="window length in seconds")
@@ -73,10 +88,11 @@ def build_parser():
                              "stock TFLite ops: merged, per_direction or keras_unrolled")
     parser.add_argument("--no-offline-memory-plan", dest="offline_memory_plan", action="store_false",
                         help="leave tensor placement to TFLM's online planner instead of storing an offline plan "
-                             "(OfflineMemoryAllocation metadata) in the model (benchmarks/results/tflite_memory_plan.md)")
+                             "(OfflineMemoryAllocation metadata) in the model (arena with and without: BENCHMARKS.md)")
     parser.add_argument("--standardizer", default=None,
                         help="a saved keras_har.datasets.Standardizer (default: fit on the fold's training windows)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the split, the training and the calibration windows (default: 0)")
     parser.add_argument("--verify-on", default=None, metavar="TARGETS",
                         help="after exporting, build the firmware and run it on these targets (comma-separated: "
                              "host, cortex-m4) on real test windows and a streamed test recording, bit for bit "
@@ -85,11 +101,30 @@ def build_parser():
     parser.add_argument("--verify-windows", type=int, default=100, help="test windows for --verify-on (default: 100)")
     parser.add_argument("--tflm-root", default=None, help="TFLM source tree for --verify-on (default: $KERAS_HAR_TFLM)")
     parser.add_argument("--cmsis-nn-root", default=None, help="TFLM tree with CMSIS-NN kernels for --verify-on")
+    parser.set_defaults(func=run, prog=parser.prog)
     return parser
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
+def build_parser(prog="tflite/export.py"):
+    """The argument parser of ``tflite/export.py``."""
+    return _configure(argparse.ArgumentParser(prog=prog, description=DESCRIPTION))
+
+
+def add_parser(subparsers, name):
+    """Registers ``keras-har export`` (see `keras_har.cli`)."""
+    _configure(subparsers.add_parser(name, help="export a TinierHAR to int8 TFLite for TFLM, with firmware files",
+                                     description=DESCRIPTION))
+
+
+def main(argv=None, prog="tflite/export.py"):
+    """Entry point of ``tflite/export.py``: parses ``argv`` and exports; bad input raises ValueError."""
+    return run(build_parser(prog).parse_args(argv))
+
+
+def run(args):
+    """Trains or loads the model, quantizes, exports to ``args.output`` and prints the summary."""
+    import numpy as np
+
     verify_targets = None
     if args.verify_on:
         from keras_har.commands.firmware import parse_list
@@ -143,7 +178,7 @@ def main(argv=None):
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     if model is None:
         model = keras_har.TinierHAR(input_shape=train_x.shape[1:], num_classes=data.num_classes,
-                                    filters=args.filters, gru_units=args.units, recurrent=args.recurrent)
+                                    filters=args.filters, gru_units=args.gru_units, recurrent=args.recurrent)
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, metrics=["accuracy"])
         model.fit(train_x, train_y, epochs=args.epochs, batch_size=64, shuffle=True, verbose=2)
     float_model, qat_model, to_convert = model, None, model
@@ -182,7 +217,7 @@ def main(argv=None):
         print(json.dumps(summary, indent=2))
         failed = failed_builds(verified)
         if failed:
-            print(f"tflite/export.py: the firmware differs from the TFLM Python interpreter on {', '.join(failed)}")
+            print(f"{args.prog}: the firmware differs from the TFLM Python interpreter on {', '.join(failed)}")
             return 1
         return 0
     print(json.dumps(summary, indent=2))
