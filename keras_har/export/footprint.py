@@ -46,7 +46,7 @@ def calibration_windows(input_shape, count=CALIBRATION_WINDOWS, seed=0):
 ARENA_ON = ("auto", "cortex-m4", "python")
 
 
-def measure_flatbuffer(model, *, seed=0, recurrence="fused", offline_memory_plan=True, flatbuffer_path=None,
+def measure_flatbuffer(model, *, seed=0, recurrence="merged", offline_memory_plan=True, flatbuffer_path=None,
                        arena_on="auto"):
     """Converts ``model`` in this process and measures the result (what the child runs).
 
@@ -96,7 +96,7 @@ def measure_flatbuffer(model, *, seed=0, recurrence="fused", offline_memory_plan
     }
 
 
-def measure_footprint(model, *, seed=0, recurrence="fused", timeout=1800, flatbuffer_path=None, arena_on="auto"):
+def measure_footprint(model, *, seed=0, recurrence="merged", timeout=1800, flatbuffer_path=None, arena_on="auto"):
     """Flash, arena and op count of ``model``'s int8 TFLM export, measured in a child process.
 
     Args:
@@ -147,7 +147,7 @@ def main(argv=None):
     parser.add_argument("model", help="a .keras file")
     parser.add_argument("output", help="where to write the JSON result")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--recurrence", default="fused")
+    parser.add_argument("--recurrence", default="merged")
     parser.add_argument("--flatbuffer", default=None, help="also write the measured .tflite here")
     parser.add_argument("--arena-on", choices=ARENA_ON, default="auto")
     args = parser.parse_args(argv)
