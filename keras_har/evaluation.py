@@ -139,44 +139,6 @@ def baseline_scores(dataset, train_idx, test_idx, *, seed=0):
     return {key: score["macro_f1"] for key, score in zip(BASELINE_KEYS, scores)}
 
 
-def resolve_builder(model, model_kwargs=None):
-    """Turns a model name or a builder into ``(build(input_shape, num_classes), name)``.
-
-    Args:
-        model: a name known to `keras_har.get_model_class` (``"tinierhar"``,
-            ``"tinyhar"``, ``"deepconvlstm"``), or a callable
-            ``build(input_shape=(T, C), num_classes=K)`` returning a logits model.
-        model_kwargs: constructor arguments for a named model.
-
-    Example:
-    >>> import keras_har.evaluation
-    >>> build, name = keras_har.evaluation.resolve_builder("tinierhar", {"filters": 8})
-    >>> name
-    'tinierhar'
-    """
-    if isinstance(model, str):
-        from keras_har.models import get_model_class
-
-        model_class = get_model_class(model)
-        kwargs = dict(model_kwargs or {})
-
-        def build(input_shape, num_classes):
-            return model_class(input_shape=input_shape, num_classes=num_classes, **kwargs)
-
-        return build, model.lower().replace("_", "").replace("-", "")
-    if callable(model):
-        if model_kwargs:
-            raise ValueError(
-                "`model_kwargs` only apply to a model given by name; a builder takes its own "
-                f"arguments. Received: model_kwargs={model_kwargs!r}"
-            )
-        return model, getattr(model, "__qualname__", type(model).__name__)
-    raise ValueError(
-        "`model` must be a model name (e.g. 'tinierhar') or a callable "
-        f"build(input_shape, num_classes). Received: model={model!r}"
-    )
-
-
 def make_folds(dataset, protocol=None, *, folds=None, seed=0):
     """The ``(train_idx, test_idx)`` folds of a protocol, split by subject.
 

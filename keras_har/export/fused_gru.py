@@ -44,6 +44,8 @@ import copy
 
 import numpy as np
 
+from keras_har.export.memory_plan import OFFLINE_MEMORY_ALLOCATION
+
 CUSTOM_CODE = "KERAS_HAR_BIGRU"
 # Marks the recurrence's input and output tensors in the traced graph, so the
 # flatbuffer rewrite finds them by name before the names are stripped.
@@ -123,15 +125,20 @@ def _saturate(values, bits):
     return np.clip(values, -limit, limit - 1)
 
 
+def _table_lookup(magnitude, fraction_bits, saturated):
+    """TFLM's interpolation in `SIGMOID_TABLE_UINT16`: ``magnitude >> fraction_bits`` indexes the table,
+    the low ``fraction_bits`` bits interpolate to the next entry; past the table, ``saturated``."""
+    index = magnitude >> fraction_bits
+    safe = np.minimum(index, 254)
+    low, high = SIGMOID_TABLE_UINT16[safe], SIGMOID_TABLE_UINT16[safe + 1]
+    fraction = magnitude & ((1 << fraction_bits) - 1)
+    return np.where(index < 255, (low << fraction_bits) + fraction * (high - low), saturated)
+
+
 def sigmoid_int16(values):
     """TFLM's ``reference_integer_ops::Logistic(0, 0, ...)``: Q3.12 int16 in, Q0.15 out."""
     scaled = np.asarray(values, np.int64) * 3
-    magnitude = np.abs(scaled)
-    index = magnitude >> 9
-    inside = index < 255
-    safe = np.minimum(index, 254)
-    low, high = SIGMOID_TABLE_UINT16[safe], SIGMOID_TABLE_UINT16[safe + 1]
-    result = np.where(inside, (low << 9) + (magnitude & 0x1FF) * (high - low), 0x7FFF << 10)
+    result = _table_lookup(np.abs(scaled), 9, 0x7FFF << 10)
     result = np.where(scaled >= 0, result + (1 << 9), (1 << 25) - result + (1 << 9) - 1)
     return result >> 10
 
@@ -139,12 +146,7 @@ def sigmoid_int16(values):
 def tanh_int16(values):
     """TFLM's ``reference_integer_ops::Tanh(0, 0, ...)``: Q3.12 int16 in, Q0.15 out."""
     scaled = np.asarray(values, np.int64) * 3
-    magnitude = np.abs(scaled)
-    index = magnitude >> 8
-    inside = index < 255
-    safe = np.minimum(index, 254)
-    low, high = SIGMOID_TABLE_UINT16[safe], SIGMOID_TABLE_UINT16[safe + 1]
-    result = np.where(inside, (low << 8) + (magnitude & 0xFF) * (high - low), 0xFFFF << 8)
+    result = _table_lookup(np.abs(scaled), 8, 0xFFFF << 8)
     result = np.where(scaled >= 0, result - (1 << 23) + (1 << 7), -result + (1 << 23) + (1 << 7) - 1)
     return result >> 8
 
@@ -545,6 +547,25 @@ def fused_gru_ops(flatbuffer):
     return [i for i, op in enumerate(model.subgraphs[0].operators) if op.opcodeIndex in codes]
 
 
+def _fused_op(model):
+    """``(op index, params)`` of the one ``KERAS_HAR_BIGRU`` op of a loaded model."""
+    subgraph = model.subgraphs[0]
+    codes = [i for i, c in enumerate(model.operatorCodes)
+             if c.customCode is not None and c.customCode.decode() == CUSTOM_CODE]
+    fused = [i for i, op in enumerate(subgraph.operators) if op.opcodeIndex in codes]
+    if len(fused) != 1:
+        raise ValueError(f"Expected one {CUSTOM_CODE} op in the model. Received: {len(fused)}")
+    _, w_x, w_h, quant, config = _ints(subgraph.operators[fused[0]].inputs)
+
+    def constant(index, dtype):
+        tensor = subgraph.tensors[index]
+        data = np.asarray(model.buffers[tensor.buffer].data, np.uint8).tobytes()
+        return np.frombuffer(data, dtype).reshape([int(v) for v in tensor.shape])
+
+    return fused[0], _params_from_tensors(constant(config, np.int32), constant(w_x, np.int8),
+                                          constant(w_h, np.int8), constant(quant, np.int32))
+
+
 def split_at_fused_gru(flatbuffer):
     """``(before, params, after)``: the stock-op graph before the op, its parameters, and the graph after it.
 
@@ -556,21 +577,10 @@ def split_at_fused_gru(flatbuffer):
     """
     model = _load(flatbuffer)
     subgraph = model.subgraphs[0]
-    fused = fused_gru_ops(flatbuffer)
-    if len(fused) != 1:
-        raise ValueError(f"Expected one {CUSTOM_CODE} op in the model. Received: {len(fused)}")
-    op = subgraph.operators[fused[0]]
-    source, w_x, w_h, quant, config = _ints(op.inputs)
+    index, params = _fused_op(model)
+    op = subgraph.operators[index]
     targets = _ints(op.outputs)  # the sequence, and maybe its transpose (see fuse_gru)
-
-    def constant(index, dtype):
-        tensor = subgraph.tensors[index]
-        data = np.asarray(model.buffers[tensor.buffer].data, np.uint8).tobytes()
-        return np.frombuffer(data, dtype).reshape([int(v) for v in tensor.shape])
-
-    params = _params_from_tensors(constant(config, np.int32), constant(w_x, np.int8), constant(w_h, np.int8),
-                                  constant(quant, np.int32))
-    before = _slice(model, inputs=_ints(subgraph.inputs), outputs=[source])
+    before = _slice(model, inputs=_ints(subgraph.inputs), outputs=_ints(op.inputs)[:1])
     after = _slice(model, inputs=targets, outputs=_ints(subgraph.outputs))
     return before, params, after
 
@@ -583,7 +593,7 @@ def _slice(model, *, inputs, outputs):
     subgraph.inputs = np.array(inputs, np.int32)
     subgraph.outputs = np.array(outputs, np.int32)
     # An offline memory plan describes the whole graph's tensors; a slice is planned online.
-    model.metadata = [m for m in (model.metadata or []) if m.name != b"OfflineMemoryAllocation"] or None
+    model.metadata = [m for m in (model.metadata or []) if m.name != OFFLINE_MEMORY_ALLOCATION.encode()] or None
     return _save(_prune(model))
 
 
@@ -610,11 +620,8 @@ def stand_in(flatbuffer):
     schema = _schema()
     model = _load(flatbuffer)
     subgraph = model.subgraphs[0]
-    fused = fused_gru_ops(flatbuffer)
-    if len(fused) != 1:
-        raise ValueError(f"Expected one {CUSTOM_CODE} op in the model. Received: {len(fused)}")
-    params = split_at_fused_gru(flatbuffer)[1]
-    op = subgraph.operators[fused[0]]
+    index, params = _fused_op(model)
+    op = subgraph.operators[index]
     source, _, weights, _, spare = _ints(op.inputs)
     target, *transposed = _ints(op.outputs)
     # The op's recurrent-weights tensor becomes the zero weights: the tensor
@@ -635,7 +642,7 @@ def stand_in(flatbuffer):
     replacement.outputs = np.array([target], np.int32)
     replacement.builtinOptionsType = schema.BuiltinOptions.FullyConnectedOptions
     replacement.builtinOptions = schema.FullyConnectedOptionsT()
-    subgraph.operators[fused[0]] = replacement
+    subgraph.operators[index] = replacement
     if transposed:
         # A TRANSPOSE writes the second output; its permutation reuses the op's config tensor (same count).
         perm = subgraph.tensors[spare]
@@ -650,6 +657,6 @@ def stand_in(flatbuffer):
         second.outputs = np.array(transposed, np.int32)
         second.builtinOptionsType = schema.BuiltinOptions.TransposeOptions
         second.builtinOptions = schema.TransposeOptionsT()
-        subgraph.operators.insert(fused[0] + 1, second)
+        subgraph.operators.insert(index + 1, second)
     # Not pruned: the unused tensors keep their TFLM bookkeeping, as in the real model.
     return _save(model), scratch_bytes(params)
