@@ -35,3 +35,33 @@ def test_bench_speed_writes_interleaved_trials_and_ratios(tmp_path, capsys):
         summary["jobs=2,threads=1"]["wall_seconds"] / summary["jobs=1"]["wall_seconds"])
     assert sorted(result["ratio"]) == ["seconds_per_epoch", "wall_seconds"]
     assert "ratio B/A" in capsys.readouterr().out
+
+
+def test_epoch_settings_parse_with_defaults_and_refuse_unknown_keys():
+    bench = load_benchmark_script("bench_epoch")
+    assert bench.parse_setting("layers=stock,threads=1") == {"layers": "stock", "threads": 1, "procs": 1, "unroll": 0}
+    assert bench.parse_setting("procs=2") == {"layers": "fast", "threads": 0, "procs": 2, "unroll": 0}
+    for bad in ("layers=slow", "cores=2", "procs=0", "threads=x"):
+        with pytest.raises(Exception, match=r"Received: "):
+            bench.parse_setting(bad)
+
+
+@pytest.mark.slow
+def test_bench_epoch_times_each_setting_in_child_processes(tmp_path, capsys):
+    bench = load_benchmark_script("bench_epoch")
+    data = toy_dataset(subjects_count=3, per_subject=20)
+    npz = tmp_path / "toy.npz"
+    np.savez(npz, x=data.X, y=data.y, subjects=data.subjects)
+    output = tmp_path / "epoch.json"
+    assert bench.main(["--dataset", str(npz), "--epochs", "2", "--repeats", "1", "--setting", "layers=stock",
+                       "--setting", "layers=fast,procs=2,threads=1", "--output", str(output)]) == 0
+    result = json.loads(output.read_text())
+    assert [trial["setting"] for trial in result["trials"]] == ["layers=stock", "layers=fast,procs=2,threads=1"]
+    summary = result["summary"]
+    fast = summary["layers=fast,procs=2,threads=1"]
+    assert fast["epochs_per_minute"] == pytest.approx(2 * 60.0 / fast["seconds_per_epoch"])
+    assert fast["throughput_ratio"] == pytest.approx(
+        fast["epochs_per_minute"] / summary["layers=stock"]["epochs_per_minute"])
+    capsys.readouterr()
+    assert bench.main(["--table", str(output)]) == 0
+    assert "| `layers=fast,procs=2,threads=1` |" in capsys.readouterr().out

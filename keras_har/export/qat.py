@@ -102,6 +102,13 @@ def _attention_config_class():
     return AttentionPoolingQuantizeConfig
 
 
+def _stock_copy(layer):
+    """A fresh copy of ``layer``; TinierHAR's fast-training layers become the stock ones tfmot knows."""
+    from keras_har.layers.time_conv import STOCK_CLASSES
+
+    return STOCK_CLASSES.get(type(layer), type(layer)).from_config(layer.get_config())
+
+
 def quantize_aware(model):
     """Wraps a trained `keras_har.TinierHAR` for quantization-aware training.
 
@@ -137,7 +144,7 @@ def quantize_aware(model):
     plain = keras.Model(model.inputs, model.outputs, name=model.name)
     annotated = keras.models.clone_model(
         plain,
-        clone_function=lambda layer: annotate(layer.__class__.from_config(layer.get_config()))
+        clone_function=lambda layer: annotate(_stock_copy(layer))
         if not isinstance(layer, keras.layers.InputLayer)
         else layer.__class__.from_config(layer.get_config()),
     )

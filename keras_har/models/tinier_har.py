@@ -2,6 +2,7 @@
 
 from keras_har.backend import keras, register
 from keras_har.layers.attention_pooling import AttentionPooling
+from keras_har.layers.time_conv import TimeBatchNormalization, TimeDepthwiseConv2D, TimeMaxPooling2D
 from keras_har.models._validation import check_choice, check_input_shape, check_positive_int
 
 CONV_TYPES = ("separable", "standard", "none")
@@ -69,7 +70,7 @@ def tinier_har_features(
 def _residual_block(x, *, in_filters, out_filters, conv, pool, residual, name):
     shortcut = x
     if conv == "separable":
-        y = keras.layers.DepthwiseConv2D(
+        y = TimeDepthwiseConv2D(
             (_KERNEL_SIZE, 1), padding="same", use_bias=True, name=f"{name}_depthwise"
         )(x)
         y = keras.layers.Conv2D(out_filters, 1, use_bias=True, name=f"{name}_pointwise")(y)
@@ -77,23 +78,23 @@ def _residual_block(x, *, in_filters, out_filters, conv, pool, residual, name):
         y = keras.layers.Conv2D(
             out_filters, (_KERNEL_SIZE, 1), padding="same", use_bias=True, name=f"{name}_conv"
         )(x)
-    y = keras.layers.BatchNormalization(
+    y = TimeBatchNormalization(
         momentum=_BN_MOMENTUM, epsilon=_BN_EPSILON, name=f"{name}_bn"
     )(y)
     y = keras.layers.ReLU(name=f"{name}_relu")(y)
     if pool:
-        y = keras.layers.MaxPooling2D((2, 1), name=f"{name}_pool")(y)
+        y = TimeMaxPooling2D((2, 1), name=f"{name}_pool")(y)
     if not residual:
         return y
     if in_filters != out_filters:
         shortcut = keras.layers.Conv2D(out_filters, 1, use_bias=True, name=f"{name}_shortcut_conv")(
             shortcut
         )
-        shortcut = keras.layers.BatchNormalization(
+        shortcut = TimeBatchNormalization(
             momentum=_BN_MOMENTUM, epsilon=_BN_EPSILON, name=f"{name}_shortcut_bn"
         )(shortcut)
     if pool:
-        shortcut = keras.layers.MaxPooling2D((2, 1), name=f"{name}_shortcut_pool")(shortcut)
+        shortcut = TimeMaxPooling2D((2, 1), name=f"{name}_shortcut_pool")(shortcut)
     return keras.layers.Add(name=f"{name}_add")([y, shortcut])
 
 

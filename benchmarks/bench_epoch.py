@@ -1,0 +1,321 @@
+"""Seconds per training epoch of TinierHAR under the official recipe: a profile and an A/B of settings.
+
+Two studies, both on the first fold of the dataset's default protocol (its
+standardised training windows, 10% kept for validation, as `run_fold` does):
+
+``--profile``: where one training step goes. For each layer of TinierHAR the
+model is cut after that layer and one forward and backward pass of a batch
+of 256 is timed (median of ``--steps``); the table lists the cumulative time
+and the time each block adds, with the stock Keras layers and with the
+fast-training layers of `keras_har.layers.time_conv`.
+
+Settings (the default study): each ``--setting`` is run ``--repeats`` times in
+a fresh child process, interleaved (A B C, then C B A, ...), each fitting
+``--epochs`` epochs with `keras_har.training.fit`. A setting is ``key=value``
+pairs joined by commas:
+
+- ``layers``: ``fast`` (the package's default) or ``stock`` (TinierHAR built
+  with Keras's own DepthwiseConv2D, MaxPooling2D and BatchNormalization);
+- ``threads``: TensorFlow intra- and inter-op threads (0: TensorFlow's default);
+- ``procs``: processes training at once (``evaluate --jobs``); the epoch time
+  is then that of one process with the others beside it, and the throughput
+  column counts all of them;
+- ``unroll``: 1 unrolls the GRU's time loop.
+
+Reported per setting: the median over repeats of the median epoch (epoch 1,
+which traces the graph, is left out), epochs per minute over all processes,
+and the ratio to the first setting. Numbers are only meaningful on quiet cores.
+
+Examples:
+    python benchmarks/bench_epoch.py --dataset hapt --profile --output benchmarks/results/epoch_profile.json
+    python benchmarks/bench_epoch.py --dataset hapt --setting layers=stock --setting layers=fast \
+        --setting layers=fast,procs=2,threads=1 --output benchmarks/results/epoch_speed.json
+    python benchmarks/bench_epoch.py --table benchmarks/results/epoch_speed.json
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+SETTING_KEYS = {"layers": ("fast", "stock"), "threads": None, "procs": None, "unroll": ("0", "1")}
+BATCH = 256
+
+
+def parse_setting(text):
+    """``"layers=fast,threads=1"`` -> ``{"layers": "fast", "threads": 1, "procs": 1, "unroll": 0}``."""
+    setting = {"layers": "fast", "threads": 0, "procs": 1, "unroll": 0}
+    for part in filter(None, (part.strip() for part in text.split(","))):
+        key, _, value = part.partition("=")
+        choices = SETTING_KEYS.get(key, ())
+        if key not in SETTING_KEYS or (choices and value not in choices) or (choices is None and not value.isdigit()):
+            raise argparse.ArgumentTypeError(
+                f"expected key=value pairs: layers=fast|stock, threads=N, procs=N, unroll=0|1, e.g. "
+                f"'layers=fast,threads=1'. Received: {text!r}"
+            )
+        setting[key] = value if key == "layers" else int(value)
+    if setting["procs"] < 1:
+        raise argparse.ArgumentTypeError(f"procs must be at least 1. Received: {text!r}")
+    return setting
+
+
+def use_layers(kind, unroll=False):
+    """Makes TinierHAR build with the stock Keras layers (``"stock"``) or the fast ones; optionally unrolled GRUs."""
+    from keras_har.backend import keras
+    from keras_har.layers import time_conv
+    from keras_har.models import tinier_har
+
+    for fast, stock in time_conv.STOCK_CLASSES.items():
+        setattr(tinier_har, fast.__name__, stock if kind == "stock" else fast)
+    if unroll:  # a child process of its own: patching Keras's GRU class affects only it
+        gru = keras.layers.GRU
+
+        class UnrolledGRU(gru):
+            def __init__(self, *args, **kwargs):
+                kwargs["unroll"] = True
+                super().__init__(*args, **kwargs)
+
+        keras.layers.GRU = UnrolledGRU
+
+
+def fold_data(dataset_name, data_home, seed=0):
+    """The first fold's standardised training and validation windows, split as `run_fold` splits them."""
+    import keras_har
+    from keras_har.datasets.splits import Standardizer, train_val_split
+    from keras_har.evaluation import make_folds
+
+    dataset = keras_har.datasets.load_dataset(dataset_name, data_home=data_home)
+    train_idx = make_folds(dataset, folds=1)[0][0]
+    standardizer = Standardizer().fit(dataset.X[train_idx])
+    fit_idx, val_idx = train_val_split(train_idx, val_fraction=0.1, seed=seed)
+    return (dataset.name, dataset.num_classes, (standardizer.transform(dataset.X[fit_idx]), dataset.y[fit_idx]),
+            (standardizer.transform(dataset.X[val_idx]), dataset.y[val_idx]))
+
+
+def set_threads(threads):
+    from keras_har.backend import tf
+
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def worker(args):
+    """One child process: fit ``--epochs`` epochs under one setting and print the epoch times as JSON."""
+    setting = json.loads(args.worker)
+    from keras_har import tf_logging
+
+    tf_logging.quiet_tensorflow()
+    set_threads(setting["threads"])
+    use_layers(setting["layers"], setting["unroll"])
+    import keras_har
+    import keras_har.training
+
+    _, num_classes, train, val = fold_data(args.dataset, args.data_home)
+    model = keras_har.TinierHAR(input_shape=train[0].shape[1:], num_classes=num_classes)
+    fitted = keras_har.training.fit(model, train, val, epochs=args.epochs, verbose=0)
+    print(json.dumps({"seconds_per_epoch": fitted["seconds_per_epoch"], "n_train": int(len(train[1]))}))
+    return 0
+
+
+def run_setting(args, label, setting):
+    command = [sys.executable, os.path.abspath(__file__), "--dataset", args.dataset, "--epochs", str(args.epochs),
+               "--worker", json.dumps(setting)]
+    if args.data_home:
+        command += ["--data-home", args.data_home]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    start = time.perf_counter()
+    children = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                for _ in range(setting["procs"])]
+    outputs = [child.communicate() for child in children]
+    wall = time.perf_counter() - start
+    runs = []
+    for child, (out, err) in zip(children, outputs):
+        if child.returncode != 0:
+            raise RuntimeError(f"setting {label!r}: the worker exited with {child.returncode}:\n{err[-3000:]}")
+        runs.append(json.loads(out.strip().splitlines()[-1]))
+    epochs = [statistics.median(run["seconds_per_epoch"][1:]) for run in runs]
+    seconds = statistics.mean(epochs)
+    return {"setting": label, "seconds_per_epoch": seconds, "epochs_per_minute": 60.0 * len(runs) / seconds,
+            "first_epoch_seconds": statistics.mean(run["seconds_per_epoch"][0] for run in runs),
+            "wall_seconds": wall, "n_train": runs[0]["n_train"]}
+
+
+def summarise(trials, labels):
+    summary = {}
+    for label in labels:
+        runs = [trial for trial in trials if trial["setting"] == label]
+        summary[label] = {key: statistics.median(run[key] for run in runs)
+                          for key in ("seconds_per_epoch", "epochs_per_minute", "first_epoch_seconds")}
+        summary[label]["runs"] = len(runs)
+    base = summary[labels[0]]
+    for label in labels:
+        summary[label]["throughput_ratio"] = summary[label]["epochs_per_minute"] / base["epochs_per_minute"]
+    return summary
+
+
+def profile(args):
+    """Cumulative forward-and-backward time of TinierHAR cut after each block, stock against fast layers."""
+    from keras_har import tf_logging
+
+    tf_logging.quiet_tensorflow()
+    import numpy as np
+
+    from keras_har.backend import keras, tf
+
+    _, num_classes, train, _ = fold_data(args.dataset, args.data_home)
+    x = tf.constant(train[0][:BATCH])
+    rows = {}
+    for kind in ("stock", "fast"):
+        use_layers(kind)
+        import keras_har
+
+        model = keras_har.TinierHAR(input_shape=train[0].shape[1:], num_classes=num_classes)
+        cuts = [layer.name for layer in model.layers if layer.name.endswith("_add")] + ["recurrent", "pooling",
+                                                                                       model.layers[-1].name]
+        for cut in cuts:
+            sub = keras.Model(model.input, model.get_layer(cut).output)
+
+            @tf.function
+            def step(batch, sub=sub):
+                with tf.GradientTape() as tape:
+                    out = sub(batch, training=True)
+                    loss = tf.reduce_sum(out * out)
+                return tape.gradient(loss, sub.trainable_weights)
+
+            for _ in range(3):
+                step(x)
+            times = []
+            for _ in range(args.steps):
+                start = time.perf_counter()
+                step(x)
+                times.append(time.perf_counter() - start)
+            rows.setdefault(cut, {})[kind] = 1000.0 * float(np.median(times))
+            print(f"{kind:>5} up to {cut:<14} {rows[cut][kind]:8.1f} ms", flush=True)
+    layer_rows = [{"up_to": cut, "stock_ms": value["stock"], "fast_ms": value["fast"]} for cut, value in rows.items()]
+    return layer_rows, epoch_breakdown(args, num_classes, train, val)
+
+
+def epoch_breakdown(args, num_classes, train, val):
+    """One epoch of the recipe (fast layers) split into training steps, validation and the rest (callbacks)."""
+    import numpy as np
+
+    import keras_har
+    import keras_har.training as training
+
+    use_layers("fast")
+    with tempfile.TemporaryDirectory() as work:
+        model = keras_har.TinierHAR(input_shape=train[0].shape[1:], num_classes=num_classes)
+        full = training.fit(model, train, val, epochs=args.epochs, verbose=0, log_dir=os.path.join(work, "tb"),
+                            checkpoint_path=os.path.join(work, "best.keras"))["seconds_per_epoch"][1:]
+    timer = training.EpochTimer()
+    model.fit(training.make_dataset(*train, shuffle=True), epochs=args.epochs, callbacks=[timer], verbose=0)
+    steps = timer.seconds[1:]
+    val_ds = training.make_dataset(*val)
+    model.evaluate(val_ds, verbose=0)
+    validation = []
+    for _ in range(args.epochs - 1):
+        start = time.perf_counter()
+        model.evaluate(val_ds, verbose=0)
+        validation.append(time.perf_counter() - start)
+    epoch, step, check = (float(np.median(values)) for values in (full, steps, validation))
+    return {"epoch_seconds": epoch, "train_steps_seconds": step, "validation_seconds": check,
+            "other_seconds": epoch - step - check, "n_train": int(len(train[1])), "n_val": int(len(val[1]))}
+
+
+def table(result):
+    if result["study"] == "profile":
+        lines = ["| model cut after | stock layers (ms, cumulative) | fast layers (ms, cumulative) | fast / stock |",
+                 "|---|---|---|---|"]
+        for row in result["rows"]:
+            lines.append(f"| {row['up_to']} | {row['stock_ms']:.1f} | {row['fast_ms']:.1f} | "
+                         f"{row['fast_ms'] / row['stock_ms']:.2f} |")
+        epoch = result["epoch"]
+        lines += ["", "| one epoch (fast layers, recipe callbacks) | seconds | share |", "|---|---|---|"]
+        for key, name in (("train_steps_seconds", f"training steps ({epoch['n_train']} windows)"),
+                          ("validation_seconds", f"validation ({epoch['n_val']} windows)"),
+                          ("other_seconds", "the rest: callbacks, checkpoint, TensorBoard, shuffling")):
+            lines.append(f"| {name} | {epoch[key]:.2f} | {epoch[key] / epoch['epoch_seconds']:.0%} |")
+        lines.append(f"| whole epoch | {epoch['epoch_seconds']:.2f} | 100% |")
+        return "\n".join(lines)
+    lines = ["| setting | s/epoch (one process) | first epoch (s) | epochs/min (all processes) | throughput vs first "
+             "| runs |", "|---|---|---|---|---|---|"]
+    for label, row in result["summary"].items():
+        lines.append(f"| `{label}` | {row['seconds_per_epoch']:.2f} | {row['first_epoch_seconds']:.1f} | "
+                     f"{row['epochs_per_minute']:.1f} | {row['throughput_ratio']:.2f}x | {row['runs']} |")
+    return "\n".join(lines)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", default="hapt", help="dataset name or .npz file")
+    parser.add_argument("--data-home", default=os.environ.get("KERAS_HAR_DATA"),
+                        help="datasets folder (default $KERAS_HAR_DATA)")
+    parser.add_argument("--setting", action="append", default=None,
+                        help="a setting to time (repeatable; default layers=stock and layers=fast)")
+    parser.add_argument("--epochs", type=int, default=6, help="epochs per run (the first is left out)")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each setting")
+    parser.add_argument("--profile", action="store_true", help="time the layers instead of whole epochs")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per cut (--profile)")
+    parser.add_argument("--output", default=None, help="results JSON")
+    parser.add_argument("--table", default=None, help="print the markdown table of a results JSON and exit")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.table is None and args.worker is None and args.output is None:
+        parser.error("--output is required unless --table is given")
+    if args.epochs < 2:
+        parser.error(f"--epochs must be at least 2 (the first epoch is left out). Received: --epochs={args.epochs}")
+    if args.repeats < 1:
+        parser.error(f"--repeats must be a positive integer. Received: --repeats={args.repeats}")
+    labels = args.setting or ["layers=stock", "layers=fast"]
+    try:
+        args.settings = {label: parse_setting(label) for label in labels}
+    except argparse.ArgumentTypeError as error:
+        parser.error(f"--setting: {error}")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker is not None:
+        return worker(args)
+    if args.table is not None:
+        with open(args.table, encoding="utf-8") as handle:
+            print(table(json.load(handle)))
+        return 0
+    from keras_har import atomic
+
+    versions = {"python": platform.python_version(), "cpu_count": os.cpu_count()}
+    try:
+        import tensorflow
+
+        versions["tensorflow"] = tensorflow.__version__
+    except ImportError:  # pragma: no cover
+        pass
+    if args.profile:
+        rows, epoch = profile(args)
+        result = {"study": "profile", "dataset": args.dataset, "batch": BATCH, "steps": args.steps,
+                  "epochs": args.epochs, **versions, "rows": rows, "epoch": epoch}
+    else:
+        labels = list(args.settings)
+        trials = []
+        for repeat in range(args.repeats):
+            for label in labels if repeat % 2 == 0 else labels[::-1]:
+                trial = dict(repeat=repeat, **run_setting(args, label, args.settings[label]))
+                trials.append(trial)
+                print(f"{label} (repeat {repeat}): {trial['seconds_per_epoch']:.2f} s/epoch, "
+                      f"{trial['epochs_per_minute']:.1f} epochs/min", flush=True)
+        result = {"study": "settings", "dataset": args.dataset, "epochs": args.epochs, "repeats": args.repeats,
+                  **versions, "settings": args.settings, "trials": trials, "summary": summarise(trials, labels)}
+    atomic.write_json(args.output, result)
+    print(table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
