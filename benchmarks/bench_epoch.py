@@ -5,9 +5,10 @@ standardised training windows, 10% kept for validation, as `run_fold` does):
 
 ``--profile``: where one training step goes. For each layer of TinierHAR the
 model is cut after that layer and one forward and backward pass of a batch
-of 256 is timed (median of ``--steps``); the table lists the cumulative time
-and the time each block adds, with the stock Keras layers and with the
-fast-training layers of `keras_har.layers.time_conv`.
+of 256 is timed (the fastest of ``--steps``, stock and fast alternating);
+the table lists the cumulative time with the stock Keras layers and with the
+fast-training layers of `keras_har.layers.time_conv`, then one epoch of the
+recipe split into training steps, validation and the rest.
 
 Settings (the default study): each ``--setting`` is run ``--repeats`` times in
 a fresh child process, interleaved (A B C, then C B A, ...), each fitting
@@ -24,7 +25,9 @@ pairs joined by commas:
 
 Reported per setting: the median over repeats of the median epoch (epoch 1,
 which traces the graph, is left out), epochs per minute over all processes,
-and the ratio to the first setting. Numbers are only meaningful on quiet cores.
+and the ratio to the first setting, as the median and within each repeat (the
+runs of one repeat share the machine's load). Numbers are only meaningful on
+quiet cores.
 
 Examples:
     python benchmarks/bench_epoch.py --dataset hapt --profile --output benchmarks/results/epoch_profile.json
@@ -90,7 +93,7 @@ def fold_data(dataset_name, data_home, seed=0):
     from keras_har.evaluation import make_folds
 
     dataset = keras_har.datasets.load_dataset(dataset_name, data_home=data_home)
-    train_idx = make_folds(dataset, folds=1)[0][0]
+    (train_idx, _), = make_folds(dataset, folds=1)[0][:1]
     standardizer = Standardizer().fit(dataset.X[train_idx])
     fit_idx, val_idx = train_val_split(train_idx, val_fraction=0.1, seed=seed)
     return (dataset.name, dataset.num_classes, (standardizer.transform(dataset.X[fit_idx]), dataset.y[fit_idx]),
@@ -156,21 +159,29 @@ def summarise(trials, labels):
     base = summary[labels[0]]
     for label in labels:
         summary[label]["throughput_ratio"] = summary[label]["epochs_per_minute"] / base["epochs_per_minute"]
+        # The same ratio within each repeat: the runs of one repeat ran back to back, under the same load.
+        summary[label]["throughput_ratio_per_repeat"] = [
+            run["epochs_per_minute"] / first["epochs_per_minute"]
+            for run in trials if run["setting"] == label
+            for first in trials if first["setting"] == labels[0] and first["repeat"] == run["repeat"]]
     return summary
 
 
 def profile(args):
-    """Cumulative forward-and-backward time of TinierHAR cut after each block, stock against fast layers."""
+    """Cumulative forward-and-backward time of TinierHAR cut after each block, stock against fast layers.
+
+    Stock and fast steps alternate, and each cut reports the fastest of
+    ``--steps`` steps: the minimum is the time the step needs, whatever else
+    runs beside it.
+    """
     from keras_har import tf_logging
 
     tf_logging.quiet_tensorflow()
-    import numpy as np
-
     from keras_har.backend import keras, tf
 
-    _, num_classes, train, _ = fold_data(args.dataset, args.data_home)
+    _, num_classes, train, val = fold_data(args.dataset, args.data_home)
     x = tf.constant(train[0][:BATCH])
-    rows = {}
+    steps = {}
     for kind in ("stock", "fast"):
         use_layers(kind)
         import keras_har
@@ -188,21 +199,27 @@ def profile(args):
                     loss = tf.reduce_sum(out * out)
                 return tape.gradient(loss, sub.trainable_weights)
 
-            for _ in range(3):
+            for _ in range(2):
                 step(x)
-            times = []
-            for _ in range(args.steps):
+            steps.setdefault(cut, {})[kind] = step
+    rows = []
+    for cut, pair in steps.items():
+        best = {kind: float("inf") for kind in pair}
+        for _ in range(args.steps):
+            for kind, step in pair.items():
                 start = time.perf_counter()
                 step(x)
-                times.append(time.perf_counter() - start)
-            rows.setdefault(cut, {})[kind] = 1000.0 * float(np.median(times))
-            print(f"{kind:>5} up to {cut:<14} {rows[cut][kind]:8.1f} ms", flush=True)
-    layer_rows = [{"up_to": cut, "stock_ms": value["stock"], "fast_ms": value["fast"]} for cut, value in rows.items()]
-    return layer_rows, epoch_breakdown(args, num_classes, train, val)
+                best[kind] = min(best[kind], time.perf_counter() - start)
+        rows.append({"up_to": cut, "stock_ms": 1000.0 * best["stock"], "fast_ms": 1000.0 * best["fast"]})
+        print(f"up to {cut:<14} stock {rows[-1]['stock_ms']:8.1f} ms, fast {rows[-1]['fast_ms']:8.1f} ms", flush=True)
+    return rows, epoch_breakdown(args, num_classes, train, val)
 
 
 def epoch_breakdown(args, num_classes, train, val):
-    """One epoch of the recipe (fast layers) split into training steps, validation and the rest (callbacks)."""
+    """One epoch of the recipe (fast layers) split into training steps, validation and the rest (callbacks).
+
+    Each part is the fastest of ``--epochs`` - 1 repeats (the first, which traces, is left out).
+    """
     import numpy as np
 
     import keras_har
@@ -223,14 +240,14 @@ def epoch_breakdown(args, num_classes, train, val):
         start = time.perf_counter()
         model.evaluate(val_ds, verbose=0)
         validation.append(time.perf_counter() - start)
-    epoch, step, check = (float(np.median(values)) for values in (full, steps, validation))
+    epoch, step, check = (float(np.min(values)) for values in (full, steps, validation))
     return {"epoch_seconds": epoch, "train_steps_seconds": step, "validation_seconds": check,
             "other_seconds": epoch - step - check, "n_train": int(len(train[1])), "n_val": int(len(val[1]))}
 
 
 def table(result):
     if result["study"] == "profile":
-        lines = ["| model cut after | stock layers (ms, cumulative) | fast layers (ms, cumulative) | fast / stock |",
+        lines = ["| model cut after | stock layers (ms, cumulative, fastest step) | fast layers (ms, cumulative, fastest step) | fast / stock |",
                  "|---|---|---|---|"]
         for row in result["rows"]:
             lines.append(f"| {row['up_to']} | {row['stock_ms']:.1f} | {row['fast_ms']:.1f} | "
@@ -244,10 +261,11 @@ def table(result):
         lines.append(f"| whole epoch | {epoch['epoch_seconds']:.2f} | 100% |")
         return "\n".join(lines)
     lines = ["| setting | s/epoch (one process) | first epoch (s) | epochs/min (all processes) | throughput vs first "
-             "| runs |", "|---|---|---|---|---|---|"]
+             "| the same, per repeat | runs |", "|---|---|---|---|---|---|---|"]
     for label, row in result["summary"].items():
+        per_repeat = ", ".join(f"{ratio:.2f}x" for ratio in row["throughput_ratio_per_repeat"])
         lines.append(f"| `{label}` | {row['seconds_per_epoch']:.2f} | {row['first_epoch_seconds']:.1f} | "
-                     f"{row['epochs_per_minute']:.1f} | {row['throughput_ratio']:.2f}x | {row['runs']} |")
+                     f"{row['epochs_per_minute']:.1f} | {row['throughput_ratio']:.2f}x | {per_repeat} | {row['runs']} |")
     return "\n".join(lines)
 
 
@@ -264,6 +282,7 @@ def parse_args(argv=None):
     parser.add_argument("--steps", type=int, default=10, help="timed steps per cut (--profile)")
     parser.add_argument("--output", default=None, help="results JSON")
     parser.add_argument("--table", default=None, help="print the markdown table of a results JSON and exit")
+    parser.add_argument("--resummarise", action="store_true", help="with --table: recompute the summary from the trials")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.table is None and args.worker is None and args.output is None:
@@ -286,7 +305,13 @@ def main(argv=None):
         return worker(args)
     if args.table is not None:
         with open(args.table, encoding="utf-8") as handle:
-            print(table(json.load(handle)))
+            result = json.load(handle)
+        if args.resummarise and result["study"] == "settings":
+            from keras_har import atomic
+
+            result["summary"] = summarise(result["trials"], list(result["settings"]))
+            atomic.write_json(args.table, result)
+        print(table(result))
         return 0
     from keras_har import atomic
 

@@ -65,3 +65,22 @@ def test_bench_epoch_times_each_setting_in_child_processes(tmp_path, capsys):
     capsys.readouterr()
     assert bench.main(["--table", str(output)]) == 0
     assert "| `layers=fast,procs=2,threads=1` |" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_bench_epoch_profile_splits_the_step_and_the_epoch(tmp_path, capsys):
+    bench = load_benchmark_script("bench_epoch")
+    data = toy_dataset(subjects_count=3, per_subject=20)
+    npz = tmp_path / "toy.npz"
+    np.savez(npz, x=data.X, y=data.y, subjects=data.subjects)
+    output = tmp_path / "profile.json"
+    assert bench.main(["--dataset", str(npz), "--profile", "--epochs", "2", "--steps", "1",
+                       "--output", str(output)]) == 0
+    result = json.loads(output.read_text())
+    cuts = [row["up_to"] for row in result["rows"]]
+    assert cuts[:2] == ["block1_add", "block2_add"] and cuts[-3:] == ["recurrent", "pooling", "logits"]
+    assert all(row["stock_ms"] > 0 and row["fast_ms"] > 0 for row in result["rows"])
+    epoch = result["epoch"]
+    assert epoch["other_seconds"] == pytest.approx(
+        epoch["epoch_seconds"] - epoch["train_steps_seconds"] - epoch["validation_seconds"])
+    assert "| whole epoch |" in capsys.readouterr().out

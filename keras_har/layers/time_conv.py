@@ -3,9 +3,10 @@
 TinierHAR convolves along time only: its feature maps are ``(batch, T, C, F)``
 with C sensor channels as the image width and only F = 1 to 2M filters as
 the channels. TensorFlow's CPU kernels for depthwise convolution, max
-pooling and fused batch normalisation are slow with so few channels: on a
-2-core x86-64 CPU they took about 400 of the 555 ms of one HAPT-sized
-training step (``benchmarks/bench_speed.py --profile``).
+pooling and fused batch normalisation are slow with so few channels; on the
+2-core CPU of BENCHMARKS.md ("Training speed") the convolutional blocks
+took most of a HAPT-sized training step (``benchmarks/bench_epoch.py
+--profile``).
 
 Each layer here is the stock layer with the same weights, configuration and
 inference graph. Only a call with ``training=True`` takes a faster route to
