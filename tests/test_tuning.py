@@ -170,6 +170,75 @@ def test_budget_rejects_non_positive_limits():
         Budget(max_params=0)
 
 
+def test_instruction_budget_is_checked_in_whole_instructions():
+    for bad in (0, -8e6, "8e6", True):
+        with pytest.raises(ValueError, match=rf"`max_instructions` must be a positive number or None\. "
+                                             rf"Received: max_instructions={bad!r}"):
+            Budget(max_instructions=bad)
+    budget = Budget(max_instructions=8e6)
+    assert budget.is_set and budget.needs_tflite and budget.get_config()["max_instructions"] == 8e6
+    assert budget.violations({"instructions_m": 9.5}) == ["instructions_m 9.5 > max_instructions 8000000 (8 M)"]
+    assert budget.violations({"instructions_m": 8.0}) == []
+    assert budget.violations({"instructions_m": 8.000001}) == [
+        "instructions_m 8.000001 > max_instructions 8000000 (8 M)"]
+    # 7.190123 * 1e6 is 7190123.000000001 in floating point: exactly at the limit is within it.
+    assert Budget(max_instructions=7_190_123).violations({"instructions_m": 7.190123}) == []
+    # Not measured (no Cortex-M4): the model cannot be shown to fit.
+    for missing in (None, float("nan")):
+        assert Budget(max_instructions=8e6, max_params=5000).violations({"params": 100, "instructions_m": missing}) == [
+            "instructions_m not measured, needed by max_instructions (it is measured on the Cortex-M4 only)"]
+
+
+@pytest.mark.parametrize("footprint", ["estimate", "measure-python"])
+def test_instruction_budget_refuses_footprints_without_the_cortex_m4(tmp_path, capsys, footprint):
+    from keras_har.commands.tune import main
+    from keras_har.tuning.budget import resolve_footprint_mode
+
+    assert resolve_footprint_mode(None, Budget(max_instructions=8e6)) == "measure"
+    assert resolve_footprint_mode("measure-cortex-m4", Budget(max_instructions=8e6)) == "measure-cortex-m4"
+    assert resolve_footprint_mode(footprint, Budget(max_arena_kb=64)) == footprint
+    message = (r"`max_instructions` \(--max-instructions\) needs the instructions per inference measured on the "
+               r"emulated Cortex-M4: use footprint 'measure' .*or 'measure-cortex-m4' \(--footprint measure / "
+               rf"measure-cortex-m4\)\. Received: footprint='{footprint}'")
+    with pytest.raises(ValueError, match=message):
+        run_search(tiny_data(), max_trials=1, epochs=1, directory=str(tmp_path), project_name="p",
+                   budget=Budget(max_instructions=8e6), footprint=footprint)
+    assert not (tmp_path / "p").exists()  # refused before anything was written
+    # The command line refuses it before reading the data.
+    assert main(["--dataset", str(tmp_path / "none.npz"), "--directory", str(tmp_path), "--max-instructions", "8e6",
+                 "--footprint", footprint]) == 2
+    assert "--max-instructions" in capsys.readouterr().err
+
+
+def test_search_with_another_export_recurrence_is_refused(tmp_path):
+    import json
+
+    from keras_har.tuning.search import SETTINGS_FILE
+
+    # Every configuration is over budget, so nothing trains: only the settings matter here.
+    over = Budget(max_params=1)
+    first = run_search(tiny_data(), max_trials=1, epochs=1, directory=str(tmp_path), project_name="merged",
+                       budget=over)
+    assert first["trials"]["status"].tolist() == ["over_budget"]
+    stored = json.loads((tmp_path / "merged" / SETTINGS_FILE).read_text())
+    # A merged search records neither the recurrence nor an unset max_instructions: the settings
+    # of searches from before these options stay the same, and those searches still resume.
+    assert "export_recurrence" not in stored and "max_instructions" not in stored["budget"]
+    with pytest.raises(ValueError, match=r"Differs in: \['export_recurrence'\] \(stored: export_recurrence=None\)\. "
+                                         r"Received: export_recurrence='fused'"):
+        run_search(tiny_data(), max_trials=1, epochs=1, directory=str(tmp_path), project_name="merged", budget=over,
+                   export_recurrence="fused")
+    run_search(tiny_data(), max_trials=1, epochs=1, directory=str(tmp_path), project_name="fused", budget=over,
+               export_recurrence="fused")
+    assert json.loads((tmp_path / "fused" / SETTINGS_FILE).read_text())["export_recurrence"] == "fused"
+    with pytest.raises(ValueError, match=r"Differs in: \['export_recurrence'\] \(stored: export_recurrence='fused'\)"):
+        run_search(tiny_data(), max_trials=1, epochs=1, directory=str(tmp_path), project_name="fused", budget=over)
+    with pytest.raises(ValueError, match=r"`export_recurrence` must be one of \['merged', 'fused'\]\. "
+                                         r"Received: export_recurrence='unrolled'"):
+        run_search(tiny_data(), max_trials=1, epochs=1, directory=str(tmp_path), project_name="bad",
+                   export_recurrence="unrolled")
+
+
 def test_footprint_estimate_of_the_paper_model():
     model = keras_har.TinierHAR(input_shape=(128, 9), num_classes=6)
     # 6 blocks (24 conv/pool/add ops) and 2 reshapes, attention pooling (6)
@@ -221,6 +290,68 @@ def test_subject_folds_need_enough_subjects():
 
 def test_pareto_mask():
     assert pareto_mask([1, 2, 3, 3], [0.5, 0.4, 0.9, 0.8]).tolist() == [True, False, True, False]
+    # A cost that was not measured puts a point on no front, and it beats nothing.
+    assert pareto_mask([1, np.nan, 3], [0.5, 0.9, 0.8]).tolist() == [True, False, True]
+
+
+def _synthetic_trials(instructions_m):
+    #  trial  M, N  macro-F1  std   params  MACs  arena KB
+    rows = [
+        ("a", 2, 8, 0.70, 0.02, 1000, 100, 10.0),
+        ("b", 4, 8, 0.75, 0.01, 2000, 200, 12.0),
+        ("c", 4, 16, 0.80, 0.03, 4000, 150, 11.0),
+        ("d", 8, 8, 0.78, 0.00, 3000, 400, 9.0),
+        ("e", 8, 32, 0.72, 0.05, 8000, 300, 20.0),
+        ("f", 2, 32, np.nan, np.nan, 2500, 50, 5.0),  # over budget: on no front
+    ]
+    frame = pd.DataFrame(rows, columns=["trial_id", "filters", "gru_units", "val_macro_f1", "val_macro_f1_std",
+                                        "params", "macs", "arena_kb"])
+    frame["status"] = ["completed"] * 5 + ["over_budget"]
+    frame["instructions_m"] = instructions_m
+    frame["firmware_flash_kb"] = [v * 20 for v in instructions_m]
+    return frame
+
+
+def test_pareto_fronts_on_arena_and_instructions(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    from keras_har.tuning.reports import plot_pareto, pareto_table
+
+    # c's instructions were not measured; f is over budget.
+    pareto = pareto_table(_synthetic_trials([3.0, 2.5, np.nan, 5.0, 4.0, 1.0]))
+    assert pareto["trial_id"].tolist() == ["a", "c", "b", "e", "d"]  # by MACs
+    fronts = {flag: sorted(pareto.loc[pareto[flag], "trial_id"])
+              for flag in ("pareto_macs", "pareto_params", "pareto_arena", "pareto_instructions")}
+    # By hand: MACs a(100) c(150, best F1); params a b d c rising in both; arena d(9) c(11, best F1);
+    # instructions b(2.5) d(5.0), a and e below b's F1 at more instructions.
+    assert fronts == {"pareto_macs": ["a", "c"], "pareto_params": ["a", "b", "c", "d"],
+                      "pareto_arena": ["c", "d"], "pareto_instructions": ["b", "d"]}
+    assert {"arena_kb", "instructions_m", "firmware_flash_kb"} <= set(pareto.columns)
+
+    errorbars = []
+    original = matplotlib.axes.Axes.errorbar
+
+    def recording_errorbar(self, x, y, *args, **kwargs):
+        errorbars.append((self.get_xlabel(), list(x), list(kwargs["yerr"])))
+        return original(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "errorbar", recording_errorbar)
+    plot_pareto(pareto, tmp_path / "four.png")
+    # One panel per front, each 5.5 in at 120 dpi: the PNG's width (bytes 16-19 of its header) counts them.
+    header = (tmp_path / "four.png").read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(header[16:20], "big") == 4 * 660
+    assert len(errorbars) == 4
+    # Every point with a cost has its std over folds as error bar; c has no instruction count.
+    assert errorbars[0][2] == [0.02, 0.03, 0.01, 0.05, 0.0]
+    assert errorbars[3][1] == [3.0, 2.5, 4.0, 5.0] and errorbars[3][2] == [0.02, 0.01, 0.05, 0.0]
+
+    # Without the Cortex-M4 no instructions were measured: no such front, three panels.
+    errorbars.clear()
+    nothing = pareto_table(_synthetic_trials([np.nan] * 6))
+    assert "pareto_instructions" not in nothing and nothing["pareto_arena"].sum() == 2
+    plot_pareto(nothing, tmp_path / "three.png")
+    assert int.from_bytes((tmp_path / "three.png").read_bytes()[16:20], "big") == 3 * 660
+    assert len(errorbars) == 3
 
 
 def test_load_search_data_npz_errors(tmp_path):

@@ -101,6 +101,36 @@ def test_measured_arena_is_the_cortex_m4_one_when_the_toolchain_is_there(tmp_pat
     assert on_board["reference"] < tflm.find_arena_bytes(flatbuffer, window=calibration_windows((32, 3))[0])
     footprint = model_footprint(model, footprint="measure")
     assert footprint["arena_on_cortex_m4"] == 1 and footprint["arena_kb"] == round(measured["arena_bytes"] / 1024, 2)
+    # The CMSIS-NN build's instructions and firmware flash come with the Cortex-M4 arena.
+    assert footprint["instructions_m"] > 0 and footprint["firmware_flash_kb"] > footprint["flash_kb"]
+
+
+def test_cortex_m4_footprint_of_the_fused_bigru(tmp_path, firmware_toolchain, monkeypatch):
+    from keras_har.firmware.verify import cortex_m4_arena_bytes, cortex_m4_footprint
+
+    tree, cmsis_nn = firmware_toolchain
+    monkeypatch.setenv("KERAS_HAR_TFLM", str(tree))
+    model = keras_har.TinierHAR(input_shape=(32, 3), num_classes=4, filters=2, gru_units=4)
+    # In the child process, as a search measures it: the export a board flashes, with the fused BiGRU op.
+    measured = measure_footprint(model, recurrence="fused", arena_on="cortex-m4",
+                                 flatbuffer_path=tmp_path / "fused.tflite")
+    flatbuffer = (tmp_path / "fused.tflite").read_bytes()
+    assert "KERAS_HAR_BIGRU" in describe(flatbuffer)["op_types"]
+    on_board = cortex_m4_footprint(flatbuffer, tflm_root=tree, cmsis_nn_root=cmsis_nn)
+    assert sorted(on_board) == ["cmsis-nn", "reference"]
+    for build in on_board.values():
+        assert build["arena_bytes"] > 0 and build["arena_bytes"] % 16 == 0
+        # The linked firmware holds the model's C array and the TFLM runtime.
+        assert build["flash_bytes"] > len(flatbuffer) + 10_000
+    # CMSIS-NN's convolutions take fewer instructions than the reference kernels (2.6x at 128x9, BENCHMARKS.md).
+    assert 0 < on_board["cmsis-nn"]["instructions"] < on_board["reference"]["instructions"]
+    assert cortex_m4_arena_bytes(flatbuffer, tflm_root=tree, cmsis_nn_root=cmsis_nn) == {
+        kernel: build["arena_bytes"] for kernel, build in on_board.items()}
+    # The firmware counts instructions deterministically: the child's figures are the CMSIS-NN build's.
+    assert measured["arena_on_cortex_m4"] == 1
+    assert measured["arena_bytes"] == max(build["arena_bytes"] for build in on_board.values())
+    assert measured["instructions"] == on_board["cmsis-nn"]["instructions"]
+    assert measured["firmware_flash_bytes"] == on_board["cmsis-nn"]["flash_bytes"]
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-from keras_har.tuning._options import DEFAULT_EPOCHS, SPACES, TUNERS
+from keras_har.tuning._options import DEFAULT_EPOCHS, EXPORT_RECURRENCES, FOOTPRINT_MODES, SPACES, TUNERS
 
 DESCRIPTION = (
     "TinierHAR scalability search with KerasTuner: filters M x GRU units N (and optionally the ablation "
@@ -35,13 +35,22 @@ def _configure(parser):
     parser.add_argument("--max-macs", type=int, default=None, help="skip models with more MACs per window")
     parser.add_argument("--max-flash-kb", type=float, default=None, help="skip models over this int8 .tflite size (KB)")
     parser.add_argument("--max-arena-kb", type=float, default=None, help="skip models over this TFLM arena (KB)")
-    parser.add_argument("--footprint", choices=("estimate", "measure", "measure-cortex-m4", "measure-python"),
-                        default=None,
+    parser.add_argument("--max-instructions", type=float, default=None,
+                        help="skip models over this many instructions per inference of one window on the emulated "
+                             "Cortex-M4 with CMSIS-NN kernels (e.g. 8e6); needs --footprint measure with the firmware "
+                             "toolchain there, or measure-cortex-m4")
+    parser.add_argument("--footprint", choices=FOOTPRINT_MODES, default=None,
                         help="flash/arena of each configuration: measure (convert to int8 and measure the smallest "
-                             "arena on an emulated Cortex-M4 when the firmware toolchain and a TFLM tree are there, "
-                             "else in the 64-bit TFLM Python interpreter; default with --max-flash-kb/--max-arena-kb), "
-                             "measure-cortex-m4 or measure-python to choose, or estimate (instant op-count model; "
-                             "default otherwise). trials.csv's arena_on_cortex_m4 column says which was used")
+                             "arena on an emulated Cortex-M4, with instructions per inference and the linked "
+                             "firmware's flash, when the firmware toolchain and a TFLM tree are there, else in the "
+                             "64-bit TFLM Python interpreter; default with --max-flash-kb/--max-arena-kb/"
+                             "--max-instructions), measure-cortex-m4 or measure-python to choose, or estimate "
+                             "(instant op-count model; default otherwise). trials.csv's arena_on_cortex_m4 column "
+                             "says which was used")
+    parser.add_argument("--export-recurrence", choices=EXPORT_RECURRENCES, default="merged",
+                        help="the int8 export whose footprint is measured: merged (default; the GRU unrolled into "
+                             "stock ops) or fused (the one KERAS_HAR_BIGRU op that the export writes by default, "
+                             "what a board runs). The estimate always models merged")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the subject folds, the oracle and every training run (default: 0)")
     parser.add_argument("--verbose", type=int, default=0, help="Keras verbosity while training")
@@ -73,6 +82,7 @@ def run_from_args(args):
         max_macs=args.max_macs,
         max_flash_kb=args.max_flash_kb,
         max_arena_kb=args.max_arena_kb,
+        max_instructions=args.max_instructions,
     )
     data_home = args.data_home or os.environ.get("KERAS_HAR_DATA")
     result = run_search(
@@ -87,6 +97,7 @@ def run_from_args(args):
         overwrite=args.overwrite,
         budget=budget,
         footprint=args.footprint,
+        export_recurrence=args.export_recurrence,
         space=args.space,
         tune_ablations=args.tune_ablations,
         seed=args.seed,

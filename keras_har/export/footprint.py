@@ -4,7 +4,9 @@ Flash and arena do not depend on the trained weights: they follow from the
 graph, the tensor shapes and the quantization layout. So an untrained model,
 calibrated on a few random windows, gives the same sizes as the trained one,
 and a search can check a configuration against a flash or arena budget
-before it trains it.
+before it trains it. On the emulated Cortex-M4 the same holds for the
+instructions per inference and the linked firmware's flash
+(``benchmarks/results/firmware.json``).
 
 The conversion and the TFLM interpreter run in a child process
 (``python -m keras_har.export.footprint``): TensorFlow's converter has
@@ -59,13 +61,18 @@ def measure_flatbuffer(model, *, seed=0, recurrence="merged", offline_memory_pla
 
     Returns:
         A dict with ``flash_bytes`` (the ``.tflite``, i.e. the C array),
-        ``arena_bytes``, ``arena_on_cortex_m4`` (1 or 0) and ``ops``. The arena
-        is the smallest one in which the model allocates and runs a window.
-        With ``arena_on="cortex-m4"``, on an emulated Cortex-M4: the larger of
-        the CMSIS-NN and reference kernel builds
-        (`keras_har.firmware.verify.cortex_m4_arena_bytes`). With
-        ``"python"``, in the TFLM Python interpreter (a 64-bit build that
-        needs 8-23% more, BENCHMARKS.md). ``"auto"`` (default): the
+        ``arena_bytes``, ``arena_on_cortex_m4`` (1 or 0), ``ops``,
+        ``instructions`` and ``firmware_flash_bytes``. The arena is the
+        smallest one in which the model allocates and runs a window. With
+        ``arena_on="cortex-m4"``, on an emulated Cortex-M4: the larger of the
+        CMSIS-NN and reference kernel builds
+        (`keras_har.firmware.verify.cortex_m4_footprint`); then
+        ``instructions`` (per inference of one window) and
+        ``firmware_flash_bytes`` (the whole linked firmware: model, TFLM
+        runtime and the rest) are those of the CMSIS-NN build, the one a board
+        runs. With ``"python"``, in the TFLM Python interpreter (a 64-bit
+        build that needs 8-23% more, BENCHMARKS.md), and ``instructions`` and
+        ``firmware_flash_bytes`` are None. ``"auto"`` (default): the
         Cortex-M4 when the toolchain, QEMU and the TFLM trees are there
         (`keras_har.firmware.verify.cortex_m4_available`), else Python.
     """
@@ -82,10 +89,14 @@ def measure_flatbuffer(model, *, seed=0, recurrence="merged", offline_memory_pla
         flatbuffer = add_offline_memory_plan(flatbuffer)
     if flatbuffer_path is not None:
         write_bytes(flatbuffer_path, bytes(flatbuffer))
-    from keras_har.firmware.verify import cortex_m4_arena_bytes, cortex_m4_available
+    from keras_har.firmware.verify import cortex_m4_available, cortex_m4_footprint
 
+    instructions = firmware_flash_bytes = None
     if arena_on == "cortex-m4" or (arena_on == "auto" and cortex_m4_available()):
-        arena_bytes, on_cortex_m4 = max(cortex_m4_arena_bytes(bytes(flatbuffer)).values()), 1
+        on_board = cortex_m4_footprint(bytes(flatbuffer))
+        arena_bytes, on_cortex_m4 = max(build["arena_bytes"] for build in on_board.values()), 1
+        instructions = on_board["cmsis-nn"]["instructions"]
+        firmware_flash_bytes = on_board["cmsis-nn"]["flash_bytes"]
     else:
         arena_bytes, on_cortex_m4 = int(find_arena_bytes(flatbuffer, window=windows[0])), 0
     return {
@@ -93,6 +104,8 @@ def measure_flatbuffer(model, *, seed=0, recurrence="merged", offline_memory_pla
         "arena_bytes": int(arena_bytes),
         "arena_on_cortex_m4": on_cortex_m4,
         "ops": int(describe(flatbuffer)["op_count"]),
+        "instructions": instructions,
+        "firmware_flash_bytes": firmware_flash_bytes,
     }
 
 
@@ -103,13 +116,17 @@ def measure_footprint(model, *, seed=0, recurrence="merged", timeout=1800, flatb
         model: a built keras_har model (any model that `keras_har.export.convert_int8` takes
             and that saves to ``.keras``).
         seed: seed of the random calibration windows.
-        recurrence: passed to `keras_har.export.convert_int8`.
+        recurrence: passed to `keras_har.export.convert_int8` (``"merged"``:
+            a GRU in stock ops; ``"fused"``: the ``KERAS_HAR_BIGRU`` op that
+            `keras_har.export.export_model` writes by default).
         timeout: seconds before the child is killed.
         flatbuffer_path: where to keep the measured ``.tflite`` (optional).
         arena_on: ``"auto"``, ``"cortex-m4"`` or ``"python"``; see `measure_flatbuffer`.
 
     Returns:
-        A dict with ``flash_bytes``, ``arena_bytes`` and ``ops``.
+        The dict of `measure_flatbuffer`: ``flash_bytes``, ``arena_bytes``,
+        ``arena_on_cortex_m4``, ``ops``, and on the Cortex-M4 the CMSIS-NN
+        build's ``instructions`` and ``firmware_flash_bytes`` (else None).
 
     Raises:
         FootprintError: the child failed or crashed; the message names the

@@ -246,17 +246,37 @@ def cortex_m4_available(*, tflm_root=None, cmsis_nn_root=None):
     return True
 
 
-def cortex_m4_arena_bytes(flatbuffer, *, kernels=("cmsis-nn", "reference"), tflm_root=None, cmsis_nn_root=None,
-                          timeout_s=600):
-    """The smallest arena of an int8 model on the emulated Cortex-M4, per kernel build.
+def cortex_m4_footprint(flatbuffer, *, kernels=("cmsis-nn", "reference"), tflm_root=None, cmsis_nn_root=None,
+                        timeout_s=600):
+    """What an int8 model costs on the emulated Cortex-M4, per kernel build.
 
-    Builds a throw-away export folder around ``flatbuffer`` (the arena does
-    not depend on the standardisation or label names written there), links
-    the Cortex-M4 runner and lets it search its own smallest arena
-    (`keras_har.firmware.run.find_arena`).
+    Builds a throw-away export folder around ``flatbuffer`` (none of these
+    figures depends on the standardisation or label names written there),
+    links the Cortex-M4 runner per kernel build, lets it search its own
+    smallest arena (`keras_har.firmware.run.find_arena`), then classifies one
+    all-zero int8 window in that arena (`keras_har.firmware.run.run_windows`)
+    and reads the linked firmware's flash from its map
+    (`keras_har.firmware.run.flash_breakdown`). `verify_export` measures the
+    same figures on real windows; this needs no data, so a search can ask it
+    of an untrained model.
+
+    Args:
+        flatbuffer: int8 ``.tflite`` bytes.
+        kernels: the kernel builds to measure, ``"cmsis-nn"`` and/or ``"reference"``.
+        tflm_root, cmsis_nn_root: see `keras_har.firmware.tflm_source`.
+        timeout_s: limit for each firmware run.
 
     Returns:
-        dict: kernels -> smallest arena in bytes.
+        dict: kernels -> ``{"arena_bytes": smallest arena, "instructions":
+        instructions per inference of one window (QEMU ``-icount``, SysTick),
+        "flash_bytes": the linked firmware's flash total, as in
+        `verify_export`'s summary (model, TFLM runtime, and the rest: the
+        keras_har core, the test runner, C/C++ libraries)}``.
+
+    Example:
+    >>> import keras_har
+    >>> from keras_har.firmware.verify import cortex_m4_footprint
+    >>> cortex_m4_footprint(open("model.tflite", "rb").read())["cmsis-nn"]["instructions"]  # doctest: +SKIP
     """
     import tempfile
 
@@ -264,15 +284,37 @@ def cortex_m4_arena_bytes(flatbuffer, *, kernels=("cmsis-nn", "reference"), tflm
     from keras_har.export.firmware import write_firmware
 
     facts = describe(flatbuffer)
-    _, _, channels = facts["input"]["shape"]
+    _, steps, channels = facts["input"]["shape"]
     classes = facts["output"]["shape"][-1]
-    arenas = {}
-    with tempfile.TemporaryDirectory(prefix="keras_har_m4_arena_") as folder:
+    # The input is int8 whatever its scale: a window of zeros runs every op once.
+    window = np.zeros((1, steps, channels), np.int8)
+    footprints = {}
+    with tempfile.TemporaryDirectory(prefix="keras_har_m4_footprint_") as folder:
         write_firmware(folder, flatbuffer, sampling_rate_hz=1.0, channel_names=[f"c{i}" for i in range(channels)],
                        label_names=[f"k{i}" for i in range(classes)], channel_mean=np.zeros(channels),
                        channel_std=np.ones(channels), arena_bytes=0)
         for kernel in kernels:
             build = build_runner(folder, target="cortex-m4", kernels=kernel, tflm_root=tflm_root,
                                  cmsis_nn_root=cmsis_nn_root, progress=False)
-            arenas[kernel] = runner.find_arena(build, timeout_s=timeout_s)[1]
-    return arenas
+            arena_bytes = runner.find_arena(build, timeout_s=timeout_s)[1]
+            run = runner.run_windows(build, window, arena_bytes=arena_bytes, timeout_s=timeout_s)
+            footprints[kernel] = {
+                "arena_bytes": int(arena_bytes),
+                "instructions": int(run.instructions[0]),
+                "flash_bytes": int(runner.flash_breakdown(build)["total"]),
+            }
+    return footprints
+
+
+def cortex_m4_arena_bytes(flatbuffer, *, kernels=("cmsis-nn", "reference"), tflm_root=None, cmsis_nn_root=None,
+                          timeout_s=600):
+    """The smallest arena of an int8 model on the emulated Cortex-M4, per kernel build.
+
+    The ``arena_bytes`` of `cortex_m4_footprint`.
+
+    Returns:
+        dict: kernels -> smallest arena in bytes.
+    """
+    footprints = cortex_m4_footprint(flatbuffer, kernels=kernels, tflm_root=tflm_root, cmsis_nn_root=cmsis_nn_root,
+                                     timeout_s=timeout_s)
+    return {kernel: footprint["arena_bytes"] for kernel, footprint in footprints.items()}

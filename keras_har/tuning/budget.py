@@ -6,18 +6,31 @@ measured or estimated. Over-budget configurations are never trained.
 
 How flash and arena are measured or estimated
 ---------------------------------------------
-Flash and arena do not depend on the trained weights, so they can be known
-before training. ``footprint="measure"`` (the default of the search whenever
-``--max-flash-kb`` or ``--max-arena-kb`` is set) converts the untrained
-model to the int8 export and measures it with the TFLM interpreter
+Flash, arena and instructions do not depend on the trained weights, so they
+can be known before training. ``footprint="measure"`` (the default of the
+search whenever ``--max-flash-kb``, ``--max-arena-kb`` or
+``--max-instructions`` is set) converts the untrained model to the int8
+export and measures it with TFLM
 (`keras_har.export.footprint.measure_footprint`, in a child process): flash
 is the stripped ``.tflite``, arena the smallest arena that allocates and runs
 a window: on an emulated Cortex-M4 (the larger of its CMSIS-NN and reference
 kernel builds) when the firmware toolchain, QEMU and a TFLM tree are there
 (`keras_har.firmware`), else in the 64-bit TFLM Python interpreter, which
-needs 16-71% more; ``arena_on_cortex_m4`` in ``trials.csv`` says which.
-That costs about 15-60 s per configuration on 2 cores, once per
-configuration (measurements are cached per hyperparameter set).
+needs 16-71% more; ``arena_on_cortex_m4`` in ``trials.csv`` says which. On
+the Cortex-M4 the CMSIS-NN build (what a board runs) also gives
+``instructions_m``, millions of instructions per inference of one window,
+and ``firmware_flash_kb``, the flash of the whole linked firmware (TFLM
+runtime and test runner included); without the Cortex-M4 both are empty, so
+``max_instructions`` needs ``"measure"`` with the toolchain there, or
+``"measure-cortex-m4"``. That costs about 15-60 s per configuration on 2
+cores in Python, a few minutes on the Cortex-M4 for the first firmware build
+(compiled objects are cached), once per configuration (measurements are
+cached per hyperparameter set).
+
+``recurrence`` chooses the export measured: ``"merged"`` (a GRU unrolled into
+stock ops, what the estimate models) or ``"fused"`` (the one
+``KERAS_HAR_BIGRU`` op that `keras_har.export.export_model` writes by
+default, the export a board flashes).
 
 ``footprint="estimate"`` (the default without those limits, for the
 ``flash_kb``/``arena_kb`` columns of ``trials.csv``) costs nothing and counts
@@ -52,9 +65,11 @@ number matters.
 """
 
 import math
+import numbers
 
 from keras_har.backend import keras
 from keras_har.profiler import profile
+from keras_har.tuning._options import EXPORT_RECURRENCES, FOOTPRINT_MODES
 
 # keras_har.export's merged BiGRU at T'=50: 592 ops = 26 convolution-side
 # + 7 head + 11 per step * 50 + 9 (input projection, reversal, packing).
@@ -183,18 +198,49 @@ def _gru_arena_bytes(layer, steps):
     return ARENA_BYTES_PER_STEP_UNIT * steps * int(cell_layer.units)
 
 
-FOOTPRINT_MODES = ("estimate", "measure", "measure-cortex-m4", "measure-python")
 # footprint mode -> where `keras_har.export.footprint.measure_footprint` measures the arena.
 _ARENA_ON = {"measure": "auto", "measure-cortex-m4": "cortex-m4", "measure-python": "python"}
 
 
-def check_footprint_mode(footprint):
-    """Raises ValueError unless ``footprint`` is one of `FOOTPRINT_MODES`."""
+def check_footprint_mode(footprint, budget=None):
+    """Raises ValueError unless ``footprint`` is one of `FOOTPRINT_MODES` and can check ``budget``.
+
+    Args:
+        footprint: the footprint mode.
+        budget: an optional `Budget`. Its ``max_instructions`` needs the
+            instructions measured on the emulated Cortex-M4, which
+            ``"estimate"`` and ``"measure-python"`` never give.
+    """
     if footprint not in FOOTPRINT_MODES:
         raise ValueError(f"`footprint` must be one of {list(FOOTPRINT_MODES)}. Received: footprint={footprint!r}")
+    if budget is not None and budget.max_instructions is not None and footprint in ("estimate", "measure-python"):
+        raise ValueError(
+            "`max_instructions` (--max-instructions) needs the instructions per inference measured on the emulated "
+            "Cortex-M4: use footprint 'measure' (with the firmware toolchain there) or 'measure-cortex-m4' "
+            f"(--footprint measure / measure-cortex-m4). Received: footprint={footprint!r}"
+        )
 
 
-def model_footprint(model, footprint="estimate"):
+def resolve_footprint_mode(footprint, budget=None):
+    """The footprint mode a search uses: ``footprint``, or by default ``"measure"`` when
+    ``budget`` needs a TFLite measurement (`Budget.needs_tflite`) and ``"estimate"`` otherwise.
+
+    Raises:
+        ValueError: see `check_footprint_mode`.
+    """
+    if footprint is None:
+        footprint = "measure" if budget is not None and budget.needs_tflite else "estimate"
+    check_footprint_mode(footprint, budget)
+    return footprint
+
+
+def check_export_recurrence(recurrence, name="recurrence"):
+    """Raises ValueError, naming the argument ``name``, unless ``recurrence`` is one of `EXPORT_RECURRENCES`."""
+    if recurrence not in EXPORT_RECURRENCES:
+        raise ValueError(f"`{name}` must be one of {list(EXPORT_RECURRENCES)}. Received: {name}={recurrence!r}")
+
+
+def model_footprint(model, footprint="estimate", recurrence="merged"):
     """Everything a budget is checked against, for one built model.
 
     Args:
@@ -205,11 +251,18 @@ def model_footprint(model, footprint="estimate"):
             emulated Cortex-M4 when the firmware toolchain is there, else in
             the 64-bit Python interpreter), ``"measure-cortex-m4"`` (an error
             without the toolchain) or ``"measure-python"``.
+        recurrence: the export measured, ``"merged"`` (default: a GRU in
+            stock ops) or ``"fused"`` (the ``KERAS_HAR_BIGRU`` op of the
+            default export); see `keras_har.export.convert_int8`. The estimate
+            always models ``"merged"``.
 
     Returns:
         A dict with ``params``, ``macs``, ``core_macs`` (from
-        `keras_har.profile`), and the estimated or measured ``int8_ops``,
-        ``flash_kb`` and ``arena_kb`` (kilobytes of 1,024 bytes).
+        `keras_har.profile`), the estimated or measured ``int8_ops``,
+        ``flash_kb`` and ``arena_kb`` (kilobytes of 1,024 bytes), and,
+        measured on the Cortex-M4 with CMSIS-NN kernels, ``instructions_m``
+        (millions of instructions per inference) and ``firmware_flash_kb``
+        (the linked firmware); both None when not measured there.
 
     Example:
     >>> import keras_har
@@ -218,13 +271,16 @@ def model_footprint(model, footprint="estimate"):
     9589
     """
     check_footprint_mode(footprint)
+    check_export_recurrence(recurrence)
     counts = profile(model)
     if footprint in _ARENA_ON:
         from keras_har.export.footprint import measure_footprint
 
-        tflite = measure_footprint(model, arena_on=_ARENA_ON[footprint])
+        tflite = measure_footprint(model, arena_on=_ARENA_ON[footprint], recurrence=recurrence)
     else:
         tflite = estimate_tflite_footprint(model)
+    instructions = tflite.get("instructions")
+    firmware_flash_bytes = tflite.get("firmware_flash_bytes")
     return {
         "params": counts["params"],
         "macs": counts["macs"],
@@ -234,6 +290,9 @@ def model_footprint(model, footprint="estimate"):
         "arena_kb": round(tflite["arena_bytes"] / 1024, 2),
         # 1: the arena was measured on an emulated Cortex-M4; 0: estimated, or the 64-bit interpreter's.
         "arena_on_cortex_m4": int(tflite.get("arena_on_cortex_m4", 0)),
+        # Exact (one instruction is 1e-6 M), so a max_instructions budget compares the count itself.
+        "instructions_m": None if instructions is None else round(instructions / 1e6, 6),
+        "firmware_flash_kb": None if firmware_flash_bytes is None else round(firmware_flash_bytes / 1024, 2),
     }
 
 
@@ -245,11 +304,17 @@ class Budget:
         max_macs: most MACs per window (`keras_har.profile`'s ``macs``).
         max_flash_kb: most int8 flash (the ``.tflite``), in KB (1,024 bytes).
         max_arena_kb: most TFLM arena, in KB.
+        max_instructions: most instructions per inference of one window on
+            the emulated Cortex-M4 with CMSIS-NN kernels (e.g. ``8e6``);
+            checked against the footprint's ``instructions_m``, so it needs
+            the Cortex-M4 measurement (`check_footprint_mode`).
 
     Example:
     >>> from keras_har.tuning import Budget
     >>> Budget(max_params=5000).violations({"params": 9589, "macs": 1})
     ['params 9589 > max_params 5000']
+    >>> Budget(max_instructions=8e6).violations({"instructions_m": 9.5})
+    ['instructions_m 9.5 > max_instructions 8000000 (8 M)']
     """
 
     _LIMITS = (
@@ -257,26 +322,31 @@ class Budget:
         ("max_macs", "macs"),
         ("max_flash_kb", "flash_kb"),
         ("max_arena_kb", "arena_kb"),
+        ("max_instructions", "instructions_m"),
     )
+    # A limit counted in other units than its footprint key: (footprint value to limit units, unit of the key).
+    _SCALE = {"max_instructions": (1e6, "M")}
 
-    def __init__(self, max_params=None, max_macs=None, max_flash_kb=None, max_arena_kb=None):
+    def __init__(self, max_params=None, max_macs=None, max_flash_kb=None, max_arena_kb=None, max_instructions=None):
         for name, value in (
             ("max_params", max_params),
             ("max_macs", max_macs),
             ("max_flash_kb", max_flash_kb),
             ("max_arena_kb", max_arena_kb),
+            ("max_instructions", max_instructions),
         ):
-            if value is not None and (isinstance(value, bool) or not value > 0):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0):
                 raise ValueError(f"`{name}` must be a positive number or None. Received: {name}={value!r}")
         self.max_params = max_params
         self.max_macs = max_macs
         self.max_flash_kb = max_flash_kb
         self.max_arena_kb = max_arena_kb
+        self.max_instructions = max_instructions
 
     @property
     def needs_tflite(self):
-        """Whether a flash or arena limit is set (these are measured by default)."""
-        return self.max_flash_kb is not None or self.max_arena_kb is not None
+        """Whether a flash, arena or instruction limit is set (these need the int8 export measured)."""
+        return any(value is not None for value in (self.max_flash_kb, self.max_arena_kb, self.max_instructions))
 
     @property
     def is_set(self):
@@ -290,13 +360,25 @@ class Budget:
             footprint: a dict as returned by `model_footprint`.
 
         Returns:
-            A list of human-readable strings, one per exceeded limit.
+            A list of human-readable strings, one per exceeded limit, and
+            one per limit whose value was not measured (``instructions_m``
+            without the Cortex-M4): such a model cannot be shown to fit.
         """
         found = []
         for limit, key in self._LIMITS:
             value = getattr(self, limit)
-            if value is not None and footprint[key] > value:
-                found.append(f"{key} {footprint[key]} > {limit} {value}")
+            if value is None:
+                continue
+            measured = footprint.get(key)
+            if measured is None or measured != measured:  # None, or NaN from a table
+                found.append(f"{key} not measured, needed by {limit} (it is measured on the Cortex-M4 only)")
+            elif limit in self._SCALE:
+                scale, unit = self._SCALE[limit]
+                # Rounded: instructions are whole, and 7.190123 * 1e6 is not exactly 7190123 in floating point.
+                if round(measured * scale) > value:
+                    found.append(f"{key} {measured} > {limit} {value:.0f} ({value / scale:g} {unit})")
+            elif measured > value:
+                found.append(f"{key} {measured} > {limit} {value}")
         return found
 
     def get_config(self):

@@ -12,7 +12,7 @@ from keras_har.datasets import Standardizer
 from keras_har.tuning._keras_tuner import keras_tuner
 from keras_har.export.footprint import FootprintError
 from keras_har.metrics import model_macro_f1
-from keras_har.tuning.budget import Budget, check_footprint_mode, model_footprint
+from keras_har.tuning.budget import Budget, check_export_recurrence, model_footprint, resolve_footprint_mode
 
 OBJECTIVE = "val_macro_f1"
 RESULT_FILE = "result.json"
@@ -44,6 +44,13 @@ class HARTuner(keras_tuner.Tuner):
         oracle: a KerasTuner oracle whose objective is ``val_macro_f1`` (max).
         hypermodel: a `keras_har.tuning.TinierHARHyperModel`.
         budget: a `keras_har.tuning.Budget`, or None for no limits.
+        footprint: how the footprint is known, see
+            `keras_har.tuning.budget.model_footprint`; default ``"measure"``
+            when ``budget`` limits flash, arena or instructions, else
+            ``"estimate"``. A ``max_instructions`` budget refuses
+            ``"estimate"`` and ``"measure-python"``.
+        export_recurrence: the export measured, ``"merged"`` (default) or
+            ``"fused"``; see `keras_har.tuning.budget.model_footprint`.
         **kwargs: `keras_tuner.Tuner` arguments (directory, project_name, overwrite).
 
     Example:
@@ -55,20 +62,21 @@ class HARTuner(keras_tuner.Tuner):
     >>> tuner.search(data=data, fold_indices=folds, epochs=150)  # doctest: +SKIP
     """
 
-    def __init__(self, oracle, hypermodel, budget=None, footprint=None, **kwargs):
+    def __init__(self, oracle, hypermodel, budget=None, footprint=None, export_recurrence="merged", **kwargs):
+        budget = budget or Budget()
+        footprint = resolve_footprint_mode(footprint, budget)
+        check_export_recurrence(export_recurrence, name="export_recurrence")
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
-        self.budget = budget or Budget()
-        if footprint is None:
-            footprint = "measure" if self.budget.needs_tflite else "estimate"
-        check_footprint_mode(footprint)
+        self.budget = budget
         self.footprint = footprint
+        self.export_recurrence = export_recurrence
         self._footprints = {}
 
     def _footprint(self, hp, model):
         """The model's footprint, measured at most once per set of hyperparameters."""
         key = json.dumps({k: v for k, v in hp.values.items() if not k.startswith("tuner/")}, sort_keys=True)
         if key not in self._footprints:
-            self._footprints[key] = model_footprint(model, footprint=self.footprint)
+            self._footprints[key] = model_footprint(model, footprint=self.footprint, recurrence=self.export_recurrence)
         return self._footprints[key]
 
     def _try_run_and_update_trial(self, trial, *args, **kwargs):
@@ -132,7 +140,8 @@ class HARTuner(keras_tuner.Tuner):
             OBJECTIVE: float(np.mean(scores)),
             "val_macro_f1_std": float(np.std(scores)),
             "fit_seconds": round(time.time() - started, 2),
-            **{key: float(value) for key, value in footprint.items()},
+            # instructions_m and firmware_flash_kb are None unless measured on the Cortex-M4.
+            **{key: float(value) for key, value in footprint.items() if value is not None},
         }
         result.update(status="completed", fold_macro_f1=scores, epochs=epochs, **metrics)
         atomic.write_json(os.path.join(trial_dir, RESULT_FILE), result, sort_keys=True)

@@ -14,7 +14,16 @@ PARETO_FILE = "pareto.csv"
 PARETO_PLOT = "pareto.png"
 # The paper's default TinierHAR (official configs/model.yaml).
 PAPER_DEFAULT = {"filters": 4, "gru_units": 16}
-_FOOTPRINT_KEYS = ("params", "macs", "core_macs", "int8_ops", "flash_kb", "arena_kb", "arena_on_cortex_m4")
+_FOOTPRINT_KEYS = ("params", "macs", "core_macs", "int8_ops", "flash_kb", "arena_kb", "arena_on_cortex_m4",
+                   "instructions_m", "firmware_flash_kb")
+# The Pareto fronts of macro-F1 against each cost: (cost column, flag column, axis label).
+# The last two are drawn only where the trials have values (arena_kb, or instructions_m measured on the Cortex-M4).
+FRONTS = (
+    ("macs", "pareto_macs", "MACs per window"),
+    ("params", "pareto_params", "trainable parameters"),
+    ("arena_kb", "pareto_arena", "TFLM arena (KB)"),
+    ("instructions_m", "pareto_instructions", "M instructions per inference (Cortex-M4, CMSIS-NN)"),
+)
 
 
 def collect_trials(tuner):
@@ -28,7 +37,9 @@ def collect_trials(tuner):
         hyperparameters, ``status`` (``completed``, ``over_budget``,
         ``not_measured``, ``failed``, ``running``...), ``val_macro_f1`` and its std over folds,
         the footprint (``params``, ``macs``, ``core_macs``, ``int8_ops``,
-        ``flash_kb``, ``arena_kb``), ``fit_seconds`` and ``message``.
+        ``flash_kb``, ``arena_kb``, ``arena_on_cortex_m4``, and
+        ``instructions_m`` and ``firmware_flash_kb``, NaN unless measured on
+        the Cortex-M4), ``fit_seconds`` and ``message``.
     """
     rows = []
     for trial_id, trial in sorted(tuner.oracle.trials.items()):
@@ -47,7 +58,9 @@ def collect_trials(tuner):
             if trial.metrics.exists(key):
                 row[key] = trial.metrics.get_last_value(key)
             else:
-                row[key] = result.get(key, np.nan)
+                # result.json holds None for a value not measured (instructions without the Cortex-M4).
+                value = result.get(key)
+                row[key] = np.nan if value is None else value
         row["message"] = "; ".join(result.get("violations", [])) or _last_line(trial.message)
         rows.append(row)
     frame = pd.DataFrame(rows)
@@ -69,7 +82,8 @@ def pareto_mask(cost, score):
         score: array of scores (macro-F1), higher is better.
 
     Returns:
-        A boolean array, True on the Pareto front.
+        A boolean array, True on the Pareto front. A point whose cost or
+        score is NaN (not measured) is never on it and beats no other.
 
     Example:
     >>> from keras_har.tuning.reports import pareto_mask
@@ -77,8 +91,9 @@ def pareto_mask(cost, score):
     [True, False, True]
     """
     cost, score = np.asarray(cost, dtype=float), np.asarray(score, dtype=float)
-    mask = np.ones(len(cost), dtype=bool)
-    for i in range(len(cost)):
+    # Comparisons with NaN are False, so a NaN point already beats nothing; it must not be kept either.
+    mask = ~(np.isnan(cost) | np.isnan(score))
+    for i in np.flatnonzero(mask):
         better = (cost <= cost[i]) & (score >= score[i]) & ((cost < cost[i]) | (score > score[i]))
         mask[i] = not better.any()
     return mask
@@ -92,23 +107,33 @@ def pareto_table(trials):
 
     Returns:
         A frame with ``pareto_macs`` (on the macro-F1 vs MACs front),
-        ``pareto_params`` (on the macro-F1 vs params front) and
+        ``pareto_params`` (on the macro-F1 vs params front), where the
+        trials have those columns with values, ``pareto_arena`` (vs
+        ``arena_kb``) and ``pareto_instructions`` (vs ``instructions_m``), and
         ``paper_default`` (M=4, N=16) columns.
     """
     done = trials[trials["status"] == "completed"].copy()
-    done["pareto_macs"] = pareto_mask(done["macs"], done[OBJECTIVE])
-    done["pareto_params"] = pareto_mask(done["params"], done[OBJECTIVE])
+    flags = []
+    for cost, flag, _ in FRONTS:
+        if flag in ("pareto_macs", "pareto_params") or (cost in done and done[cost].notna().any()):
+            done[flag] = pareto_mask(done[cost], done[OBJECTIVE])
+            flags.append(flag)
     done["paper_default"] = np.ones(len(done), dtype=bool)
     for key, value in PAPER_DEFAULT.items():
         done["paper_default"] &= done.get(key, pd.Series(np.nan, index=done.index)) == value
     columns = [c for c in ("trial_id", "filters", "gru_units", "conv", "recurrent", "aggregation", "residual",
                            "learning_rate") if c in done]
-    columns += ["params", "macs", OBJECTIVE, "val_macro_f1_std", "pareto_macs", "pareto_params", "paper_default"]
+    columns += ["params", "macs"] + [c for c in ("arena_kb", "instructions_m", "firmware_flash_kb") if c in done]
+    columns += [OBJECTIVE, "val_macro_f1_std", *flags, "paper_default"]
     return done[columns].sort_values("macs").reset_index(drop=True)
 
 
 def plot_pareto(pareto, path, title=""):
-    """Plots macro-F1 against MACs and against params, front joined, M=4, N=16 starred.
+    """Plots macro-F1 against each cost with a front in ``pareto``, front joined, M=4, N=16 starred.
+
+    One panel per front of `pareto_table` (MACs, params, and where present
+    arena KB and millions of instructions); every trial carries an error bar
+    of its ``val_macro_f1_std`` (the std over folds).
 
     Args:
         pareto: the frame from `pareto_table`.
@@ -120,27 +145,29 @@ def plot_pareto(pareto, path, title=""):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    for axis, cost, flag, label in (
-        (axes[0], "macs", "pareto_macs", "MACs per window"),
-        (axes[1], "params", "pareto_params", "trainable parameters"),
-    ):
-        axis.scatter(pareto[cost], pareto[OBJECTIVE], color="0.6", label="trial")
+    panels = [(cost, flag, label) for cost, flag, label in FRONTS if flag in pareto]
+    figure, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), sharey=True, squeeze=False)
+    std = pareto.get("val_macro_f1_std", pd.Series(0.0, index=pareto.index)).fillna(0.0)
+    for axis, (cost, flag, label) in zip(axes[0], panels):
+        known = pareto[cost].notna()
+        axis.errorbar(pareto.loc[known, cost], pareto.loc[known, OBJECTIVE],
+                      yerr=std[known], fmt="o", color="0.6", ecolor="0.75",
+                      capsize=3, label="trial (std over folds)")
         front = pareto[pareto[flag]].sort_values(cost)
         axis.plot(front[cost], front[OBJECTIVE], "o-", color="tab:blue", label="Pareto front")
-        default = pareto[pareto["paper_default"]]
+        default = pareto[pareto["paper_default"] & known]
         if len(default):
             axis.scatter(default[cost], default[OBJECTIVE], marker="*", s=260, color="tab:red", zorder=5,
                          label="paper default M=4, N=16")
         if "filters" in pareto and "gru_units" in pareto:
-            for _, row in pareto.iterrows():
+            for _, row in pareto[known].iterrows():
                 axis.annotate(f"{row['filters']},{row['gru_units']}", (row[cost], row[OBJECTIVE]),
                               textcoords="offset points", xytext=(4, 4), fontsize=7)
         axis.set_xscale("log")
         axis.set_xlabel(label)
         axis.grid(alpha=0.3)
-    axes[0].set_ylabel("validation macro-F1")
-    axes[0].legend(fontsize=8, loc="lower right")
+    axes[0, 0].set_ylabel("validation macro-F1")
+    axes[0, 0].legend(fontsize=8, loc="lower right")
     figure.suptitle(title or "macro-F1 vs cost (labels: M,N)")
     figure.tight_layout()
     with atomic.atomic_path(path, suffix=".png") as temporary:

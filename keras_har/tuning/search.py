@@ -6,7 +6,7 @@ from keras_har import run_settings
 from keras_har.tuning import oracles
 from keras_har.tuning._keras_tuner import keras_tuner
 from keras_har.tuning._options import DEFAULT_EPOCHS, DEFAULT_MAX_TRIALS, TUNERS
-from keras_har.tuning.budget import Budget
+from keras_har.tuning.budget import check_export_recurrence, resolve_footprint_mode
 from keras_har.tuning.data import SearchData, load_search_data, subject_folds
 from keras_har.tuning.har_tuner import OBJECTIVE, HARTuner
 from keras_har.tuning.reports import write_reports
@@ -49,6 +49,17 @@ def make_oracle(tuner, *, max_trials=None, epochs=DEFAULT_EPOCHS, seed=0):
     return oracles.ResumableHyperbandOracle(max_epochs=epochs, factor=3, **common)
 
 
+def _budget_settings(budget):
+    """The budget as recorded in ``search.json`` (None when no limit is set)."""
+    if budget is None or not budget.is_set:
+        return None
+    config = budget.get_config()
+    # Written only when set, so that searches recorded before this limit existed still resume.
+    if config["max_instructions"] is None:
+        del config["max_instructions"]
+    return config
+
+
 def is_distributed_worker():
     """True in a KerasTuner worker process (KERASTUNER_ORACLE_IP set, tuner id without "chief")."""
     return "KERASTUNER_ORACLE_IP" in os.environ and "chief" not in os.environ.get("KERASTUNER_TUNER_ID", "")
@@ -67,6 +78,7 @@ def run_search(
     overwrite=False,
     budget=None,
     footprint=None,
+    export_recurrence="merged",
     space=None,
     tune_ablations=False,
     seed=0,
@@ -81,7 +93,8 @@ def run_search(
     ``tensorboard/``, and the search's settings in ``search.json``.
     Rerunning with ``overwrite=False`` continues the same project: finished
     trials are kept, an interrupted one is run again. A rerun with other
-    training settings (epochs, folds, seed, space, budget, data) is refused
+    training settings (epochs, folds, seed, space, budget, footprint,
+    export recurrence, data) is refused
     rather than mixing trials that are not comparable; ``max_trials`` may
     grow.
 
@@ -106,7 +119,13 @@ def run_search(
         footprint: ``"measure"`` (``"measure-cortex-m4"``, ``"measure-python"``)
             or ``"estimate"`` flash and arena (see
             `keras_har.tuning.budget`); default: measure when the budget
-            limits flash or arena, estimate otherwise.
+            limits flash, arena or instructions, estimate otherwise. A
+            budget with ``max_instructions`` refuses ``"estimate"`` and
+            ``"measure-python"``: instructions are counted on the Cortex-M4.
+        export_recurrence: the int8 export whose footprint is measured:
+            ``"merged"`` (default; a GRU unrolled into stock ops) or
+            ``"fused"`` (the ``KERAS_HAR_BIGRU`` op, what
+            `keras_har.export.export_model` writes by default).
         space: ``"paper_grid"`` (default for grid search) or ``"wide"``
             (default for the others).
         tune_ablations: also search the ablation switches.
@@ -124,6 +143,9 @@ def run_search(
     ...     "hapt", data_home="/data", tuner="grid", epochs=20, folds=3, directory="runs")
     >>> result["best"]["val_macro_f1"]  # doctest: +SKIP
     """
+    # Refused before anything is loaded or written.
+    resolve_footprint_mode(footprint, budget)
+    check_export_recurrence(export_recurrence, name="export_recurrence")
     data = dataset if isinstance(dataset, SearchData) else load_search_data(dataset, data_home=data_home)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"`epochs` must be a positive integer. Received: epochs={epochs!r}")
@@ -144,11 +166,13 @@ def run_search(
         "epochs": int(epochs),
         "folds": int(folds),
         "seed": int(seed),
-        "budget": (
-            {name: getattr(budget, name) for name, _ in Budget._LIMITS} if budget is not None and budget.is_set else None
-        ),
+        "budget": _budget_settings(budget),
         "footprint": footprint,
     }
+    # Searches older than export_recurrence measured the merged export and have no such key:
+    # written only when it is not "merged", so that they still resume (and a change still differs).
+    if export_recurrence != "merged":
+        settings["export_recurrence"] = export_recurrence
     settings_path = os.path.join(directory, project_name, SETTINGS_FILE)
     if not overwrite:
         # Trials trained with other settings are not comparable: refuse to mix them.
@@ -164,6 +188,7 @@ def run_search(
         hypermodel,
         budget=budget,
         footprint=footprint,
+        export_recurrence=export_recurrence,
         directory=directory,
         project_name=project_name,
         overwrite=overwrite,
