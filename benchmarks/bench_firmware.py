@@ -21,13 +21,13 @@ were bit-exact against the TFLM Python interpreter. Resumable: variants
 already in ``--output`` are skipped.
 """
 
-import argparse
-import json
 import os
 import sys
 import tempfile
 
-from keras_har.atomic import write_json
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import resumable  # noqa: E402
 
 VARIANTS = [  # name, TinierHAR settings, recurrence (keras_har.export.convert_int8), shapes (None: all)
     ("BiGRU M=4 N=16 (paper, fused op, export default)", {"filters": 4, "gru_units": 16, "recurrent": "bigru"},
@@ -103,27 +103,20 @@ def table(rows):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output", default=None, help="results JSON (resumable)")
-    parser.add_argument("--table", default=None, help="print the markdown table of a results JSON and exit")
-    args = parser.parse_args(argv)
-    if args.table:
-        print(table(json.load(open(args.table))))
-        return 0
-    if not args.output:
-        parser.error("--output is required unless --table is given")
-    rows = json.load(open(args.output)) if os.path.exists(args.output) else []
-    done = {(row["variant"], row["dataset_shape"]) for row in rows}
-    for shape in SHAPES:
-        for name, settings, recurrence, shapes in VARIANTS:
-            if (name, shape[0]) in done or (shapes is not None and shape[0] not in shapes):
-                continue
-            with tempfile.TemporaryDirectory(prefix="bench_firmware_") as work:
-                rows.append(measure(name, settings, recurrence, shape, work))
-            write_json(args.output, rows)
-            print(f"{name} at {shape[0]}: done", file=sys.stderr, flush=True)
-    print(table(rows))
-    return 0
+    def jobs(args):
+        for shape in SHAPES:
+            for name, settings, recurrence, shapes in VARIANTS:
+                if shapes is None or shape[0] in shapes:
+                    yield (name, shape[0]), lambda name=name, settings=settings, recurrence=recurrence, shape=shape: \
+                        _measure_in_tempdir(name, settings, recurrence, shape)
+
+    return resumable.main(argv, description=__doc__.split("\n\n")[0], jobs=jobs,
+                          row_key=lambda row: (row["variant"], row["dataset_shape"]), table=table)
+
+
+def _measure_in_tempdir(name, settings, recurrence, shape):
+    with tempfile.TemporaryDirectory(prefix="bench_firmware_") as work:
+        return measure(name, settings, recurrence, shape, work)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,6 @@ exports, their differences to float, and argmax agreement with float.
 Resumable: folds already in ``--output`` are skipped.
 """
 
-import argparse
-import json
 import os
 import sys
 import time
@@ -33,7 +31,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from bench_tflite import load_hapt, train_float  # noqa: E402  (the same protocol)
 
-from keras_har.atomic import write_json  # noqa: E402
+import resumable  # noqa: E402
+
 
 
 def measure_fold(fold, data_home, epochs, seed, representative_windows):
@@ -82,29 +81,20 @@ def table(rows):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output", default=None, help="results JSON (resumable)")
-    parser.add_argument("--table", default=None, help="print the markdown table of a results JSON and exit")
-    parser.add_argument("--data-home", default=os.environ.get("KERAS_HAR_DATA"))
-    parser.add_argument("--folds", type=int, nargs="+", default=[0], help="paper HAPT folds (default: 0)")
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--representative-windows", type=int, default=300)
-    args = parser.parse_args(argv)
-    if args.table:
-        print(table(json.load(open(args.table))))
-        return 0
-    if not args.output:
-        parser.error("--output is required unless --table is given")
-    rows = json.load(open(args.output)) if os.path.exists(args.output) else []
-    for fold in args.folds:
-        if any(row["fold"] == fold for row in rows):
-            continue
-        rows.append(measure_fold(fold, args.data_home, args.epochs, args.seed, args.representative_windows))
-        write_json(args.output, rows)
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    print(table(rows))
-    return 0
+    def add_arguments(parser):
+        parser.add_argument("--data-home", default=os.environ.get("KERAS_HAR_DATA"))
+        parser.add_argument("--folds", type=int, nargs="+", default=[0], help="paper HAPT folds (default: 0)")
+        parser.add_argument("--epochs", type=int, default=15)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--representative-windows", type=int, default=300)
+
+    def jobs(args):
+        for fold in args.folds:
+            yield fold, lambda fold=fold: measure_fold(fold, args.data_home, args.epochs, args.seed,
+                                                       args.representative_windows)
+
+    return resumable.main(argv, description=__doc__.split("\n\n")[0], jobs=jobs, row_key=lambda row: row["fold"],
+                          table=table, add_arguments=add_arguments)
 
 
 if __name__ == "__main__":

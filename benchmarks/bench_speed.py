@@ -20,7 +20,6 @@ Example:
 """
 
 import argparse
-import json
 import os
 import platform
 import statistics

@@ -41,6 +41,8 @@ def test_usc_had_per_fold_rows_are_the_cv_table_output(capsys):
 @pytest.mark.parametrize("script, result, min_lines", [
     ("bench_firmware", "firmware.json", 4),
     ("bench_fused_gru", "fused_gru.json", 3),
+    ("bench_epoch", "epoch_profile.json", 15),
+    ("bench_epoch", "epoch_speed.json", 4),
 ])
 def test_benchmark_tables_are_the_scripts_output(script, result, min_lines, capsys):
     bench = load_benchmark_script(script)

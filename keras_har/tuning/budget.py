@@ -22,10 +22,9 @@ the Cortex-M4 the CMSIS-NN build (what a board runs) also gives
 and ``firmware_flash_kb``, the flash of the whole linked firmware (TFLM
 runtime and test runner included); without the Cortex-M4 both are empty, so
 ``max_instructions`` needs ``"measure"`` with the toolchain there, or
-``"measure-cortex-m4"``. That costs about 15-60 s per configuration on 2
-cores in Python, a few minutes on the Cortex-M4 for the first firmware build
-(compiled objects are cached), once per configuration (measurements are
-cached per hyperparameter set).
+``"measure-cortex-m4"``. That costs one int8 conversion and, on the
+Cortex-M4, firmware builds (their compiled objects are cached), once per
+configuration (measurements are cached per hyperparameter set).
 
 ``recurrence`` chooses the export measured: ``"merged"`` (a GRU unrolled into
 stock ops, what the estimate models) or ``"fused"`` (the one
