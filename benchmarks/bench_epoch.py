@@ -282,7 +282,6 @@ def parse_args(argv=None):
     parser.add_argument("--steps", type=int, default=10, help="timed steps per cut (--profile)")
     parser.add_argument("--output", default=None, help="results JSON")
     parser.add_argument("--table", default=None, help="print the markdown table of a results JSON and exit")
-    parser.add_argument("--resummarise", action="store_true", help="with --table: recompute the summary from the trials")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.table is None and args.worker is None and args.output is None:
@@ -305,13 +304,7 @@ def main(argv=None):
         return worker(args)
     if args.table is not None:
         with open(args.table, encoding="utf-8") as handle:
-            result = json.load(handle)
-        if args.resummarise and result["study"] == "settings":
-            from keras_har import atomic
-
-            result["summary"] = summarise(result["trials"], list(result["settings"]))
-            atomic.write_json(args.table, result)
-        print(table(result))
+            print(table(json.load(handle)))
         return 0
     from keras_har import atomic
 

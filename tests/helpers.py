@@ -42,6 +42,14 @@ def toy_dataset(subjects_count=4, per_subject=24, t=16, c=3, k=3, seed=0):
     )
 
 
+def toy_npz(folder, **kwargs):
+    """`toy_dataset` (same arguments) saved as ``folder/toy.npz`` with x, y and subjects; returns its path."""
+    data = toy_dataset(**kwargs)
+    path = pathlib.Path(folder) / "toy.npz"
+    np.savez(path, x=data.X, y=data.y, subjects=data.subjects)
+    return path
+
+
 class CountingBuilder:
     """A small logits model (fast to trace) that counts how often it is built."""
 

@@ -2,10 +2,9 @@
 
 import json
 
-import numpy as np
 import pytest
 
-from helpers import load_benchmark_script, toy_dataset
+from helpers import load_benchmark_script, toy_npz
 
 
 def test_settings_parse_into_cross_validate_arguments():
@@ -18,9 +17,7 @@ def test_settings_parse_into_cross_validate_arguments():
 @pytest.mark.slow
 def test_bench_speed_writes_interleaved_trials_and_ratios(tmp_path, capsys):
     bench = load_benchmark_script("bench_speed")
-    data = toy_dataset(subjects_count=2, per_subject=20)
-    npz = tmp_path / "toy.npz"
-    np.savez(npz, x=data.X, y=data.y, subjects=data.subjects)
+    npz = toy_npz(tmp_path, subjects_count=2, per_subject=20)
     output = tmp_path / "speed.json"
     assert bench.main(["--dataset", str(npz), "--filters", "2", "--gru-units", "2", "--protocol", "loso",
                        "--epochs", "1", "--a", "jobs=1", "--b", "jobs=2,threads=1", "--repeats", "1",
@@ -49,9 +46,7 @@ def test_epoch_settings_parse_with_defaults_and_refuse_unknown_keys():
 @pytest.mark.slow
 def test_bench_epoch_times_each_setting_in_child_processes(tmp_path, capsys):
     bench = load_benchmark_script("bench_epoch")
-    data = toy_dataset(subjects_count=3, per_subject=20)
-    npz = tmp_path / "toy.npz"
-    np.savez(npz, x=data.X, y=data.y, subjects=data.subjects)
+    npz = toy_npz(tmp_path, subjects_count=3, per_subject=20)
     output = tmp_path / "epoch.json"
     assert bench.main(["--dataset", str(npz), "--epochs", "2", "--repeats", "1", "--setting", "layers=stock",
                        "--setting", "layers=fast,procs=2,threads=1", "--output", str(output)]) == 0
@@ -70,9 +65,7 @@ def test_bench_epoch_times_each_setting_in_child_processes(tmp_path, capsys):
 @pytest.mark.slow
 def test_bench_epoch_profile_splits_the_step_and_the_epoch(tmp_path, capsys):
     bench = load_benchmark_script("bench_epoch")
-    data = toy_dataset(subjects_count=3, per_subject=20)
-    npz = tmp_path / "toy.npz"
-    np.savez(npz, x=data.X, y=data.y, subjects=data.subjects)
+    npz = toy_npz(tmp_path, subjects_count=3, per_subject=20)
     output = tmp_path / "profile.json"
     assert bench.main(["--dataset", str(npz), "--profile", "--epochs", "2", "--steps", "1",
                        "--output", str(output)]) == 0
