@@ -512,6 +512,9 @@ def run_fold(build, dataset, fold, index, output_dir, *, epochs, seed, batch_siz
         "fold_seconds": time.perf_counter() - fold_start,
         "params": int(counts["params"]),
         "macs": int(counts["macs"]),
+        # The floats of a fold depend on TensorFlow's thread counts (0: its
+        # default, all cores), so each fold records the ones it ran with.
+        "tensorflow_threads": _tensorflow_threads(),
         "confusion": scores["confusion"].tolist(),
         "standardizer": standardizer.to_dict(),
     }
@@ -521,6 +524,14 @@ def run_fold(build, dataset, fold, index, output_dir, *, epochs, seed, batch_siz
     _write_npz_atomic(fold_path[: -len(".json")] + ".npz", y_true=y_test, y_pred=y_pred)
     atomic.write_json(fold_path, result)
     return result
+
+
+def _tensorflow_threads():
+    """TensorFlow's intra-op and inter-op thread counts in this process (0: TensorFlow's default)."""
+    from keras_har.backend import tf
+
+    return {"intra_op": int(tf.config.threading.get_intra_op_parallelism_threads()),
+            "inter_op": int(tf.config.threading.get_inter_op_parallelism_threads())}
 
 
 class FoldError(RuntimeError):

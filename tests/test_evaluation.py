@@ -401,6 +401,8 @@ def test_cli_jobs_give_each_fold_the_result_it_gets_alone(tmp_path, capsys):
     results = json.loads((tmp_path / "parallel" / "results.json").read_text())
     assert (results["folds_run"], results["jobs"], results["threads_per_job"]) == (3, 2, 1)
     for index in range(3):
+        fold = json.loads((tmp_path / "parallel" / "folds" / f"fold_{index:02d}.json").read_text())
+        assert fold["tensorflow_threads"] == {"intra_op": 1, "inter_op": 1}
         alone = tmp_path / f"alone_{index}"
         assert main(common + ["--jobs", "1", "--fold-indices", str(index), "--output", str(alone)]) == 0
         assert _fold_outcome(tmp_path / "parallel", index) == _fold_outcome(alone, index)
