@@ -18,6 +18,7 @@ import sys
 import time
 
 from keras_har.atomic import write_text
+from keras_har.commands.tune import parse_folds
 from keras_har.tuning.reports import PARETO_PLOT
 from keras_har.tuning.search import run_search
 
@@ -75,7 +76,7 @@ def _markdown(result, args, wall_seconds, command):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--folds", type=int, default=1)
+    parser.add_argument("--folds", type=parse_folds, default=1, help="as `tuning/search.py --folds`: a count or 'all'")
     parser.add_argument("--directory", default="bench_tuning_runs")
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--data-home", default=os.environ.get("KERAS_HAR_DATA"))

@@ -372,6 +372,8 @@ def cross_validate(
     epochs = training.EPOCHS if epochs is None else epochs
     if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 1:
         raise ValueError(f"`epochs` must be a positive integer or None. Received: epochs={epochs!r}")
+    recipe = training.Recipe(epochs=int(epochs), batch_size=batch_size, val_fraction=val_fraction,
+                             jit_compile=jit_compile)
     if protocol is None:
         protocol, reason = default_protocol(dataset)
         print(f"protocol: {protocol} ({reason})")
@@ -399,15 +401,14 @@ def cross_validate(
     # whichever count is asked for, so a run can be extended to more folds.
     _check_or_write_config(os.path.join(output_dir, "run.json"), config)
 
-    fold_args = dict(epochs=epochs, seed=seed, batch_size=batch_size, val_fraction=val_fraction,
-                     jit_compile=jit_compile, verbose=verbose if jobs == 1 else 0, baselines=baselines)
+    fold_args = dict(recipe=recipe, seed=seed, verbose=verbose if jobs == 1 else 0, baselines=baselines)
     by_index = {}
     pending = []
     start = time.perf_counter()
     progress = tqdm(total=len(selected), desc=f"{model_name} on {dataset.name} ({protocol})", unit="fold")
     for index in selected:
         train_idx, test_idx = fold_list[index]
-        fold_path = _fold_path(output_dir, index)
+        fold_path = fold_file(output_dir, index)
         if os.path.exists(fold_path):
             with open(fold_path, encoding="utf-8") as file:
                 result = json.load(file)
@@ -440,13 +441,14 @@ def cross_validate(
     return results
 
 
-def run_fold(build, dataset, fold, index, output_dir, *, epochs, seed, batch_size, val_fraction, jit_compile,
-             verbose, baselines):
-    """Trains and scores one fold and writes its files; `cross_validate` runs this for every fold.
+def run_fold(build, dataset, fold, index, output_dir, *, recipe=None, seed=0, verbose=0, baselines=True):
+    """Trains and scores one fold and writes its files.
 
-    The same function runs in this process (``jobs=1``) and in a worker
-    process (``jobs > 1``), so a fold's seed and data do not depend on how
-    many run at once. The fold's ``.npz`` is written first and its ``.json``
+    The one fold runner: `cross_validate` runs it for every fold, in this
+    process (``jobs=1``) or in worker processes (``jobs > 1``), and the
+    tuner (`keras_har.tuning.HARTuner`) for every fold of a trial. So a
+    fold's seed, data and recipe do not depend on who runs it or how many
+    run at once. The fold's ``.npz`` is written first and its ``.json``
     last, each atomically: the json's presence marks the fold as finished.
 
     Args:
@@ -455,8 +457,11 @@ def run_fold(build, dataset, fold, index, output_dir, *, epochs, seed, batch_siz
         fold: ``(train_idx, test_idx)``.
         index: the fold's number in its protocol.
         output_dir: the run's folder.
-        epochs, seed, batch_size, val_fraction, jit_compile, verbose,
-            baselines: as in `cross_validate`.
+        recipe: a `keras_har.training.Recipe`; default the official one.
+        seed: seed of the validation draw, the weights and the shuffling,
+            reset at the start of the fold.
+        verbose: Keras progress (0 silent, 1 bar, 2 a line an epoch).
+        baselines: also score the baselines (`baseline_scores`).
 
     Returns:
         The dict written to ``folds/fold_XX.json``.
@@ -464,12 +469,13 @@ def run_fold(build, dataset, fold, index, output_dir, *, epochs, seed, batch_siz
     from keras_har.datasets.splits import Standardizer, train_val_split
     from keras_har.profiler import profile
 
+    recipe = training.Recipe() if recipe is None else recipe
     fold_start = time.perf_counter()
     train_idx, test_idx = np.asarray(fold[0]), np.asarray(fold[1])
     input_shape = (int(dataset.X.shape[1]), int(dataset.X.shape[2]))
     num_classes = int(dataset.num_classes)
     standardizer = Standardizer().fit(dataset.X[train_idx])
-    fit_idx, val_idx = train_val_split(train_idx, val_fraction=val_fraction, seed=seed)
+    fit_idx, val_idx = train_val_split(train_idx, val_fraction=recipe.val_fraction, seed=seed)
     x_fit = standardizer.transform(dataset.X[fit_idx])
     x_val = standardizer.transform(dataset.X[val_idx])
     x_test = standardizer.transform(dataset.X[test_idx])
@@ -482,16 +488,14 @@ def run_fold(build, dataset, fold, index, output_dir, *, epochs, seed, batch_siz
         model,
         (x_fit, dataset.y[fit_idx]),
         (x_val, dataset.y[val_idx]),
-        epochs=epochs,
-        batch_size=batch_size,
+        **recipe.fit_kwargs(),
         seed=seed,
-        jit_compile=jit_compile,
         checkpoint_path=os.path.join(output_dir, "checkpoints", f"fold_{index:02d}.keras"),
         log_dir=log_dir,
         verbose=verbose,
     )
     y_test = dataset.y[test_idx]
-    y_pred = training.predict_classes(model, x_test, batch_size=batch_size)
+    y_pred = training.predict_classes(model, x_test, batch_size=recipe.batch_size)
     scores = classification_scores(y_test, y_pred, num_classes)
     log_confusion_matrix(log_dir, scores["confusion"], dataset.class_names, scores=scores)
     seconds = fitted["seconds_per_epoch"]
@@ -520,7 +524,7 @@ def run_fold(build, dataset, fold, index, output_dir, *, epochs, seed, batch_siz
     }
     if baselines:
         result.update(baseline_scores(dataset, train_idx, test_idx, seed=seed))
-    fold_path = _fold_path(output_dir, index)
+    fold_path = fold_file(output_dir, index)
     _write_npz_atomic(fold_path[: -len(".json")] + ".npz", y_true=y_test, y_pred=y_pred)
     atomic.write_json(fold_path, result)
     return result
@@ -538,7 +542,8 @@ class FoldError(RuntimeError):
     """A fold failed in a worker process (`cross_validate` with ``jobs > 1``); the message names the fold."""
 
 
-def _fold_path(output_dir, index):
+def fold_file(output_dir, index):
+    """The json file of fold ``index`` in a `cross_validate` (or tuner trial) folder; its ``.npz`` sits beside it."""
     return os.path.join(output_dir, "folds", f"fold_{index:02d}.json")
 
 

@@ -33,6 +33,7 @@ Where keras_har differs from the reference, and why:
   your machine.
 """
 
+import dataclasses
 import os
 import time
 
@@ -53,6 +54,66 @@ EARLY_STOPPING_PATIENCE = 15
 VAL_FRACTION = 0.1
 # Measured, not assumed: see the module docstring.
 JIT_COMPILE = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """One training recipe: what `fit` is given and how a fold keeps validation windows.
+
+    The defaults are the official recipe (see the module docstring). A fold
+    (`keras_har.evaluation.run_fold`) is trained with one `Recipe`, whether
+    it runs in cross-validation or in a trial of the tuner; the tuner's
+    search space fills in ``learning_rate``, ``weight_decay`` and
+    ``batch_size`` from the trial's hyperparameters.
+
+    Args:
+        epochs: most epochs.
+        batch_size: windows per batch.
+        learning_rate: initial AdamW learning rate.
+        weight_decay: AdamW decoupled weight decay.
+        val_fraction: share of a fold's training windows kept, at random,
+            for the learning-rate schedule and early stopping.
+        jit_compile: compile the train step with XLA.
+
+    Example:
+    >>> import keras_har.training
+    >>> recipe = keras_har.training.Recipe(epochs=20)
+    >>> recipe.batch_size, recipe.learning_rate, recipe.val_fraction
+    (256, 0.001, 0.1)
+    >>> sorted(recipe.fit_kwargs())
+    ['batch_size', 'epochs', 'jit_compile', 'learning_rate', 'weight_decay']
+    """
+
+    epochs: int = EPOCHS
+    batch_size: int = BATCH_SIZE
+    learning_rate: float = LEARNING_RATE
+    weight_decay: float = WEIGHT_DECAY
+    val_fraction: float = VAL_FRACTION
+    jit_compile: bool = JIT_COMPILE
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+        if isinstance(self.learning_rate, bool) or not float(self.learning_rate) > 0:
+            raise ValueError(f"`learning_rate` must be a positive number. Received: learning_rate={self.learning_rate!r}")
+        if isinstance(self.weight_decay, bool) or not float(self.weight_decay) >= 0:
+            raise ValueError(f"`weight_decay` must be a number >= 0. Received: weight_decay={self.weight_decay!r}")
+        if isinstance(self.val_fraction, bool) or not 0 < float(self.val_fraction) < 1:
+            raise ValueError(f"`val_fraction` must be in (0, 1). Received: val_fraction={self.val_fraction!r}")
+        # Plain Python numbers, so that the recipe compares, pickles and writes to JSON as given.
+        for name, kind in (("epochs", int), ("batch_size", int), ("learning_rate", float),
+                           ("weight_decay", float), ("val_fraction", float), ("jit_compile", bool)):
+            object.__setattr__(self, name, kind(getattr(self, name)))
+
+    def fit_kwargs(self):
+        """The keyword arguments of `fit` that this recipe sets."""
+        return {"epochs": self.epochs, "batch_size": self.batch_size, "learning_rate": self.learning_rate,
+                "weight_decay": self.weight_decay, "jit_compile": self.jit_compile}
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
 
 
 def set_seed(seed):

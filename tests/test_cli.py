@@ -91,11 +91,13 @@ def test_export_units_is_a_deprecated_alias_of_gru_units(capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_export_protocols_match_the_evaluation_module():
-    from keras_har.commands.export import PROTOCOLS
-    from keras_har.evaluation import PROTOCOLS as EVALUATION_PROTOCOLS
+def test_command_protocols_match_the_evaluation_module():
+    from keras_har.commands import evaluate, export, tune
+    from keras_har.evaluation import PROTOCOLS
 
-    assert PROTOCOLS == EVALUATION_PROTOCOLS
+    # One list for the commands (importable without TensorFlow), the same as the library's.
+    assert evaluate.PROTOCOLS == PROTOCOLS
+    assert export.PROTOCOLS is evaluate.PROTOCOLS and tune.PROTOCOLS is evaluate.PROTOCOLS
 
 
 def test_one_name_per_concept_across_commands():
@@ -124,3 +126,12 @@ def test_help_texts_hold_no_measured_numbers():
                 text = text.replace(setting, "")
             found = [m.group(0) for m in measured.finditer(text)]
             assert not found, f"keras-har {name}: {found} in {text!r}"
+
+
+def test_export_train_refuses_a_standardizer_it_would_not_use(tmp_path):
+    from keras_har.commands.export import main as export_main
+
+    # --train fits its own standardiser; a saved one belongs with the --model trained with it.
+    with pytest.raises(ValueError, match=r"--standardizer goes with --model .*Received: standardizer='s\.json'"):
+        export_main(["--train", "--standardizer", "s.json", "--output", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()

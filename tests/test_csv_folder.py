@@ -193,6 +193,12 @@ def test_export_trains_and_exports_int8_for_a_csv_folder_with_the_test_subjects_
     assert report["test_windows"] == int((data.subjects == 3).sum()) == 1 + 2 * 11  # carol_walk + 2 x 60 rows
     assert set(report["macro_f1"]) == {"float_keras", "litert_int8", "tflm_int8"}
     assert all(0.0 <= value <= 1.0 for value in report["macro_f1"].values())
+    # --train ran the split as cross-validation runs a fold, with export's own recipe; the float
+    # model it exported is that fold's best model, scored on the same test windows.
+    fold = json.loads((output / "training" / "folds" / "fold_00.json").read_text())
+    assert fold["test_subjects"] == [3] and fold["n_test"] == report["test_windows"] and fold["epochs_run"] == 1
+    assert fold["macro_f1"] == pytest.approx(report["macro_f1"]["float_keras"], abs=1e-12)
+    assert (output / "training" / "checkpoints" / "fold_00.keras").exists()
     assert export.describe((output / "model.tflite").read_bytes())["float_tensors"] == 0
     settings = export.parse_model_settings((output / "model_settings.h").read_text())
     assert (settings["kWindowLength"], settings["kChannelCount"], settings["kStepLength"]) == (10, 3, 5)

@@ -17,7 +17,6 @@ import test_datasets_files as fixtures
 from conftest import skip_or_fail
 from helpers import zip_folder
 from keras_har.datasets import download, hapt, validation
-from keras_har.tuning.data import SearchData, load_search_data
 
 RAW = "hapt/HAPT Data Set/RawData"
 
@@ -48,7 +47,7 @@ def test_nan_windows_in_a_tuning_npz_are_refused_before_any_trial(tmp_path, bad)
     x[7, 0, 0] = bad
     path = _windows_npz(tmp_path / "w.npz", x=x)
     with pytest.raises(ValueError, match=r"`x` holds NaN or infinite values \(1 of 192\), first at index 7"):
-        load_search_data(path)
+        keras_har.datasets.load_dataset(path)
     with pytest.raises(ValueError, match=r"first at index 7"):
         keras_har.tuning.run_search(path, tuner="grid", max_trials=1, epochs=1, directory=str(tmp_path / "t"))
     assert not (tmp_path / "t").exists()
@@ -59,13 +58,6 @@ def test_all_nan_windows_in_a_hardataset_are_refused():
         keras_har.datasets.HARDataset(
             name="nan", X=np.full((2, 4, 3), np.nan), y=[0, 1], subjects=[1, 2], class_names=["a", "b"],
             channel_names=["x", "y", "z"], sampling_rate_hz=50.0, window_sec=0.08, step_sec=0.08)
-
-
-def test_nan_windows_in_searchdata_are_refused():
-    x = np.zeros((4, 8, 2))
-    x[2, 5, 1] = np.nan
-    with pytest.raises(ValueError, match=r"first at index 2 \(position \(2, 5, 1\)\)"):
-        SearchData("toy", x, [0, 1, 0, 1], [1, 1, 2, 2])
 
 
 # --- HAPT copies that are incomplete or inconsistent -----------------------------
@@ -188,7 +180,7 @@ def test_data_home_pointing_at_the_dataset_folder_gets_a_hint(tmp_path, monkeypa
 def test_a_file_that_is_not_an_npz_is_named(tmp_path):
     path = tmp_path / "windows.npz"
     path.write_text("subject,label\n1,walk\n")
-    for load in (load_search_data, keras_har.datasets.load_dataset, keras_har.ssl.load_windows):
+    for load in (keras_har.datasets.load_dataset, keras_har.ssl.load_windows):
         with pytest.raises(ValueError, match=rf"not an \.npz archive: {path}"):
             load(str(path))
 
@@ -197,18 +189,14 @@ def test_object_arrays_in_an_npz_are_named(tmp_path):
     path = tmp_path / "objects.npz"
     np.savez(path, x=np.zeros((2, 4, 1)), y=np.array([0, 1], dtype=object), subjects=[1, 2])
     with pytest.raises(ValueError, match=r"array 'y' holds Python objects"):
-        load_search_data(str(path))
+        keras_har.datasets.load_dataset(str(path))
 
 
 def test_one_based_labels_are_refused_in_every_route(tmp_path):
     path = _windows_npz(tmp_path / "w.npz", y=np.tile([1, 2, 3], 4))
     expected = r"class indices \[0\] have no window, so a 4-class model would be trained .*look 1-based"
     with pytest.raises(ValueError, match=expected):
-        load_search_data(path)
-    with pytest.raises(ValueError, match=expected):
         keras_har.datasets.load_dataset(path)
-    with pytest.raises(ValueError, match=expected):
-        SearchData("toy", np.zeros((3, 4, 1)), [1, 2, 3], [1, 1, 2])
     with pytest.raises(ValueError, match=r"class indices in \[0, 3\) .*Received: y\[2\]=3"):
         keras_har.datasets.HARDataset(
             name="t", X=np.zeros((3, 4, 1)), y=[1, 2, 3], subjects=[1, 1, 2], class_names=["a", "b", "c"],
@@ -222,12 +210,15 @@ def test_one_based_labels_are_refused_in_every_route(tmp_path):
 ])
 def test_text_labels_and_subjects_get_one_rule_in_every_route(tmp_path, key, values, expected):
     path = _windows_npz(tmp_path / "w.npz", **{key: values}, sampling_rate_hz=50.0)
-    for load in (load_search_data, keras_har.datasets.load_dataset, keras_har.ssl.load_windows):
+    for load in (keras_har.datasets.load_dataset, keras_har.ssl.load_windows):
         with pytest.raises(ValueError, match=expected):
             load(path)
     arrays = dict(np.load(path))
     with pytest.raises(ValueError, match=expected):
-        SearchData("w", arrays["x"], arrays["y"], arrays["subjects"])
+        keras_har.datasets.HARDataset(
+            name="w", X=arrays["x"], y=arrays["y"], subjects=arrays["subjects"], class_names=["a", "b", "c"],
+            channel_names=[f"c{i}" for i in range(arrays["x"].shape[2])], sampling_rate_hz=50.0, window_sec=0.08,
+            step_sec=0.08)
 
 
 def test_old_capital_x_key_still_loads_with_a_deprecation_message(tmp_path):

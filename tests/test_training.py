@@ -120,3 +120,26 @@ def test_make_dataset_batches_and_keeps_the_last_partial_batch():
 def test_bad_inputs_are_clear_errors(call, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
         call()
+
+
+def test_recipe_defaults_are_the_official_recipe_and_bad_values_are_named():
+    import pickle
+
+    recipe = training.Recipe()
+    assert recipe.to_dict() == {"epochs": 150, "batch_size": 256, "learning_rate": 1e-3, "weight_decay": 1e-2,
+                                "val_fraction": 0.1, "jit_compile": False}
+    assert recipe.fit_kwargs() == {"epochs": 150, "batch_size": 256, "learning_rate": 1e-3, "weight_decay": 1e-2,
+                                   "jit_compile": False}
+    # NumPy numbers become plain ones: the recipe compares, pickles (worker processes) and writes to JSON as given.
+    numpy_made = training.Recipe(epochs=np.int64(20), learning_rate=np.float32(0.5))
+    assert type(numpy_made.epochs) is int and numpy_made == training.Recipe(epochs=20, learning_rate=0.5)
+    assert pickle.loads(pickle.dumps(numpy_made)) == numpy_made
+    for kwargs, message in [
+        ({"epochs": 0}, r"`epochs` must be a positive integer\. Received: epochs=0"),
+        ({"batch_size": True}, r"`batch_size` must be a positive integer\. Received: batch_size=True"),
+        ({"learning_rate": 0.0}, r"`learning_rate` must be a positive number\. Received: learning_rate=0\.0"),
+        ({"weight_decay": -1e-2}, r"`weight_decay` must be a number >= 0\. Received: weight_decay=-0\.01"),
+        ({"val_fraction": 1.0}, r"`val_fraction` must be in \(0, 1\)\. Received: val_fraction=1\.0"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            training.Recipe(**kwargs)

@@ -11,15 +11,13 @@ import keras_har
 from keras_har.backend import keras
 from keras_har.tuning import (
     Budget,
-    SearchData,
     TinierHARHyperModel,
     estimate_tflite_footprint,
     keras_tuner,
-    load_search_data,
     make_oracle,
     pareto_mask,
     run_search,
-    subject_folds,
+    search_folds,
 )
 from keras_har.tuning.budget import count_int8_ops
 
@@ -32,7 +30,10 @@ def tiny_data(windows=72, steps=8, channels=2, classes=3, subjects=6, seed=0):
     y = np.tile(np.arange(classes), windows // classes)
     x = rng.normal(size=(windows, steps, channels)).astype("float32")
     x[:, :, 0] += 2.0 * y[:, None]
-    return SearchData("tiny", x, y, np.repeat(np.arange(subjects), windows // subjects))
+    return keras_har.datasets.HARDataset(
+        name="tiny", X=x, y=y, subjects=np.repeat(np.arange(subjects), windows // subjects),
+        class_names=[f"c{k}" for k in range(classes)], channel_names=[f"ch{c}" for c in range(channels)],
+        sampling_rate_hz=50.0, window_sec=steps / 50, step_sec=steps / 50)
 
 
 def test_keras_tuner_is_bound_to_tf_keras_and_keras_is_restored():
@@ -271,21 +272,37 @@ def test_footprint_estimate_is_close_to_measured_exports_at_hapt_shape(filters, 
     assert abs(estimate["arena_bytes"] - arena_bytes) / arena_bytes < 0.04
 
 
-def test_subject_folds_never_share_a_subject():
-    subjects = np.repeat(np.arange(10), 4)
-    folds = subject_folds(subjects, folds=5, seed=1)
-    assert len(folds) == 5
-    scored = np.concatenate([score for _, score in folds])
-    assert sorted(scored.tolist()) == list(range(40))
-    for train, score in folds:
-        assert not set(subjects[train]) & set(subjects[score])
-    (train, score), = subject_folds(subjects, folds=1)
-    assert len(set(subjects[score])) == 2 and not set(subjects[train]) & set(subjects[score])
+def test_search_folds_are_cross_validation_folds_and_never_share_a_subject():
+    from keras_har.evaluation import make_folds
+
+    data = tiny_data(windows=60, subjects=10)
+    protocol, folds = search_folds(data, folds=5, seed=1)
+    assert protocol == "kfold" and [index for index, _ in folds] == [0, 1, 2, 3, 4]
+    scored = np.concatenate([test for _, (_, test) in folds])
+    assert sorted(scored.tolist()) == list(range(60))
+    for _, (train, test) in folds:
+        assert not set(data.subjects[train]) & set(data.subjects[test])
+    # The folds of `keras-har evaluate --protocol kfold --folds 5 --seed 1`, fold for fold.
+    for (_, (train, test)), (cv_train, cv_test) in zip(folds, make_folds(data, "kfold", folds=5, seed=1)[0]):
+        assert train.tolist() == cv_train.tolist() and test.tolist() == cv_test.tolist()
+    # One fold: the first of 5 subject groups, 20% of the subjects.
+    protocol, [(index, (train, test))] = search_folds(data, folds=1)
+    assert index == 0 and len(set(data.subjects[test])) == 2 and not set(data.subjects[train]) & set(data.subjects[test])
+    # "all": every fold of the protocol; the first k folds of LOSO with a count.
+    protocol, folds = search_folds(data, folds="all", protocol="loso")
+    assert protocol == "loso" and len(folds) == 10
+    assert [index for index, _ in search_folds(data, folds=3, protocol="loso")[1]] == [0, 1, 2]
 
 
-def test_subject_folds_need_enough_subjects():
-    with pytest.raises(ValueError, match=r"Received: folds=4"):
-        subject_folds(np.array([1, 1, 2, 2, 3]), folds=4)
+def test_search_folds_refuse_bad_counts_by_name():
+    data = tiny_data(windows=30, subjects=3)
+    with pytest.raises(ValueError, match=r"needs at least max\(2, folds\) subjects.*tiny has 3\. Received: folds=4"):
+        search_folds(data, folds=4)
+    for bad in (0, -1, "some", True):
+        with pytest.raises(ValueError, match=rf"must be a positive integer or 'all'\. Received: folds={bad!r}"):
+            search_folds(data, folds=bad)
+    # With 3 subjects one held-out fold is one subject (the first of 3 groups).
+    assert len(set(data.subjects[search_folds(data, folds=1)[1][0][1][1]])) == 1
 
 
 def test_pareto_mask():
@@ -354,26 +371,30 @@ def test_pareto_fronts_on_arena_and_instructions(tmp_path, monkeypatch):
     assert len(errorbars) == 3
 
 
-def test_load_search_data_npz_errors(tmp_path):
+def test_search_data_errors_name_the_file_before_anything_is_written(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"Received: dataset="):
-        load_search_data(str(tmp_path / "missing.npz"))
+        run_search(str(tmp_path / "missing.npz"), directory=str(tmp_path / "runs"))
     path = tmp_path / "bad.npz"
     np.savez(path, x=np.zeros((2, 8, 2)), y=np.zeros(2))
     with pytest.raises(ValueError, match=r"\['subjects'\] are missing"):
-        load_search_data(str(path))
+        run_search(str(path), directory=str(tmp_path / "runs"))
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.slow
 def test_search_within_budget_trains_only_in_budget_models(tmp_path, monkeypatch):
-    fitted, fitted_windows = [], []
-    original_fit = TinierHARHyperModel.fit
+    import keras_har.training
 
-    def counting_fit(self, hp, model, *args, **kwargs):
+    fitted, fitted_windows, recipes = [], [], []
+    original_fit = keras_har.training.fit
+
+    def counting_fit(model, train_data, val_data, **kwargs):
         fitted.append(keras_har.profile(model)["params"])
-        fitted_windows.append(args[0])
-        return original_fit(self, hp, model, *args, **kwargs)
+        fitted_windows.append(np.concatenate([train_data[0], val_data[0]]))
+        recipes.append(kwargs)
+        return original_fit(model, train_data, val_data, **kwargs)
 
-    monkeypatch.setattr(TinierHARHyperModel, "fit", counting_fit)
+    monkeypatch.setattr(keras_har.training, "fit", counting_fit)
     # The grid starts at the defaults: (4,16), (4,8), (4,32).
     result = run_search(
         tiny_data(), tuner="grid", max_trials=3, epochs=1, folds=1, directory=str(tmp_path),
@@ -381,6 +402,9 @@ def test_search_within_budget_trains_only_in_budget_models(tmp_path, monkeypatch
     )
     trials = result["trials"]
     assert fitted == [TINY_PARAMS[(4, 8)]]
+    # The fold is trained as cross-validation trains it: the official recipe (with the trial's epochs).
+    assert {key: recipes[0][key] for key in ("epochs", "batch_size", "learning_rate", "weight_decay", "seed")} == {
+        "epochs": 1, "batch_size": 256, "learning_rate": 1e-3, "weight_decay": 1e-2, "seed": 0}
     # Standardised by keras_har.datasets.Standardizer, as in cross-validation:
     # the sample std (ddof=1) of every channel is 1; the population std is not.
     samples = fitted_windows[0].reshape(-1, fitted_windows[0].shape[-1])
@@ -414,6 +438,14 @@ def test_cli_tune_is_registered_and_reports_a_missing_file(tmp_path, capsys):
 
     args = cli.build_parser().parse_args(["tune", "--dataset", "d.npz", "--max-flash-kb", "64"])
     assert args.func.__module__ == "keras_har.commands.tune" and args.max_flash_kb == 64.0
+    args = cli.build_parser().parse_args(["tune", "--dataset", "hapt", "--folds", "all", "--protocol", "paper",
+                                          "--reuse-cv", "runs/a", "--reuse-cv", "runs/b"])
+    assert (args.folds, args.protocol, args.reuse_cv) == ("all", "paper", ["runs/a", "runs/b"])
+    assert cli.build_parser().parse_args(["tune", "--dataset", "hapt", "--folds", "3"]).folds == 3
+    for bad in ("0", "most"):
+        with pytest.raises(SystemExit):
+            cli.build_parser().parse_args(["tune", "--dataset", "hapt", "--folds", bad])
+        assert f"expected 'all' or a positive integer, got {bad!r}" in capsys.readouterr().err
     missing = str(tmp_path / "none.npz")
     assert main(["--dataset", missing, "--directory", str(tmp_path)]) == 2
     assert f"Received: dataset={missing!r}" in capsys.readouterr().err
@@ -440,3 +472,50 @@ def test_resuming_a_search_with_other_training_settings_is_refused(tmp_path, cap
     run_search(tiny_data(), tuner="grid", max_trials=1, epochs=2, folds=1, directory=str(tmp_path),
                project_name="p", overwrite=True)
     assert __import__("json").loads((project / SETTINGS_FILE).read_text())["epochs"] == 2
+
+
+@pytest.mark.slow
+def test_a_search_fold_is_the_cross_validation_fold_and_reuses_it(tmp_path, monkeypatch, capsys):
+    import json
+
+    import keras_har.training
+    from keras_har.evaluation import cross_validate
+
+    data = tiny_data()
+    # TinierHAR with its defaults (M=4, N=16, the grid's first trial), 3 LOSO folds of 1 epoch.
+    cv = cross_validate("tinierhar", data, protocol="loso", folds=3, epochs=1, output_dir=tmp_path / "cv",
+                        verbose=0, baselines=False)
+    common = dict(tuner="grid", max_trials=1, epochs=1, folds=3, protocol="loso", directory=str(tmp_path))
+    trained = run_search(data, project_name="trained", **common)
+    trial = json.loads((tmp_path / "trained" / "trial_0" / "result.json").read_text())
+    assert (trained["best"]["filters"], trained["best"]["gru_units"]) == (4, 16)
+    assert (trial["folds"], trial["reused_folds"], trial["recipe"]["epochs"]) == ([0, 1, 2], [], 1)
+    # Each fold of the trial is the fold `keras-har evaluate` ran: same split, recipe, seed, predictions.
+    for index in range(3):
+        name = f"folds/fold_{index:02d}"
+        ours, theirs = (json.loads((folder / f"{name}.json").read_text())
+                        for folder in (tmp_path / "trained" / "trial_0", tmp_path / "cv"))
+        assert ours["test_subjects"] == theirs["test_subjects"] and ours["macro_f1"] == theirs["macro_f1"]
+        assert (np.load(tmp_path / "trained" / "trial_0" / f"{name}.npz")["y_pred"].tolist()
+                == np.load(tmp_path / "cv" / f"{name}.npz")["y_pred"].tolist())
+    assert trial["fold_macro_f1"] == [fold["macro_f1"] for fold in cv["folds"]]
+    assert trained["best"]["val_macro_f1"] == pytest.approx(cv["macro_f1_mean"])
+
+    # With --reuse-cv the same trial copies the three folds and trains nothing.
+    fits = []
+    monkeypatch.setattr(keras_har.training, "fit", lambda *args, **kwargs: fits.append(1))
+    capsys.readouterr()
+    reused = run_search(data, project_name="reused", reuse_cv=[str(tmp_path / "cv")], **common)
+    assert fits == [] and "(reused from cross-validation)" in capsys.readouterr().out
+    trial = json.loads((tmp_path / "reused" / "trial_0" / "result.json").read_text())
+    assert trial["reused_folds"] == [0, 1, 2] and trial["fold_macro_f1"] == [f["macro_f1"] for f in cv["folds"]]
+    fold = json.loads((tmp_path / "reused" / "trial_0" / "folds" / "fold_01.json").read_text())
+    assert fold["reused_from"] == str(tmp_path / "cv")
+    assert (tmp_path / "reused" / "trial_0" / "checkpoints" / "fold_02.keras").exists()
+    assert reused["best"]["val_macro_f1"] == trained["best"]["val_macro_f1"]
+
+    # A cross-validation of other folds cannot stand in: refused, naming what differs.
+    with pytest.raises(ValueError, match=r"did not run the folds of this search \(seed: 0 there, 1 here\)"):
+        run_search(data, project_name="other_seed", reuse_cv=[str(tmp_path / "cv")], **dict(common, folds=3), seed=1)
+    with pytest.raises(FileNotFoundError, match=r"has no run\.json"):
+        run_search(data, project_name="none", reuse_cv=[str(tmp_path)], **common)

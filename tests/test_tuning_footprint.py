@@ -1,14 +1,14 @@
 """Measured flash and arena: the child-process measurement, the crash-proof arena search, and
 a search whose arena budget is checked against measured arenas."""
 
-import numpy as np
 import pandas as pd
 import pytest
 
 import keras_har
+from helpers import toy_dataset
 from keras_har.export import add_offline_memory_plan, convert_int8, describe, read_offline_memory_plan, tflm
 from keras_har.export.footprint import FootprintError, calibration_windows, main, measure_footprint
-from keras_har.tuning import Budget, SearchData, TinierHARHyperModel, run_search
+from keras_har.tuning import Budget, run_search
 from keras_har.tuning.budget import model_footprint
 
 
@@ -61,18 +61,17 @@ def test_footprint_child_errors_are_clear(tmp_path):
 
 @pytest.mark.slow
 def test_arena_budget_is_checked_against_measured_arenas(tmp_path, monkeypatch):
+    import keras_har.training
+
     fitted = []
-    original_fit = TinierHARHyperModel.fit
+    original_fit = keras_har.training.fit
 
-    def counting_fit(self, hp, model, *args, **kwargs):
-        fitted.append((hp.values["filters"], hp.values["gru_units"]))
-        return original_fit(self, hp, model, *args, **kwargs)
+    def counting_fit(model, *args, **kwargs):
+        fitted.append((model.filters, model.gru_units))
+        return original_fit(model, *args, **kwargs)
 
-    monkeypatch.setattr(TinierHARHyperModel, "fit", counting_fit)
-    rng = np.random.default_rng(0)
-    y = np.tile(np.arange(3), 24)
-    x = rng.normal(size=(72, 8, 2)).astype("float32")
-    data = SearchData("tiny", x, y, np.repeat(np.arange(6), 12))
+    monkeypatch.setattr(keras_har.training, "fit", counting_fit)
+    data = toy_dataset(subjects_count=6, per_subject=12, t=8, c=2, k=3)
     # Measured arenas on (T=8, C=2), K=3 (TFLM Python interpreter, 2026-11-23): M=4 with N=16,
     # 8, 32 -> 20,272 B, 19,408 B, 21,872 B. The op-count estimate says 18.0-18.1 KB for all
     # three, so a search on the estimate would train all three under 19.5 KB.

@@ -4,6 +4,10 @@ import argparse
 
 from keras_har.commands.train import add_data_and_model_options, load_dataset_from_args, model_kwargs_from_args
 
+# keras_har.evaluation.PROTOCOLS, repeated here so that `keras-har --help` does not import TensorFlow
+# (tests/test_cli.py checks that the two agree).
+PROTOCOLS = ("paper", "loso", "kfold", "split")
+
 
 def add_parser(subparsers, name):
     parser = subparsers.add_parser(
@@ -17,7 +21,7 @@ def add_parser(subparsers, name):
     )
     add_data_and_model_options(parser)
     parser.add_argument(
-        "--protocol", choices=("paper", "loso", "kfold", "split"), default=None,
+        "--protocol", choices=PROTOCOLS, default=None,
         help="default: paper for a dataset with official folds; otherwise split for a CSV folder with train/ and "
              "test/, loso up to 10 subjects, kfold above (the choice is printed)",
     )

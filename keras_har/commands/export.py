@@ -9,9 +9,8 @@ import json
 import os
 import sys
 
-# Listed here rather than imported from keras_har.evaluation, so that building
-# the parser does not import TensorFlow; a test checks that they match.
-PROTOCOLS = ("paper", "loso", "kfold", "split")
+from keras_har.commands.evaluate import PROTOCOLS
+
 DESCRIPTION = (
     "Export a TinierHAR model to a full-integer int8 .tflite for TensorFlow Lite Micro, with "
     "model_data.cc/.h, model_settings.h, model_ops.h and report.json (macro-F1 of float Keras, "
@@ -43,7 +42,9 @@ def _configure(parser):
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="a trained .keras model (trained on the training part of --dataset's split)")
     source.add_argument("--train", action="store_true",
-                        help="train a TinierHAR on the training part of the split first")
+                        help="train a TinierHAR on the training part of the split first, as cross-validation "
+                             "trains a fold (a validation share for early stopping; the best epoch's weights) with "
+                             "export's own recipe: Adam 1e-3, batch 64, --epochs; its files go to OUTPUT/training")
     parser.add_argument("--dataset", default="hapt",
                         help="dataset name (default: hapt), or the path of your own data: a folder of CSV recordings "
                              "with a dataset.json, or an .npz file with x, y, subjects and sampling_rate_hz")
@@ -81,7 +82,7 @@ def _configure(parser):
     split.add_argument("--test-subjects", type=_subject_list, default=None, metavar="LIST",
                        help="hold out these subjects instead, comma-separated ids or the names of a CSV folder's "
                             "subjects (e.g. 3,7 or carol); not with --protocol or --fold")
-    parser.add_argument("--epochs", type=int, default=15, help="float training epochs with --train")
+    parser.add_argument("--epochs", type=int, default=15, help="most float training epochs with --train (default: 15)")
     parser.add_argument("--qat-epochs", type=int, default=3, help="QAT fine-tuning epochs with --qat")
     parser.add_argument("--recurrence", default="fused", choices=("fused", "merged", "per_direction", "keras_unrolled"),
                         help="how a GRU is exported: fused (default: one KERAS_HAR_BIGRU custom op), or unrolled into "
@@ -90,7 +91,8 @@ def _configure(parser):
                         help="leave tensor placement to TFLM's online planner instead of storing an offline plan "
                              "(OfflineMemoryAllocation metadata) in the model (arena with and without: BENCHMARKS.md)")
     parser.add_argument("--standardizer", default=None,
-                        help="a saved keras_har.datasets.Standardizer (default: fit on the fold's training windows)")
+                        help="with --model: the saved keras_har.datasets.Standardizer it was trained with (default: fit on "
+                             "the split's training windows)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the split, the training and the calibration windows (default: 0)")
     parser.add_argument("--verify-on", default=None, metavar="TARGETS",
@@ -121,6 +123,46 @@ def main(argv=None, prog="tflite/export.py"):
     return run(build_parser(prog).parse_args(argv))
 
 
+# export --train's recipe: a short training run for a model to export, not the paper's 150 epochs;
+# Adam (no weight decay) at 1e-3 on batches of 64, as before the recipe object existed.
+TRAIN_BATCH_SIZE = 64
+TRAIN_LEARNING_RATE = 1e-3
+TRAIN_WEIGHT_DECAY = 0.0
+
+
+def train_recipe(epochs):
+    """The `keras_har.training.Recipe` of ``export --train``: its own values, passed explicitly."""
+    from keras_har.training import Recipe
+
+    return Recipe(epochs=epochs, batch_size=TRAIN_BATCH_SIZE, learning_rate=TRAIN_LEARNING_RATE,
+                  weight_decay=TRAIN_WEIGHT_DECAY)
+
+
+def _train(data, train_index, test_index, args):
+    """``--train``: one fold through `keras_har.evaluation.run_fold`; its best model and standardiser.
+
+    The fold's files (``folds/fold_00.json`` with its macro-F1, the best
+    model in ``checkpoints/``, training curves in ``tensorboard/``) go to
+    ``OUTPUT/training``.
+    """
+    import functools
+
+    import keras_har
+    from keras_har.datasets import Standardizer
+    from keras_har.evaluation import run_fold
+    from keras_har.training import load_model
+
+    build = functools.partial(keras_har.TinierHAR, filters=args.filters, gru_units=args.gru_units,
+                              recurrent=args.recurrent)
+    folder = os.path.join(args.output, "training")
+    result = run_fold(build, data, (train_index, test_index), 0, folder, recipe=train_recipe(args.epochs),
+                      seed=args.seed, verbose=2, baselines=False)
+    print(f"trained {result['epochs_run']} epochs (best: epoch {result['best_epoch']}); float macro-F1 on the test "
+          f"split {result['macro_f1']:.4f}")
+    model = load_model(os.path.join(folder, "checkpoints", "fold_00.keras"), argument="checkpoint")
+    return model, Standardizer.from_dict(result["standardizer"])
+
+
 def run(args):
     """Trains or loads the model, quantizes, exports to ``args.output`` and prints the summary."""
     import numpy as np
@@ -131,6 +173,11 @@ def run(args):
         from keras_har.firmware.build import TARGETS
 
         verify_targets = parse_list(args.verify_on, TARGETS, "--verify-on")
+    if args.train and args.standardizer:
+        raise ValueError(
+            "--standardizer goes with --model (the standardiser the model was trained with); --train fits its own "
+            f"on the training windows. Received: standardizer={args.standardizer!r}"
+        )
     if args.representative_windows < 1:
         raise ValueError(
             f"--representative-windows must be >= 1. Received: representative_windows={args.representative_windows}"
@@ -169,18 +216,15 @@ def run(args):
     train_index, test_index, test_split = holdout_split(data, protocol=args.protocol, fold=args.fold,
                                                        test_subjects=args.test_subjects, seed=args.seed)
     print(f"test split: {test_split}; {len(train_index)} training and {len(test_index)} test windows")
-    if args.standardizer:
+    if model is None:
+        model, scaler = _train(data, train_index, test_index, args)
+    elif args.standardizer:
         scaler = keras_har.datasets.Standardizer.load(args.standardizer)
     else:
         scaler = keras_har.datasets.Standardizer().fit(data.X[train_index])
     train_x, test_x = scaler.transform(data.X[train_index]), scaler.transform(data.X[test_index])
     train_y, test_y = data.y[train_index], data.y[test_index]
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    if model is None:
-        model = keras_har.TinierHAR(input_shape=train_x.shape[1:], num_classes=data.num_classes,
-                                    filters=args.filters, gru_units=args.gru_units, recurrent=args.recurrent)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, metrics=["accuracy"])
-        model.fit(train_x, train_y, epochs=args.epochs, batch_size=64, shuffle=True, verbose=2)
     float_model, qat_model, to_convert = model, None, model
     if args.quantization == "qat":
         qat_model = quantize_aware(model)

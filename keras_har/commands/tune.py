@@ -8,7 +8,21 @@ import argparse
 import os
 import sys
 
+from keras_har.commands.evaluate import PROTOCOLS
 from keras_har.tuning._options import DEFAULT_EPOCHS, EXPORT_RECURRENCES, FOOTPRINT_MODES, SPACES, TUNERS
+
+
+def parse_folds(text):
+    """``--folds``: ``"all"`` or a positive integer."""
+    if text == "all":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 'all' or a positive integer, got {text!r}")
+    return value
 
 DESCRIPTION = (
     "TinierHAR scalability search with KerasTuner: filters M x GRU units N (and optionally the ablation "
@@ -24,7 +38,17 @@ def _configure(parser):
     parser.add_argument("--tuner", choices=TUNERS, default="grid", help="search strategy (default: grid, the paper's M x N grid)")
     parser.add_argument("--max-trials", type=int, default=None, help="most trials (grid: whole grid; random/bayesian: 20)")
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"most epochs per training run (default: {DEFAULT_EPOCHS}, the reference recipe's cap)")
-    parser.add_argument("--folds", type=int, default=1, help="subject folds per trial (1: hold out 20%% of subjects)")
+    parser.add_argument("--folds", type=parse_folds, default=1,
+                        help="folds of each trial: 'all' (every fold of --protocol; the paper protocol: its official "
+                             "folds) or a count (with --protocol kfold: subject groups, and 1 to hold out 20%% of subjects; "
+                             "with paper/loso: the first folds). Default: 1")
+    parser.add_argument("--protocol", choices=PROTOCOLS, default=None,
+                        help="fold protocol, as in `keras-har evaluate` (default: kfold for a count; for 'all' the "
+                             "paper's folds where the dataset has them)")
+    parser.add_argument("--reuse-cv", action="append", default=[], metavar="DIR",
+                        help="a `keras-har evaluate --output` folder of TinierHAR on the same data, protocol and "
+                             "seed: a configuration it ran copies its finished folds instead of training them "
+                             "(repeatable)")
     parser.add_argument("--directory", default="tuning_results", help="parent folder of the project")
     parser.add_argument("--project-name", default=None, help="default: <dataset>_<tuner>")
     parser.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming")
@@ -92,6 +116,8 @@ def run_from_args(args):
         max_trials=args.max_trials,
         epochs=args.epochs,
         folds=args.folds,
+        protocol=args.protocol,
+        reuse_cv=args.reuse_cv,
         directory=args.directory,
         project_name=args.project_name,
         overwrite=args.overwrite,

@@ -1,7 +1,7 @@
 """The checks every route into training applies to windows, labels and subjects.
 
-One implementation, used by `keras_har.datasets.HARDataset`, the tuning data
-(`keras_har.tuning.data.SearchData`), the `.npz` reader, the self-supervised
+One implementation, used by `keras_har.datasets.HARDataset` (also what the
+tuner searches on), the `.npz` reader, the self-supervised
 loaders and the export, so that the same bad input gets the same clear error
 whichever command it reaches:
 

@@ -22,13 +22,12 @@ _LAZY = {
     "estimate_tflite_footprint": "keras_har.tuning.budget",
     "model_footprint": "keras_har.tuning.budget",
     "HARTuner": "keras_har.tuning.har_tuner",
-    "SearchData": "keras_har.tuning.data",
-    "load_search_data": "keras_har.tuning.data",
-    "subject_folds": "keras_har.tuning.data",
+    "CrossValidationFolds": "keras_har.tuning.reuse",
     "TinierHARHyperModel": "keras_har.tuning.tinier_har_hyper_model",
     "keras_tuner": "keras_har.tuning._keras_tuner",
     "make_oracle": "keras_har.tuning.search",
     "run_search": "keras_har.tuning.search",
+    "search_folds": "keras_har.tuning.search",
     "pareto_mask": "keras_har.tuning.reports",
 }
 

@@ -6,19 +6,18 @@ import time
 
 import numpy as np
 
-from keras_har import atomic
-from keras_har.backend import keras, tf
-from keras_har.datasets import Standardizer
-from keras_har.tuning._keras_tuner import keras_tuner
+from keras_har import atomic, evaluation
+from keras_har.backend import tf
 from keras_har.export.footprint import FootprintError
-from keras_har.metrics import model_macro_f1
+from keras_har.training import load_model
+from keras_har.tuning._keras_tuner import keras_tuner
 from keras_har.tuning.budget import Budget, check_export_recurrence, model_footprint, resolve_footprint_mode
+from keras_har.tuning.reuse import CrossValidationFolds
 
 OBJECTIVE = "val_macro_f1"
 RESULT_FILE = "result.json"
 FIT_LOG_FILE = "fit_log.csv"
 TENSORBOARD_DIR = "tensorboard"
-_PREDICT_BATCH_SIZE = 1024
 
 
 class HARTuner(keras_tuner.Tuner):
@@ -27,18 +26,26 @@ class HARTuner(keras_tuner.Tuner):
     For every trial the model is built and footprinted first
     (`keras_har.tuning.budget.model_footprint`); a configuration over
     ``budget`` ends as a FAILED trial with the message "over budget: ..."
-    and is never trained. Otherwise, for
-    each ``(train, score)`` fold the windows are standardised with the
-    training statistics, a fresh model is trained with the hypermodel's
-    ``fit(hp, ...)``, and macro-F1 is computed on the held-out subjects. The
-    trial's objective ``val_macro_f1`` is the mean over folds; the footprint
-    is reported with it, so it reaches the chief in distributed tuning.
+    and is never trained. Otherwise every fold is trained and scored by
+    `keras_har.evaluation.run_fold`, the runner cross-validation uses, with
+    the trial's `keras_har.training.Recipe` (``hypermodel.recipe(hp)``): the
+    fold's windows standardised with its training statistics, 10% of them
+    kept for early stopping, macro-F1 on the held-out subjects. The
+    trial's objective ``val_macro_f1`` is the mean over folds (its
+    ``val_macro_f1_std`` the population std); the footprint is reported
+    with it, so it reaches the chief in distributed tuning.
 
     Every trial leaves ``trial_<id>/result.json`` (footprint, per-fold
-    scores, status), a TensorBoard HParams record under
-    ``tensorboard/trial_<id>``, and one line per training run in
-    ``fit_log.csv`` (appended with a single write, so concurrent workers
-    do not interleave lines).
+    scores, recipe, status), the fold files of `run_fold`
+    (``trial_<id>/folds/fold_XX.json`` and ``.npz``, the best model of each
+    fold in ``checkpoints/``, its training curves in ``tensorboard/``), a
+    TensorBoard HParams record under ``tensorboard/trial_<id>`` of the
+    project, and one line per training run in ``fit_log.csv`` (appended
+    with a single write, so concurrent workers do not interleave lines).
+    A trial interrupted between folds keeps its finished folds when run
+    again; a fold that a finished cross-validation of the same
+    configuration and recipe already holds is copied from it (``reuse``)
+    instead of trained again.
 
     Args:
         oracle: a KerasTuner oracle whose objective is ``val_macro_f1`` (max).
@@ -51,6 +58,7 @@ class HARTuner(keras_tuner.Tuner):
             ``"estimate"`` and ``"measure-python"``.
         export_recurrence: the export measured, ``"merged"`` (default) or
             ``"fused"``; see `keras_har.tuning.budget.model_footprint`.
+        reuse: a `keras_har.tuning.reuse.CrossValidationFolds`, or None.
         **kwargs: `keras_tuner.Tuner` arguments (directory, project_name, overwrite).
 
     Example:
@@ -59,10 +67,11 @@ class HARTuner(keras_tuner.Tuner):
     ...     keras_har.tuning.make_oracle("grid"),
     ...     keras_har.tuning.TinierHARHyperModel(input_shape=(128, 9), num_classes=6),
     ...     budget=keras_har.tuning.Budget(max_params=10_000), directory="runs")
-    >>> tuner.search(data=data, fold_indices=folds, epochs=150)  # doctest: +SKIP
+    >>> tuner.search(dataset=data, folds=folds, epochs=150)  # doctest: +SKIP
     """
 
-    def __init__(self, oracle, hypermodel, budget=None, footprint=None, export_recurrence="merged", **kwargs):
+    def __init__(self, oracle, hypermodel, budget=None, footprint=None, export_recurrence="merged", reuse=None,
+                 **kwargs):
         budget = budget or Budget()
         footprint = resolve_footprint_mode(footprint, budget)
         check_export_recurrence(export_recurrence, name="export_recurrence")
@@ -71,6 +80,7 @@ class HARTuner(keras_tuner.Tuner):
         self.footprint = footprint
         self.export_recurrence = export_recurrence
         self._footprints = {}
+        self._reuse = reuse or CrossValidationFolds()
 
     def _footprint(self, hp, model):
         """The model's footprint, measured at most once per set of hyperparameters."""
@@ -108,34 +118,52 @@ class HARTuner(keras_tuner.Tuner):
         trial.status = keras_tuner.engine.trial.TrialStatus.FAILED
         trial.message = "over budget: " + "; ".join(violations)
 
-    def run_trial(self, trial, *, data, fold_indices, epochs, seed=0, keras_verbose=0):
+    def run_trial(self, trial, *, dataset, folds, epochs, seed=0, keras_verbose=0):
+        """Trains and scores the trial's configuration on every fold; the metrics for the oracle.
+
+        Args:
+            trial: the KerasTuner trial.
+            dataset: a `keras_har.datasets.HARDataset`.
+            folds: ``[(index, (train_idx, test_idx)), ...]`` from
+                `keras_har.tuning.search.search_folds`.
+            epochs: most epochs (Hyperband gives each trial its own).
+            seed: every fold's seed, as in cross-validation.
+            keras_verbose: Keras progress while training.
+        """
         hp = trial.hyperparameters
         trial_dir = self.get_trial_dir(trial.trial_id)
         model = self._try_build(hp)
         footprint = self._footprint(hp, model)
         result = {"trial_id": trial.trial_id, "tuner_id": self.tuner_id, **footprint}
-        # Hyperband gives each trial its own epoch count.
-        epochs = int(hp.values.get("tuner/epochs", epochs))
-        scores, started = [], time.time()
-        for fold, (train, score) in enumerate(fold_indices):
-            keras.utils.set_random_seed(seed + fold)
-            if fold:
-                model = self._try_build(hp)
-            # The same per-fold standardisation as cross-validation (sample std, ddof=1).
-            scaler = Standardizer().fit(data.x[train])
-            x_train, x_score = scaler.transform(data.x[train]), scaler.transform(data.x[score])
-            self._log_fit(trial.trial_id, fold, footprint)
-            log_dir = os.path.join(self.project_dir, TENSORBOARD_DIR, f"trial_{trial.trial_id}", f"fold_{fold}")
-            self.hypermodel.fit(
-                hp, model, x_train, data.y[train], epochs=epochs, log_dir=log_dir, verbose=keras_verbose, seed=seed + fold
-            )
-            scores.append(model_macro_f1(model, x_score, data.y[score], batch_size=_PREDICT_BATCH_SIZE))
+        recipe = self.hypermodel.recipe(hp, epochs=int(hp.values.get("tuner/epochs", epochs)))
+        model_kwargs = self.hypermodel.model_kwargs(hp)
+
+        def build(input_shape, num_classes):
+            return self._try_build(hp)
+
+        scores, reused, started = [], [], time.time()
+        for count, (index, fold) in enumerate(folds, start=1):
+            fold_path = evaluation.fold_file(trial_dir, index)
+            if os.path.exists(fold_path):  # a trial interrupted after this fold
+                with open(fold_path, encoding="utf-8") as handle:
+                    fold_result = json.load(handle)
+            else:
+                source = self._reuse.find(model_kwargs, recipe, index)
+                if source is not None:
+                    fold_result = self._reuse.copy(source, index, fold, dataset, trial_dir)
+                    reused.append(index)
+                else:
+                    self._log_fit(trial.trial_id, index, footprint)
+                    fold_result = evaluation.run_fold(build, dataset, fold, index, trial_dir, recipe=recipe,
+                                                      seed=seed, verbose=keras_verbose, baselines=False)
+            scores.append(float(fold_result["macro_f1"]))
+            origin = " (reused from cross-validation)" if index in reused else ""
             print(
-                f"trial {trial.trial_id} fold {fold + 1}/{len(fold_indices)}: macro-F1 {scores[-1]:.4f} "
+                f"trial {trial.trial_id} fold {index} ({count}/{len(folds)}): macro-F1 {scores[-1]:.4f}{origin} "
                 f"(M={hp.values.get('filters')}, N={hp.values.get('gru_units')}, "
                 f"params {footprint['params']:,}, MACs {footprint['macs']:,})"
             )
-        self.save_model(trial.trial_id, model)
+        self._save_last_fold(trial.trial_id, trial_dir, folds[-1][0])
         metrics = {
             OBJECTIVE: float(np.mean(scores)),
             "val_macro_f1_std": float(np.std(scores)),
@@ -143,10 +171,17 @@ class HARTuner(keras_tuner.Tuner):
             # instructions_m and firmware_flash_kb are None unless measured on the Cortex-M4.
             **{key: float(value) for key, value in footprint.items() if value is not None},
         }
-        result.update(status="completed", fold_macro_f1=scores, epochs=epochs, **metrics)
+        result.update(status="completed", fold_macro_f1=scores, folds=[index for index, _ in folds],
+                      reused_folds=reused, epochs=recipe.epochs, recipe=recipe.to_dict(), **metrics)
         atomic.write_json(os.path.join(trial_dir, RESULT_FILE), result, sort_keys=True)
         self._write_hparams(trial, metrics)
         return metrics
+
+    def _save_last_fold(self, trial_id, trial_dir, index):
+        """Keeps the last fold's best model as the trial's weights, so that get_best_models() works."""
+        checkpoint = os.path.join(trial_dir, "checkpoints", f"fold_{index:02d}.keras")
+        if os.path.exists(checkpoint):
+            self.save_model(trial_id, load_model(checkpoint, argument="checkpoint"))
 
     def _log_fit(self, trial_id, fold, footprint):
         path = os.path.join(self.project_dir, FIT_LOG_FILE)
@@ -174,5 +209,4 @@ class HARTuner(keras_tuner.Tuner):
         writer.close()
 
     def save_model(self, trial_id, model, step=0):
-        # The last fold's weights, so that get_best_models() works.
         model.save_weights(self._get_checkpoint_fname(trial_id))

@@ -1,12 +1,8 @@
 """TinierHAR as a KerasTuner HyperModel: the scalability study's search space."""
 
-import numpy as np
-from sklearn.model_selection import train_test_split
-
 from keras_har.models.tinier_har import TinierHAR
 # The reference recipe lives in keras_har.training; the search uses it as is.
-from keras_har.training import BATCH_SIZE, LEARNING_RATE, VAL_FRACTION, WEIGHT_DECAY
-from keras_har.training import fit as _fit_with_recipe
+from keras_har.training import BATCH_SIZE, LEARNING_RATE, WEIGHT_DECAY, Recipe
 from keras_har.tuning._keras_tuner import keras_tuner
 from keras_har.tuning._options import SPACES
 
@@ -19,10 +15,6 @@ PAPER_GRU_UNITS = (8, 16, 32)
 WIDE_FILTERS = (2, 3, 4, 6, 8, 12, 16, 24, 32)
 WIDE_GRU_UNITS = (4, 6, 8, 12, 16, 24, 32, 48, 64)
 
-# Share of the training windows kept aside for early stopping (the recipe's
-# 10%); the search's objective is scored on held-out subjects, never on these.
-EARLY_STOPPING_FRACTION = VAL_FRACTION
-
 
 class TinierHARHyperModel(keras_tuner.HyperModel):
     """TinierHAR's search space for KerasTuner.
@@ -30,9 +22,11 @@ class TinierHARHyperModel(keras_tuner.HyperModel):
     ``build(hp)`` names the architecture hyperparameters: ``filters`` (M) and
     ``gru_units`` (N), plus, with ``tune_ablations=True``, the paper's
     ablation switches ``conv``, ``recurrent``, ``aggregation`` and
-    ``residual``. ``fit(hp, ...)`` names the training ones:
+    ``residual``. ``_training_hyperparameters`` names the training ones:
     ``learning_rate``, ``weight_decay`` and ``batch_size``. Every one has the
-    paper's value as its default.
+    paper's value as its default. ``recipe(hp, epochs=...)`` turns the
+    training ones into the `keras_har.training.Recipe` every fold of the
+    trial is trained with.
 
     In the ``"paper_grid"`` space M is in {2, 4, 8} and N in {8, 16, 32} (the
     scalability grid of the official configs/model.yaml) and the training
@@ -66,7 +60,8 @@ class TinierHARHyperModel(keras_tuner.HyperModel):
         self.space = space
         self.tune_ablations = bool(tune_ablations)
 
-    def build(self, hp):
+    def model_kwargs(self, hp):
+        """The trial's TinierHAR arguments besides the shapes (declares them in ``hp``)."""
         filters_values, gru_values = (
             (PAPER_FILTERS, PAPER_GRU_UNITS) if self.space == "paper_grid" else (WIDE_FILTERS, WIDE_GRU_UNITS)
         )
@@ -81,17 +76,11 @@ class TinierHARHyperModel(keras_tuner.HyperModel):
         else:
             conv, recurrent, aggregation, residual = "separable", "bigru", "attention", True
         dropout = hp.Fixed("dropout", 0.3)
-        return TinierHAR(
-            input_shape=self.input_shape,
-            num_classes=self.num_classes,
-            filters=filters,
-            gru_units=gru_units,
-            conv=conv,
-            recurrent=recurrent,
-            aggregation=aggregation,
-            residual=residual,
-            dropout=dropout,
-        )
+        return {"filters": filters, "gru_units": gru_units, "conv": conv, "recurrent": recurrent,
+                "aggregation": aggregation, "residual": residual, "dropout": dropout}
+
+    def build(self, hp):
+        return TinierHAR(input_shape=self.input_shape, num_classes=self.num_classes, **self.model_kwargs(hp))
 
     def declare_hyperparameters(self, hp):
         # The training hyperparameters are declared up front too: a grid
@@ -107,45 +96,19 @@ class TinierHARHyperModel(keras_tuner.HyperModel):
             learning_rate = hp.Fixed("learning_rate", LEARNING_RATE)
         return learning_rate, hp.Fixed("weight_decay", WEIGHT_DECAY), hp.Fixed("batch_size", BATCH_SIZE)
 
-    def fit(self, hp, model, x, y, *, epochs, log_dir=None, verbose=0, seed=0):
-        """Trains ``model`` with the reference recipe and the trial's training hyperparameters.
+    def recipe(self, hp, *, epochs):
+        """The trial's `keras_har.training.Recipe`: the reference recipe with the trial's training hyperparameters.
 
-        A random 10% of ``(x, y)`` is held aside for the learning-rate
-        schedule and early stopping; the best epoch's weights are restored
-        (`keras_har.training.fit`).
+        Each fold of the trial is trained with it by
+        `keras_har.evaluation.run_fold`, as cross-validation trains its
+        folds: a random 10% of the training windows is held aside for the
+        learning-rate schedule and early stopping, and the best epoch's
+        weights are restored.
 
         Args:
             hp: the trial's `keras_tuner.HyperParameters`.
-            model: the model from `build`.
-            x: float windows ``(N, T, C)``.
-            y: integer labels ``(N,)``.
             epochs: most epochs.
-            log_dir: optional TensorBoard directory.
-            verbose: Keras verbosity.
-            seed: seed of the early-stopping split and the shuffling.
-
-        Returns:
-            The summary dict of `keras_har.training.fit`.
         """
         learning_rate, weight_decay, batch_size = self._training_hyperparameters(hp)
-        x_train, x_stop, y_train, y_stop = _early_stopping_split(x, y, seed)
-        return _fit_with_recipe(
-            model,
-            (x_train, y_train),
-            (x_stop, y_stop),
-            epochs=int(epochs),
-            batch_size=int(batch_size),
-            learning_rate=learning_rate,
-            weight_decay=weight_decay,
-            seed=seed,
-            log_dir=log_dir,
-            verbose=verbose,
-        )
-
-
-def _early_stopping_split(x, y, seed):
-    counts = np.bincount(y)
-    present = counts[counts > 0]
-    # Stratify when every class can give a window to both sides.
-    stratify = y if present.min() >= 2 and len(y) * EARLY_STOPPING_FRACTION >= len(present) else None
-    return train_test_split(x, y, test_size=EARLY_STOPPING_FRACTION, random_state=seed, stratify=stratify)
+        return Recipe(epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate),
+                      weight_decay=float(weight_decay))
