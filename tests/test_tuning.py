@@ -445,7 +445,7 @@ def test_cli_tune_is_registered_and_reports_a_missing_file(tmp_path, capsys):
     for bad in ("0", "most"):
         with pytest.raises(SystemExit):
             cli.build_parser().parse_args(["tune", "--dataset", "hapt", "--folds", bad])
-        assert f"expected 'all' or a positive integer, got {bad!r}" in capsys.readouterr().err
+        assert f"must be a positive integer. Received: --folds ('all' or a count)={bad!r}" in capsys.readouterr().err
     missing = str(tmp_path / "none.npz")
     assert main(["--dataset", missing, "--directory", str(tmp_path)]) == 2
     assert f"Received: dataset={missing!r}" in capsys.readouterr().err

@@ -8,21 +8,14 @@ import argparse
 import os
 import sys
 
-from keras_har.commands.evaluate import PROTOCOLS
+from keras_har.commands.evaluate import PROTOCOLS, positive_int
 from keras_har.tuning._options import DEFAULT_EPOCHS, EXPORT_RECURRENCES, FOOTPRINT_MODES, SPACES, TUNERS
 
 
 def parse_folds(text):
     """``--folds``: ``"all"`` or a positive integer."""
-    if text == "all":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 'all' or a positive integer, got {text!r}")
-    return value
+    return text if text == "all" else positive_int("--folds ('all' or a count)")(text)
+
 
 DESCRIPTION = (
     "TinierHAR scalability search with KerasTuner: filters M x GRU units N (and optionally the ablation "
