@@ -436,6 +436,10 @@ def cross_validate(
     results["jobs"] = int(jobs)
     results["threads_per_job"] = threads_per_job
     _write_outputs(output_dir, results, dataset.class_names)
+    if len(results["tensorflow_threads"]) > 1:
+        print(f"note: the folds ran with different TensorFlow thread settings {results['tensorflow_threads']} "
+              f"(None: not recorded); each fold's are in its fold file. A fold's floats depend on them, so "
+              f"these folds are not bit-for-bit what one setting gives")
     if "baseline_features_macro_f1_mean" in results:
         print(baseline_summary(results))
     return results
@@ -679,6 +683,9 @@ def _summarise(config, fold_results, class_names):
                         f"mean/std/min/max of each window, trained on the fold's training windows",
         }
     results["wall_seconds"] = float(sum(fold["fold_seconds"] for fold in fold_results))
+    # The distinct TensorFlow thread settings of the folds (None: a fold from before they were recorded).
+    settings = {json.dumps(fold.get("tensorflow_threads"), sort_keys=True) for fold in fold_results}
+    results["tensorflow_threads"] = [json.loads(setting) for setting in sorted(settings)]
     # A fold file may lack its confusion matrix (one rebuilt from a summary
     # holds only scores); the summed matrix says which folds it covers.
     with_confusion = [fold for fold in fold_results if fold.get("confusion") is not None]

@@ -469,3 +469,24 @@ def test_cli_rejects_bad_jobs_naming_the_flag(capsys, tmp_path, flag, text):
     with pytest.raises(SystemExit):
         main(["evaluate", "--model", "tinierhar", "--dataset", "hapt", "--output", str(tmp_path), flag, text])
     assert f"must be a positive integer. Received: {flag}='{text}'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_folds_run_with_other_thread_settings_are_recorded_and_named(tmp_path, capsys):
+    data = _toy_dataset(subjects_count=3, per_subject=20, t=16)
+    common = dict(protocol="loso", epochs=1, output_dir=tmp_path, verbose=0, baselines=False)
+    here = evaluation._tensorflow_threads()
+    other = 2 if here == {"intra_op": 1, "inter_op": 1} else 1
+    # Fold 0 in this process; fold 1 in a worker with other thread counts; then the summary of both.
+    evaluation.cross_validate(CountingBuilder(), data, fold_indices=[0], **common)
+    evaluation.cross_validate(CountingBuilder(), data, fold_indices=[1], threads_per_job=other, **common)
+    capsys.readouterr()
+    results = evaluation.cross_validate(CountingBuilder(), data, fold_indices=[0, 1], **common)
+    assert [fold["tensorflow_threads"] for fold in results["folds"]] == [
+        here, {"intra_op": other, "inter_op": other}]
+    assert len(results["tensorflow_threads"]) == 2 and here in results["tensorflow_threads"]
+    assert {"intra_op": other, "inter_op": other} in results["tensorflow_threads"]
+    assert "note: the folds ran with different TensorFlow thread settings" in capsys.readouterr().out
+    # One setting: no note.
+    alone = evaluation.cross_validate(CountingBuilder(), data, fold_indices=[0], **common)
+    assert alone["tensorflow_threads"] == [here] and "different TensorFlow thread" not in capsys.readouterr().out
