@@ -408,10 +408,8 @@ def cross_validate(
     progress = tqdm(total=len(selected), desc=f"{model_name} on {dataset.name} ({protocol})", unit="fold")
     for index in selected:
         train_idx, test_idx = fold_list[index]
-        fold_path = fold_file(output_dir, index)
-        if os.path.exists(fold_path):
-            with open(fold_path, encoding="utf-8") as file:
-                result = json.load(file)
+        result = finished_fold(output_dir, index)
+        if result is not None:
             if baselines and not all(key in result for key in BASELINE_KEYS):
                 # A fold finished without baselines (an older run, or --no-baselines): they are cheap.
                 result.update(baseline_scores(dataset, train_idx, test_idx, seed=seed))
@@ -494,7 +492,7 @@ def run_fold(build, dataset, fold, index, output_dir, *, recipe=None, seed=0, ve
         (x_val, dataset.y[val_idx]),
         **recipe.fit_kwargs(),
         seed=seed,
-        checkpoint_path=os.path.join(output_dir, "checkpoints", f"fold_{index:02d}.keras"),
+        checkpoint_path=fold_checkpoint(output_dir, index),
         log_dir=log_dir,
         verbose=verbose,
     )
@@ -549,6 +547,20 @@ class FoldError(RuntimeError):
 def fold_file(output_dir, index):
     """The json file of fold ``index`` in a `cross_validate` (or tuner trial) folder; its ``.npz`` sits beside it."""
     return os.path.join(output_dir, "folds", f"fold_{index:02d}.json")
+
+
+def fold_checkpoint(output_dir, index):
+    """The best model of fold ``index`` in a `cross_validate` (or tuner trial, or ``export --train``) folder."""
+    return os.path.join(output_dir, "checkpoints", f"fold_{index:02d}.keras")
+
+
+def finished_fold(output_dir, index):
+    """The result of fold ``index`` if its json is written (the fold finished), else None."""
+    path = fold_file(output_dir, index)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as file:
+        return json.load(file)
 
 
 def _check_jobs(jobs, threads_per_job):

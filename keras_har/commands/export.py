@@ -149,7 +149,7 @@ def _train(data, train_index, test_index, args):
 
     import keras_har
     from keras_har.datasets import Standardizer
-    from keras_har.evaluation import run_fold
+    from keras_har.evaluation import fold_checkpoint, run_fold
     from keras_har.training import load_model
 
     build = functools.partial(keras_har.TinierHAR, filters=args.filters, gru_units=args.gru_units,
@@ -159,7 +159,7 @@ def _train(data, train_index, test_index, args):
                       seed=args.seed, verbose=2, baselines=False)
     print(f"trained {result['epochs_run']} epochs (best: epoch {result['best_epoch']}); float macro-F1 on the test "
           f"split {result['macro_f1']:.4f}")
-    model = load_model(os.path.join(folder, "checkpoints", "fold_00.keras"), argument="checkpoint")
+    model = load_model(fold_checkpoint(folder, 0), argument="checkpoint")
     return model, Standardizer.from_dict(result["standardizer"])
 
 

@@ -143,11 +143,8 @@ class HARTuner(keras_tuner.Tuner):
 
         scores, reused, started = [], [], time.time()
         for count, (index, fold) in enumerate(folds, start=1):
-            fold_path = evaluation.fold_file(trial_dir, index)
-            if os.path.exists(fold_path):  # a trial interrupted after this fold
-                with open(fold_path, encoding="utf-8") as handle:
-                    fold_result = json.load(handle)
-            else:
+            fold_result = evaluation.finished_fold(trial_dir, index)  # a trial interrupted after this fold
+            if fold_result is None:
                 source = self._reuse.find(model_kwargs, recipe, index)
                 if source is not None:
                     fold_result = self._reuse.copy(source, index, fold, dataset, trial_dir)
@@ -179,7 +176,7 @@ class HARTuner(keras_tuner.Tuner):
 
     def _save_last_fold(self, trial_id, trial_dir, index):
         """Keeps the last fold's best model as the trial's weights, so that get_best_models() works."""
-        checkpoint = os.path.join(trial_dir, "checkpoints", f"fold_{index:02d}.keras")
+        checkpoint = evaluation.fold_checkpoint(trial_dir, index)
         if os.path.exists(checkpoint):
             self.save_model(trial_id, load_model(checkpoint, argument="checkpoint"))
 

@@ -16,7 +16,7 @@ import shutil
 import numpy as np
 
 from keras_har import atomic, evaluation
-from keras_har.models.tinier_har import TinierHAR
+from keras_har.models.tinier_har import _ARCHITECTURE, TinierHAR
 from keras_har.training import LEARNING_RATE, WEIGHT_DECAY
 
 # TinierHAR's architecture arguments with their defaults: an evaluate run
@@ -24,7 +24,7 @@ from keras_har.training import LEARNING_RATE, WEIGHT_DECAY
 _ARCHITECTURE_DEFAULTS = {
     name: parameter.default
     for name, parameter in inspect.signature(TinierHAR.__init__).parameters.items()
-    if name in ("filters", "gru_units", "conv", "recurrent", "aggregation", "residual", "dropout")
+    if name in _ARCHITECTURE
 }
 
 
@@ -109,8 +109,7 @@ class CrossValidationFolds:
         each atomically, as `keras_har.evaluation.run_fold` writes them.
         """
         source = evaluation.fold_file(directory, index)
-        with open(source, encoding="utf-8") as handle:
-            result = json.load(handle)
+        result = evaluation.finished_fold(directory, index)
         subjects = sorted(int(s) for s in np.unique(dataset.subjects[np.asarray(fold[1])]))
         if result.get("test_subjects") != subjects:
             raise ValueError(
@@ -120,10 +119,8 @@ class CrossValidationFolds:
             )
         result["reused_from"] = str(directory)
         target = evaluation.fold_file(output_dir, index)
-        stem = f"fold_{index:02d}"
         copies = [(source[: -len(".json")] + ".npz", target[: -len(".json")] + ".npz"),
-                  (os.path.join(directory, "checkpoints", f"{stem}.keras"),
-                   os.path.join(output_dir, "checkpoints", f"{stem}.keras"))]
+                  (evaluation.fold_checkpoint(directory, index), evaluation.fold_checkpoint(output_dir, index))]
         for origin, destination in copies:
             if os.path.exists(origin):
                 os.makedirs(os.path.dirname(destination), exist_ok=True)
