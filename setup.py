@@ -38,7 +38,7 @@ setup(
     package_data={"keras_har.firmware": ["src/*.h", "src/*.cc", "src/*.c"]},
     python_requires=">=3.10,<3.13",
     install_requires=INSTALL_REQUIRES,
-    extras_require={"dev": ["pytest>=9,<10", "pytest-timeout>=2.3"]},
+    extras_require={"dev": ["pytest>=9,<10", "pytest-timeout>=2.3", "pytest-xdist>=3.6"]},
     entry_points={"console_scripts": ["keras-har=keras_har.cli:main"]},
     license="Apache-2.0",
 )

@@ -12,9 +12,12 @@ Both datasets are put on one rate and window (HAPT's 50 Hz, 4 s = 200
 samples; USC-HAD is resampled from 100 Hz with `scipy.signal.resample_poly`)
 and the 6 channels acc x/y/z, gyro x/y/z they share.
 
+Each fit is trained with `keras_har.ssl.FINETUNE_RECIPE` (early stopping on
+a fifth of the labelled windows) through `keras_har.evaluation.run_fold`.
 Writes to ``--output``: ``results.csv`` (one row per fit), ``summary.csv``
-(mean/std per direction, pretext, mode and k), ``dont_freeze.png``, and the
-pretrained encoders (``<pretext>_<source>/encoder.keras``).
+(mean/std per direction, pretext, mode and k), ``dont_freeze.png``, the
+pretrained encoders (``<pretext>_<source>/encoder.keras``) and every fit's
+files under ``fits/``: a rerun skips the finished fits.
 
 Example:
     KERAS_HAR_DATA=/path/to/datasets nice -n 10 python examples/dont_freeze.py \\
@@ -44,7 +47,9 @@ def parse_args(argv=None):
     parser.add_argument("--fraction", type=float, default=0.1, help="share of unlabelled windows drawn per epoch")
     parser.add_argument("--prediction-steps", type=int, default=12, help="CPC future steps")
     parser.add_argument("--windows-per-class", default="1,2,5,10,50,100")
-    parser.add_argument("--epochs", type=int, default=30, help="fine-tuning epochs per fit")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="most fine-tuning epochs per fit, with early stopping on a fifth of the labelled "
+                             "windows (default: keras_har.ssl.FINETUNE_RECIPE)")
     parser.add_argument("--n-splits", type=int, default=5, help="folds of the subject split")
     parser.add_argument("--folds", type=int, default=None, help="run only the first FOLDS folds")
     parser.add_argument("--seeds", default="0")
@@ -98,8 +103,11 @@ def main(argv=None):
     window_shape = (window_length, 6)
 
     tables, timings = [], []
+    recipe = ssl.FINETUNE_RECIPE
+    if args.epochs is not None:
+        recipe = keras_har.training.Recipe(**{**recipe.to_dict(), "epochs": args.epochs})
     study = dict(windows_per_class=windows_per_class, n_splits=args.n_splits, folds=args.folds, seeds=seeds,
-                 epochs=args.epochs)
+                 recipe=recipe)
     for source, target in directions:
         unlabelled = keras_har.datasets.Standardizer().fit_transform(data[source].X)
         started = time.time()
@@ -107,7 +115,8 @@ def main(argv=None):
         # Scratch gets the pretrained models' exact architecture, the linear
         # projection to 256 included, freshly initialised.
         architecture = ssl.PretextModel(make_encoder(args.encoder, window_shape)).feature_model()
-        scratch = ssl.label_scarce_study(architecture, data[target], modes=["scratch"], **study)
+        scratch = ssl.label_scarce_study(architecture, data[target], modes=["scratch"], **study,
+                                         output_dir=output / "fits" / f"scratch_{target}")
         tables.append(scratch.assign(source=source, target=target, pretext="none"))
         timings.append(dict(source=source, target=target, pretext="none", stage="scratch",
                             seconds=time.time() - started))
@@ -127,7 +136,8 @@ def main(argv=None):
                                 metadata={"source": source, "loss": history.history["loss"],
                                           "sampling_rate_hz": args.sampling_rate_hz, "window_length": window_length})
             started = time.time()
-            table = ssl.label_scarce_study(pretext, data[target], modes=["frozen", "finetune"], **study)
+            table = ssl.label_scarce_study(pretext, data[target], modes=["frozen", "finetune"], **study,
+                                           output_dir=output / "fits" / f"{pretext_name}_{source}_to_{target}")
             tables.append(table.assign(source=source, target=target, pretext=pretext_name))
             timings.append(dict(source=source, target=target, pretext=pretext_name, stage="finetune",
                                 seconds=time.time() - started))

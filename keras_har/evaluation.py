@@ -443,7 +443,8 @@ def cross_validate(
     return results
 
 
-def run_fold(build, dataset, fold, index, output_dir, *, recipe=None, seed=0, verbose=0, baselines=True):
+def run_fold(build, dataset, fold, index, output_dir, *, recipe=None, seed=0, verbose=0, baselines=True,
+             standardizer=None, checkpoint=True):
     """Trains and scores one fold and writes its files.
 
     The one fold runner: `cross_validate` runs it for every fold, in this
@@ -464,9 +465,19 @@ def run_fold(build, dataset, fold, index, output_dir, *, recipe=None, seed=0, ve
             reset at the start of the fold.
         verbose: Keras progress (0 silent, 1 bar, 2 a line an epoch).
         baselines: also score the baselines (`baseline_scores`).
+        standardizer: a fitted `keras_har.datasets.Standardizer` to use
+            instead of fitting one on the fold's training windows (the
+            label-scarce study fits it on all windows of the training
+            subjects, labelled or not).
+        checkpoint: also write the best model to ``checkpoints/`` (it is
+            kept in memory and restored either way).
 
     Returns:
-        The dict written to ``folds/fold_XX.json``.
+        The dict written to ``folds/fold_XX.json``. Its ``validation`` is
+        ``"held out"``, or ``"training windows"`` when the recipe's
+        stratified split had nothing to hold out (every class has a single
+        window): the learning-rate schedule, early stopping and the choice
+        of the best epoch then watch the loss on the training windows.
     """
     from keras_har.datasets.splits import Standardizer, train_val_split
     from keras_har.profiler import profile
@@ -476,8 +487,16 @@ def run_fold(build, dataset, fold, index, output_dir, *, recipe=None, seed=0, ve
     train_idx, test_idx = np.asarray(fold[0]), np.asarray(fold[1])
     input_shape = (int(dataset.X.shape[1]), int(dataset.X.shape[2]))
     num_classes = int(dataset.num_classes)
-    standardizer = Standardizer().fit(dataset.X[train_idx])
-    fit_idx, val_idx = train_val_split(train_idx, val_fraction=recipe.val_fraction, seed=seed)
+    if standardizer is None:
+        standardizer = Standardizer().fit(dataset.X[train_idx])
+    validation = "held out"
+    if recipe.val_split == "random":
+        fit_idx, val_idx = train_val_split(train_idx, val_fraction=recipe.val_fraction, seed=seed)
+    elif np.bincount(dataset.y[train_idx]).max() < 2:
+        fit_idx = val_idx = train_idx
+        validation = "training windows"
+    else:
+        fit_idx, val_idx = train_val_split(train_idx, y=dataset.y, val_fraction=recipe.val_fraction, seed=seed)
     x_fit = standardizer.transform(dataset.X[fit_idx])
     x_val = standardizer.transform(dataset.X[val_idx])
     x_test = standardizer.transform(dataset.X[test_idx])
@@ -492,7 +511,7 @@ def run_fold(build, dataset, fold, index, output_dir, *, recipe=None, seed=0, ve
         (x_val, dataset.y[val_idx]),
         **recipe.fit_kwargs(),
         seed=seed,
-        checkpoint_path=fold_checkpoint(output_dir, index),
+        checkpoint_path=fold_checkpoint(output_dir, index) if checkpoint else None,
         log_dir=log_dir,
         verbose=verbose,
     )
@@ -506,6 +525,7 @@ def run_fold(build, dataset, fold, index, output_dir, *, recipe=None, seed=0, ve
         "test_subjects": sorted(int(s) for s in np.unique(dataset.subjects[test_idx])),
         "n_train": int(len(fit_idx)),
         "n_val": int(len(val_idx)),
+        "validation": validation,
         "n_test": int(len(test_idx)),
         "accuracy": scores["accuracy"],
         "macro_f1": scores["macro_f1"],

@@ -52,6 +52,7 @@ LR_FACTOR = 0.1
 LR_PATIENCE = 7
 EARLY_STOPPING_PATIENCE = 15
 VAL_FRACTION = 0.1
+VAL_SPLITS = ("random", "stratified")
 # Measured, not assumed: see the module docstring.
 JIT_COMPILE = False
 
@@ -71,8 +72,15 @@ class Recipe:
         batch_size: windows per batch.
         learning_rate: initial AdamW learning rate.
         weight_decay: AdamW decoupled weight decay.
-        val_fraction: share of a fold's training windows kept, at random,
-            for the learning-rate schedule and early stopping.
+        val_fraction: share of a fold's training windows kept for the
+            learning-rate schedule and early stopping.
+        val_split: how they are drawn: ``"random"`` (the official code:
+            windows at random) or ``"stratified"`` (class by class, for a
+            few labelled windows per class;
+            `keras_har.datasets.splits.train_val_split` with ``y``). When
+            every class has a single window, nothing can be held out, and a
+            stratified fold validates on its training windows instead
+            (`keras_har.evaluation.run_fold` records it).
         jit_compile: compile the train step with XLA.
 
     Example:
@@ -89,6 +97,7 @@ class Recipe:
     learning_rate: float = LEARNING_RATE
     weight_decay: float = WEIGHT_DECAY
     val_fraction: float = VAL_FRACTION
+    val_split: str = "random"
     jit_compile: bool = JIT_COMPILE
 
     def __post_init__(self):
@@ -102,6 +111,8 @@ class Recipe:
             raise ValueError(f"`weight_decay` must be a number >= 0. Received: weight_decay={self.weight_decay!r}")
         if isinstance(self.val_fraction, bool) or not 0 < float(self.val_fraction) < 1:
             raise ValueError(f"`val_fraction` must be in (0, 1). Received: val_fraction={self.val_fraction!r}")
+        if self.val_split not in VAL_SPLITS:
+            raise ValueError(f"`val_split` must be one of {list(VAL_SPLITS)}. Received: val_split={self.val_split!r}")
         # Plain Python numbers, so that the recipe compares, pickles and writes to JSON as given.
         for name, kind in (("epochs", int), ("batch_size", int), ("learning_rate", float),
                            ("weight_decay", float), ("val_fraction", float), ("jit_compile", bool)):

@@ -118,6 +118,7 @@ def test_default_protocol_is_paper_loso_or_kfold_and_says_why(tmp_path):
     assert default_protocol(many) == ("paper", "the official folds of hapt")
 
 
+@pytest.mark.slow
 def test_evaluate_and_train_accept_a_csv_folder(tmp_path, capsys):
     folder = write_folder(tmp_path / "phone")
     for index in range(4):  # more windows, so that a fold can train on something
@@ -177,6 +178,7 @@ def write_split_folder(root, rows_per_label=20, **metadata):
     return folder
 
 
+@pytest.mark.slow
 def test_export_trains_and_exports_int8_for_a_csv_folder_with_the_test_subjects_named(tmp_path, capsys):
     from keras_har import export
     from keras_har.commands.export import main as export_main
@@ -271,6 +273,7 @@ def test_firmware_check_of_your_own_data_has_no_recording_to_stream(tmp_path):
     assert first_recording(str(write_folder(tmp_path / "phone")), [1]) is None
 
 
+@pytest.mark.slow
 def test_pretrain_and_finetune_accept_csv_folders(tmp_path):
     from keras_har import ssl
 
@@ -282,18 +285,17 @@ def test_pretrain_and_finetune_accept_csv_folders(tmp_path):
                  "--epochs", "1", "--fraction", "0.5", "--batch-size", "8"]) == 0
     metadata = ssl.load_metadata(run)
     assert (metadata["sampling_rate_hz"], metadata["window_length"], metadata["channel_names"]) == (10.0, 32, CHANNELS)
-    results = tmp_path / "results.csv"
     assert main(["finetune", "--encoder", str(run), "--dataset", str(folder), "--mode", "frozen",
                  "--windows-per-class", "1", "--n-splits", "3", "--folds", "1", "--epochs", "1",
-                 "--output", str(results)]) == 0
-    table = __import__("pandas").read_csv(results)
+                 "--output", str(tmp_path / "study")]) == 0
+    table = __import__("pandas").read_csv(tmp_path / "study" / "results.csv")
     held_out = keras_har.datasets.splits.subject_kfold(data.subjects, 3, 0)[0][1]
     assert table[["train_windows", "test_windows"]].values.tolist() == [[3, len(held_out)]]
 
     # Recordings without subjects, in train/ and test/: fine-tuning is scored on the test/ windows.
     split = write_split_folder(tmp_path / "no_subjects", rows_per_label=40, window_sec=3.2, step_sec=1.6)
     assert main(["finetune", "--encoder", str(run), "--dataset", str(split), "--mode", "frozen",
-                 "--windows-per-class", "1", "--epochs", "1", "--output", str(results)]) == 0
-    table = __import__("pandas").read_csv(results)
+                 "--windows-per-class", "1", "--epochs", "1", "--output", str(tmp_path / "split_study")]) == 0
+    table = __import__("pandas").read_csv(tmp_path / "split_study" / "results.csv")
     test_mask = keras_har.datasets.load_dataset(str(split)).test_mask
     assert table[["fold", "train_windows", "test_windows"]].values.tolist() == [[0, 3, int(test_mask.sum())]]

@@ -99,6 +99,26 @@ def test_train_val_split_by_subject_and_stratified():
         splits.train_val_split(indices, val_fraction=1.5)
 
 
+def test_stratified_split_works_with_a_few_windows_per_class():
+    # Two labelled windows of each of 12 classes: one of each validates, one trains.
+    y = np.repeat(np.arange(12), 2)
+    indices = np.arange(100, 124)
+    labels = np.zeros(124, dtype=int)
+    labels[indices] = y
+    train, val = splits.train_val_split(indices, y=labels, val_fraction=0.1, seed=3)
+    assert np.bincount(labels[val]).tolist()[-12:] == [1] * 12
+    assert np.bincount(labels[train]).tolist()[-12:] == [1] * 12
+    assert sorted(np.concatenate([train, val]).tolist()) == indices.tolist()
+    # A class with one window keeps it for training; a class of five gives one (round(0.1 * 5) is 0, at least 1).
+    few = np.array([0, 1, 1, 1, 1, 1])
+    train, val = splits.train_val_split(np.arange(6), y=few, val_fraction=0.1, seed=0)
+    assert few[val].tolist() == [1] and 0 in train and len(train) == 5
+    drawn = {tuple(splits.train_val_split(np.arange(6), y=few, val_fraction=0.1, seed=seed)[1]) for seed in range(6)}
+    assert len(drawn) > 1  # the seed picks which window validates
+    with pytest.raises(ValueError, match="Every class has a single window.*Received: 3 windows of 3 classes"):
+        splits.train_val_split(np.arange(3), y=np.arange(3), val_fraction=0.5)
+
+
 def test_k_per_class_is_seeded_nested_and_keeps_small_classes_whole():
     y = np.array([0] * 30 + [1] * 3 + [2] * 12)
     five = splits.k_per_class(y, 5, seed=1)

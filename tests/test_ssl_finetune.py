@@ -1,6 +1,7 @@
 """Fine-tuning modes, the label-scarce protocol and the pretrain/finetune commands."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import keras_har
@@ -8,8 +9,11 @@ from keras_har import ssl
 from keras_har.backend import keras
 from keras_har.cli import main
 from keras_har.datasets import HARDataset
+from keras_har.training import Recipe
 
 SHAPE = (32, 3)
+# One epoch of the study's recipe, to keep the tests short.
+ONE_EPOCH = Recipe(**{**ssl.FINETUNE_RECIPE.to_dict(), "epochs": 1})
 
 
 def _pretrained():
@@ -94,7 +98,7 @@ def test_pretext_loss_can_keep_running_during_finetuning(tmp_path):
 def test_label_scarce_study_rows_and_counts():
     data = _toy_dataset()
     table = ssl.label_scarce_study(_pretrained(), data, windows_per_class=[1, 2], modes=["frozen", "finetune"],
-                                   n_splits=3, folds=1, seeds=[0], epochs=1, progress=False)
+                                   n_splits=3, folds=1, seeds=[0], recipe=ONE_EPOCH, progress=False)
     assert len(table) == 4
     assert table["train_windows"].tolist() == [3, 3, 6, 6]  # k windows of each of 3 classes
     assert set(table["test_windows"]) == {12}  # 2 of 6 subjects, 6 windows each
@@ -123,13 +127,15 @@ def test_pretrain_and_finetune_commands(tmp_path, capsys):
     assert {p.name for p in run.iterdir()} == {"encoder.keras", "pretext.keras", "pretrain.json", "standardizer.json"}
     assert ssl.load_metadata(run)["window_length"] == 32
     assert ssl.load_encoder(run).output_shape == (None, 256)
-    results = tmp_path / "results.csv"
+    study = tmp_path / "study"
     assert main(["finetune", "--encoder", str(run), "--dataset", str(npz), "--mode", "frozen",
-                 "--windows-per-class", "1", "--n-splits", "3", "--folds", "1", "--epochs", "1",
-                 "--output", str(results)]) == 0
-    table = __import__("pandas").read_csv(results)
-    assert table[["mode", "windows_per_class", "train_windows"]].values.tolist() == [["frozen", 1, 3]]
-    assert results.with_suffix(".png").stat().st_size > 0
+                 "--windows-per-class", "1", "--n-splits", "3", "--fold-indices", "2", "--epochs", "1",
+                 "--output", str(study)]) == 0
+    table = pd.read_csv(study / "results.csv")
+    assert table[["mode", "windows_per_class", "fold", "train_windows"]].values.tolist() == [["frozen", 1, 2, 3]]
+    assert pd.read_csv(study / "summary.csv")["fits"].tolist() == [1]
+    assert (study / "study.png").stat().st_size > 0
+    assert (study / "frozen" / "k001" / "seed0" / "folds" / "fold_02.json").is_file()
     assert main(["finetune", "--encoder", str(tmp_path), "--dataset", str(npz)]) == 2
     assert "pretrain.json" in capsys.readouterr().err
 
@@ -138,7 +144,7 @@ def test_label_scarce_study_with_the_pretext_loss_running():
     pretext = _pretrained()
     before = [w.copy() for w in pretext.get_weights()]
     table = ssl.label_scarce_study(pretext, _toy_dataset(), windows_per_class=[2], modes=["finetune"], n_splits=3,
-                                   folds=1, epochs=1, pretext_weight=1.0, progress=False)
+                                   folds=1, recipe=ONE_EPOCH, pretext_weight=1.0, progress=False)
     assert table[["mode", "train_windows"]].values.tolist() == [["finetune", 6]]
     # The study trains a copy: the pretrained pretext model is unchanged.
     assert all(np.array_equal(a, b) for a, b in zip(before, pretext.get_weights()))
@@ -149,8 +155,8 @@ def test_windows_per_class_above_every_class_is_refused_before_training(capsys, 
     data = _toy_dataset()  # 3 folds: 4 training subjects, 8 windows per class
     with pytest.raises(ValueError, match=r"`windows_per_class` \[100000\] is more than any class has in the "
                                          r"training subjects of fold 0 \(seed 0; the largest class has 8 windows\)"):
-        ssl.label_scarce_study(_pretrained(), data, windows_per_class=[1, 100000], n_splits=3, epochs=1,
-                               progress=False)
+        ssl.label_scarce_study(_pretrained(), data, windows_per_class=[1, 100000], n_splits=3,
+                               recipe=ONE_EPOCH, progress=False)
 
 
 def test_the_k_a_small_class_really_got_is_reported():
@@ -158,6 +164,45 @@ def test_the_k_a_small_class_really_got_is_reported():
     # Keep one window of class 2 per subject: 4 in the training subjects of a fold, against 8 for the others.
     keep = (data.y != 2) | (np.arange(len(data.y)) % 6 == 2)
     table = ssl.label_scarce_study(_pretrained(), data.subset(keep), windows_per_class=[6], modes=["frozen"],
-                                   n_splits=3, folds=1, epochs=1, progress=False)
+                                   n_splits=3, folds=1, recipe=ONE_EPOCH, progress=False)
     assert table[["windows_per_class", "fewest_windows_per_class", "train_windows"]].values.tolist() == [[6, 4, 16]]
     assert ssl.summarize(table)["fewest_windows_per_class"].tolist() == [4]
+
+
+def test_study_validates_on_held_out_labelled_windows_and_resumes_from_its_folder(tmp_path, monkeypatch):
+    data = _toy_dataset()  # 3 classes; 3 folds of 2 subjects
+    study = dict(windows_per_class=[1, 2], modes=["frozen"], n_splits=3, fold_indices=[1], recipe=ONE_EPOCH,
+                 progress=False, output_dir=tmp_path / "study")
+    table = ssl.label_scarce_study(_pretrained(), data, **study)
+    assert table["fold"].tolist() == [1, 1]
+    # k=1: nothing to hold out, the fit validates on its 3 training windows; k=2: one window of each class validates.
+    assert table[["windows_per_class", "train_windows", "val_windows", "validation"]].values.tolist() == [
+        [1, 3, 0, "training windows"], [2, 6, 3, "held out"]]
+    assert (tmp_path / "study" / "frozen" / "k002" / "seed0" / "folds" / "fold_01.json").is_file()
+    assert not (tmp_path / "study" / "frozen" / "k002" / "seed0" / "checkpoints").exists()
+
+    # A second call finds every fit finished and trains nothing.
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished fit was trained again")
+
+    monkeypatch.setattr(ssl.protocol, "run_fold", no_training)
+    again = ssl.label_scarce_study(_pretrained(), data, **study)
+    pd.testing.assert_frame_equal(again, table)
+    # Another encoder, or another recipe, in the same folder is refused.
+    other = _pretrained()
+    other.set_weights([w + 1 for w in other.get_weights()])
+    with pytest.raises(ValueError, match=r"label-scarce study with other settings.*Differs in: \['pretrained'\]"):
+        ssl.label_scarce_study(other, data, **study)
+    with pytest.raises(ValueError, match=r"Differs in: \['recipe'\]"):
+        ssl.label_scarce_study(_pretrained(), data, **{**study, "recipe": Recipe(epochs=2)})
+    with pytest.raises(ValueError, match=r"fold numbers in \[0, 3\). Received: fold_indices=\[3\]"):
+        ssl.label_scarce_study(_pretrained(), data, **{**study, "fold_indices": [3]})
+
+
+def test_with_the_pretext_loss_running_validation_scores_the_classifier_alone():
+    data = _toy_dataset()
+    model = ssl.PretextRegularizedClassifier(_pretrained(), num_classes=3, pretext_weight=5.0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    logits = model.predict(data.X, verbose=0)
+    expected = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(data.y, logits)
+    assert model.evaluate(data.X, data.y, batch_size=len(data.y), verbose=0) == pytest.approx(float(expected), rel=1e-5)

@@ -127,7 +127,7 @@ def test_recipe_defaults_are_the_official_recipe_and_bad_values_are_named():
 
     recipe = training.Recipe()
     assert recipe.to_dict() == {"epochs": 150, "batch_size": 256, "learning_rate": 1e-3, "weight_decay": 1e-2,
-                                "val_fraction": 0.1, "jit_compile": False}
+                                "val_fraction": 0.1, "val_split": "random", "jit_compile": False}
     assert recipe.fit_kwargs() == {"epochs": 150, "batch_size": 256, "learning_rate": 1e-3, "weight_decay": 1e-2,
                                    "jit_compile": False}
     # NumPy numbers become plain ones: the recipe compares, pickles (worker processes) and writes to JSON as given.
@@ -140,6 +140,7 @@ def test_recipe_defaults_are_the_official_recipe_and_bad_values_are_named():
         ({"learning_rate": 0.0}, r"`learning_rate` must be a positive number\. Received: learning_rate=0\.0"),
         ({"weight_decay": -1e-2}, r"`weight_decay` must be a number >= 0\. Received: weight_decay=-0\.01"),
         ({"val_fraction": 1.0}, r"`val_fraction` must be in \(0, 1\)\. Received: val_fraction=1\.0"),
+        ({"val_split": "subjects"}, r"`val_split` must be one of \['random', 'stratified'\]\. Received: val_split='subjects'"),
     ]:
         with pytest.raises(ValueError, match=message):
             training.Recipe(**kwargs)

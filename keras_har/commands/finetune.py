@@ -1,5 +1,7 @@
 """``keras-har finetune``: the label-scarce protocol on a pretrained encoder."""
 
+from keras_har.commands.evaluate import parse_fold_indices, positive_int
+
 
 def add_parser(subparsers, name):
     parser = subparsers.add_parser(
@@ -22,14 +24,22 @@ def add_parser(subparsers, name):
     parser.add_argument("--data-home", default=None, help="folder with the datasets (default: $KERAS_HAR_DATA)")
     parser.add_argument("--n-splits", type=int, default=5,
                         help="folds of the split by subject (unused for data with a predefined train/test split)")
-    parser.add_argument("--folds", type=int, default=None, help="run only the first FOLDS folds")
+    parser.add_argument("--folds", type=positive_int("--folds"), default=None,
+                        help="run only the first FOLDS folds")
+    parser.add_argument("--fold-indices", type=parse_fold_indices, default=None, metavar="LIST",
+                        help="run only these folds, 0-based, e.g. '3-5' or '0,4' (several processes can share "
+                             "one --output, each with its own folds)")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds")
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--epochs", type=positive_int("--epochs"), default=None,
+                        help="most epochs per fit; early stopping watches a fifth of the labelled windows "
+                             "(default: keras_har.ssl.FINETUNE_RECIPE)")
+    parser.add_argument("--batch-size", type=positive_int("--batch-size"), default=None)
+    parser.add_argument("--learning-rate", type=float, default=None)
     parser.add_argument("--pretext-weight", type=float, default=0.0,
                         help="keep the pretext loss running with this weight (mode finetune only)")
-    parser.add_argument("--output", default=None, help="csv of every fit (a .png plot is written beside it)")
+    parser.add_argument("--output", default=None,
+                        help="folder: every fit's files (a rerun skips the finished ones), results.csv (one row "
+                             "per fit), summary.csv and study.png")
     parser.set_defaults(func=run)
 
 
@@ -47,6 +57,7 @@ def run(args):
     import pathlib
 
     from keras_har import ssl
+    from keras_har.training import Recipe
 
     metadata = ssl.load_metadata(args.encoder)
     modes = args.mode or ["frozen", "finetune"]
@@ -56,6 +67,9 @@ def run(args):
     if channels and not all(c in dataset.channel_names for c in channels):
         channels = None
     dataset = ssl.resample_dataset(dataset, metadata["sampling_rate_hz"], metadata["window_length"], channels=channels)
+    recipe = ssl.FINETUNE_RECIPE.to_dict()
+    recipe.update({key: value for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size),
+                                                  ("learning_rate", args.learning_rate)) if value is not None})
     results = ssl.label_scarce_study(
         pretrained,
         dataset,
@@ -63,17 +77,18 @@ def run(args):
         modes=modes,
         n_splits=args.n_splits,
         folds=args.folds,
+        fold_indices=args.fold_indices,
         seeds=_ints(args.seeds, "--seeds"),
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
+        recipe=Recipe(**recipe),
         pretext_weight=args.pretext_weight,
+        output_dir=args.output,
     )
     summary = ssl.summarize(results)
     print(summary.to_string(index=False))
     if args.output:
         output = pathlib.Path(args.output)
-        ssl.save_csv(results, output)
-        ssl.plot_study(results, output.with_suffix(".png"), title=f"{metadata['pretext']} -> {dataset.name}")
-        print(f"saved {output} and {output.with_suffix('.png')}")
+        ssl.save_csv(results, output / "results.csv")
+        ssl.save_csv(summary, output / "summary.csv")
+        ssl.plot_study(results, output / "study.png", title=f"{metadata['pretext']} -> {dataset.name}")
+        print(f"saved results.csv, summary.csv and study.png in {output}")
     return 0

@@ -15,7 +15,6 @@ from sklearn.model_selection import (
     GroupShuffleSplit,
     LeaveOneGroupOut,
     PredefinedSplit,
-    StratifiedShuffleSplit,
 )
 
 from keras_har.datasets.standardizer import Standardizer
@@ -180,7 +179,12 @@ def train_val_split(indices, y=None, subjects=None, val_fraction=0.1, seed=0):
     then come from the same subjects as training windows (and may overlap
     them in time, the windows overlapping by half). Given `subjects`, whole
     subjects are held out instead (`GroupShuffleSplit`); given `y`, the split
-    keeps class proportions (`StratifiedShuffleSplit`).
+    keeps class proportions, class by class, so that it also works with a
+    few labelled windows per class: each class with ``n >= 2`` windows gives
+    ``round(val_fraction * n)`` of them to validation, at least one and at
+    most ``n - 1``; a class with a single window keeps it for training.
+    (scikit-learn's ``StratifiedShuffleSplit`` refuses classes of one
+    window and validation sets smaller than the number of classes.)
 
     Args:
         indices: indices of the training windows.
@@ -220,13 +224,29 @@ def train_val_split(indices, y=None, subjects=None, val_fraction=0.1, seed=0):
         splitter = GroupShuffleSplit(n_splits=1, test_size=val_fraction, random_state=seed)
         train, val = next(splitter.split(indices, groups=groups))
     elif y is not None:
-        splitter = StratifiedShuffleSplit(n_splits=1, test_size=val_fraction, random_state=seed)
-        train, val = next(splitter.split(indices, np.asarray(y)[indices]))
+        train, val = _per_class_split(np.asarray(y)[indices], val_fraction, seed)
     else:
         order = np.random.default_rng(seed).permutation(len(indices))
         cut = int((1 - val_fraction) * len(indices))
         train, val = order[:cut], order[cut:]
     return indices[train], indices[val]
+
+
+def _per_class_split(labels, val_fraction, seed):
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        count = 0 if len(members) < 2 else min(max(int(round(val_fraction * len(members))), 1), len(members) - 1)
+        val.append(members[:count])
+        train.append(members[count:])
+    val = np.sort(np.concatenate(val))
+    if len(val) == 0:
+        raise ValueError(
+            "Every class has a single window, so none can be kept for validation without leaving its class "
+            f"untrained. Received: {len(labels)} windows of {len(np.unique(labels))} classes"
+        )
+    return np.sort(np.concatenate(train)), val
 
 
 def k_per_class(y, k, seed=0):

@@ -32,7 +32,14 @@ from keras_har.ssl.pretraining import (
     pretrain,
     save_pretrained,
 )
-from keras_har.ssl.protocol import copy_pretext, label_scarce_study, plot_study, save_csv, summarize
+from keras_har.ssl.protocol import (
+    FINETUNE_RECIPE,
+    copy_pretext,
+    label_scarce_study,
+    plot_study,
+    save_csv,
+    summarize,
+)
 from keras_har.ssl.reconstruction import Reconstruction
 from keras_har.ssl.sampling import (
     VarianceSampler,
@@ -45,7 +52,7 @@ from keras_har.ssl.sampling import (
 from keras_har.ssl.sim_clr import SimCLR
 
 __all__ = [
-    "AUGMENTATIONS", "Augmenter", "CNNGRUEncoder", "CPC", "HEAD_UNITS", "MODES", "MultiTask", "PRETEXTS",
+    "AUGMENTATIONS", "Augmenter", "CNNGRUEncoder", "CPC", "FINETUNE_RECIPE", "HEAD_UNITS", "MODES", "MultiTask", "PRETEXTS",
     "ENCODER_FILE",
     "PretextModel", "PretextRegularizedClassifier", "Reconstruction", "SimCLR", "VarianceSampler",
     "WINDOWS_PER_CLASS", "augmentations", "build_classifier", "classifier_on", "copy_pretext",

@@ -136,6 +136,14 @@ class PretextRegularizedClassifier(keras.Model):
         self.pretext_tracker.update_state(pretext_loss)
         return {"loss": self.loss_tracker.result(), "pretext_loss": self.pretext_tracker.result()}
 
+    def test_step(self, data):
+        # Validation scores the classifier alone: the loss early stopping
+        # watches is the cross-entropy, not the pretext's.
+        windows, labels = data[:2]
+        loss = self.cross_entropy(labels, self.classifier(windows, training=False))
+        self.loss_tracker.update_state(loss)
+        return {"loss": self.loss_tracker.result()}
+
     def get_config(self):
         return {
             "pretext": keras.saving.serialize_keras_object(self.pretext),

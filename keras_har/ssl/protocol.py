@@ -1,16 +1,17 @@
 """The label-scarce protocol of "Don't freeze": k windows per class, CV by subject, macro-F1."""
 
+import hashlib
+import os
+import tempfile
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from keras_har import atomic
-from keras_har.backend import keras, tf
+from keras_har import atomic, run_settings
 from keras_har.datasets import Standardizer
 from keras_har.datasets.splits import k_per_class, subject_kfold
-from keras_har.evaluation import make_folds
-from keras_har.metrics import model_macro_f1
+from keras_har.evaluation import finished_fold, make_folds, run_fold
 from keras_har.ssl.finetune import (
     MODES,
     WINDOWS_PER_CLASS,
@@ -19,13 +20,27 @@ from keras_har.ssl.finetune import (
     build_classifier,
 )
 from keras_har.ssl.pretext_model import PretextModel
+from keras_har.training import Recipe
 
 # windows_per_class is the k asked for; fewest_windows_per_class is the k the
 # smallest class really got (a class with fewer than k windows gives all it has).
+# train_windows are the labelled windows drawn; val_windows those of them held
+# out for early stopping (0 when validation ran on the training windows).
 RESULT_COLUMNS = [
-    "mode", "windows_per_class", "fewest_windows_per_class", "seed", "fold", "train_windows", "test_windows",
-    "macro_f1",
+    "mode", "windows_per_class", "fewest_windows_per_class", "seed", "fold", "train_windows", "val_windows",
+    "test_windows", "validation", "epochs_run", "best_epoch", "macro_f1",
 ]
+
+# Fine-tuning with early stopping on labelled windows only: Adam (AdamW
+# without decay) at 1e-3, batches of 64, at most 100 epochs; a fifth of each
+# class's labelled windows (at least one when it has two) validate for the
+# learning-rate schedule and early stopping (`keras_har.training.fit`:
+# patience 7 and 15). With one window per class nothing can be held out, and
+# the fit validates on its training windows (it then runs the 100 epochs,
+# keeping the epoch with the lowest training loss).
+FINETUNE_RECIPE = Recipe(epochs=100, batch_size=64, learning_rate=1e-3, weight_decay=0.0, val_fraction=0.2,
+                         val_split="stratified")
+SETTINGS_FILE = "study.json"
 
 
 def copy_pretext(pretext):
@@ -35,35 +50,29 @@ def copy_pretext(pretext):
     return copy
 
 
-class _Run:
-    """One compiled classifier per (mode, seed), reset to its initial weights for each fit.
+def weights_fingerprint(model):
+    """A short hash of a model's weights: a resumed study refuses another encoder."""
+    digest = hashlib.sha256()
+    for weights in model.get_weights():
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    return digest.hexdigest()[:16]
 
-    Building and tracing a fresh model per fit costs seconds on a CPU; the
-    protocol makes hundreds of fits, so each mode traces once per seed.
-    """
 
-    def __init__(self, pretrained, num_classes, mode, *, pretext_weight, learning_rate, seed):
-        keras.utils.set_random_seed(seed)
-        if pretext_weight > 0:
-            self.model = PretextRegularizedClassifier(copy_pretext(pretrained), num_classes, pretext_weight)
-            self.model.compile(optimizer=keras.optimizers.Adam(learning_rate))
-            self.classifier = self.model.classifier
-        else:
-            features = pretrained.feature_model() if isinstance(pretrained, PretextModel) else pretrained
-            self.model = self.classifier = build_classifier(features, num_classes, mode)
-            self.model.compile(
-                optimizer=keras.optimizers.Adam(learning_rate),
-                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            )
-        self.initial_weights = self.model.get_weights()
+def _builder(pretrained, mode, pretext_weight):
+    if pretext_weight > 0:
+        def build(input_shape, num_classes):
+            return PretextRegularizedClassifier(copy_pretext(pretrained), num_classes, pretext_weight)
+    else:
+        features = pretrained.feature_model() if isinstance(pretrained, PretextModel) else pretrained
 
-    def fit(self, windows, labels, *, epochs, batch_size):
-        self.model.set_weights(self.initial_weights)
-        for variable in self.model.optimizer.variables():
-            variable.assign(tf.zeros_like(variable))
-        batch_size = min(batch_size, len(windows))
-        self.model.fit(windows, labels, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
-        return self.classifier
+        def build(input_shape, num_classes):
+            return build_classifier(features, num_classes, mode)
+    return build
+
+
+def cell_dir(output_dir, mode, windows_per_class, seed):
+    """The folder of one (mode, k, seed) cell of a study: a `keras_har.evaluation.run_fold` folder, one fold file per fold."""
+    return os.path.join(output_dir, mode, f"k{int(windows_per_class):03d}", f"seed{int(seed)}")
 
 
 def label_scarce_study(
@@ -74,11 +83,11 @@ def label_scarce_study(
     modes=MODES,
     n_splits=5,
     folds=None,
+    fold_indices=None,
     seeds=(0,),
-    epochs=30,
-    batch_size=64,
-    learning_rate=1e-3,
+    recipe=None,
     pretext_weight=0.0,
+    output_dir=None,
     progress=True,
 ):
     """Macro-F1 of frozen, finetuned and from-scratch encoders with k labels per class.
@@ -89,12 +98,20 @@ def label_scarce_study(
     statistics (`keras_har.datasets.Standardizer`, fitted on all their
     windows, labels unused), ``k`` labelled windows per class are drawn from
     the training subjects (`keras_har.datasets.splits.k_per_class`), a
-    classifier is trained for ``epochs`` epochs, and macro-F1 is measured on
-    all windows of the held-out subjects. Data that comes with its own
-    train/test split (`keras_har.datasets.HARDataset.test_mask`, a CSV
-    folder with ``train/`` and ``test/``) is split that way instead, one
-    fold for every seed, as `keras_har.evaluation.make_folds` does for
-    protocol ``"split"``.
+    classifier is trained on them, and macro-F1 is measured on all windows of
+    the held-out subjects. Data that comes with its own train/test split
+    (`keras_har.datasets.HARDataset.test_mask`, a CSV folder with
+    ``train/`` and ``test/``) is split that way instead, one fold for every
+    seed, as `keras_har.evaluation.make_folds` does for protocol ``"split"``.
+
+    Every fit is one `keras_har.evaluation.run_fold` with ``recipe`` (default
+    `FINETUNE_RECIPE`: early stopping on a stratified fifth of the labelled
+    windows; with one window per class, on the training windows). Its files
+    go to ``output_dir/MODE/kK/seedS/folds/fold_XX.json``, so a study that
+    is stopped resumes where it was, and processes given other
+    ``fold_indices`` can share the folder. ``study.json`` holds the
+    settings, and a resumed study with other settings or another encoder is
+    refused.
 
     Args:
         pretrained: a `keras_har.ssl.PretextModel` or a feature model (window
@@ -103,27 +120,30 @@ def label_scarce_study(
         windows_per_class: the k values.
         modes: any of ``"frozen"``, ``"finetune"``, ``"scratch"``.
         n_splits: folds of the subject split (unused with a predefined split).
-        folds: how many of the folds to run (all when None), to fit a budget.
+        folds: run the first ``folds`` folds (all when None), to fit a budget.
+        fold_indices: run only these folds (numbers below ``n_splits``).
         seeds: one split and one set of initial weights per seed.
-        epochs: training epochs per fit (no early stopping: with one window
-            per class there is nothing to validate on).
-        batch_size: windows per batch.
-        learning_rate: Adam learning rate.
+        recipe: a `keras_har.training.Recipe` (default `FINETUNE_RECIPE`).
         pretext_weight: above 0, the pretext loss keeps running during
             fine-tuning with this weight (needs a PretextModel and only the
             ``"finetune"`` mode).
+        output_dir: folder of the fits' files; a temporary folder, removed
+            at the end, when None.
         progress: show a tqdm bar over the fits.
 
     Returns:
-        A `pandas.DataFrame` with one row per fit: ``mode``,
-        ``windows_per_class`` (k asked), ``fewest_windows_per_class`` (the
-        windows the smallest class really got: a class with fewer than k
-        gives all it has), ``seed``, ``fold``, ``train_windows``,
-        ``test_windows``, ``macro_f1``.
+        A `pandas.DataFrame` with one row per fit (`RESULT_COLUMNS`):
+        ``mode``, ``windows_per_class`` (k asked),
+        ``fewest_windows_per_class`` (the windows the smallest class really
+        got: a class with fewer than k gives all it has), ``seed``,
+        ``fold``, ``train_windows`` (labelled windows), ``val_windows``
+        (those of them held out), ``test_windows``, ``validation``,
+        ``epochs_run``, ``best_epoch``, ``macro_f1``.
 
     Raises:
         ValueError: a k above the window count of every class in some
-            fold's training subjects (it would train on all of them).
+            fold's training subjects (it would train on all of them), or a
+            folder holding a study with other settings.
 
     Example:
     >>> import keras_har
@@ -134,6 +154,9 @@ def label_scarce_study(
     modes = list(modes)
     for mode in modes:
         _check_mode(mode)
+    recipe = FINETUNE_RECIPE if recipe is None else recipe
+    if not isinstance(recipe, Recipe):
+        raise ValueError(f"`recipe` must be a keras_har.training.Recipe. Received: recipe={recipe!r}")
     windows_per_class = [int(k) for k in windows_per_class]
     if not windows_per_class or min(windows_per_class) < 1:
         raise ValueError(
@@ -160,17 +183,26 @@ def label_scarce_study(
             f"{tuple(dataset.X.shape[1:])}. Resample and crop the data first (keras_har.ssl.pool_windows). "
             f"Received: dataset={dataset.name!r}"
         )
-    seeds = list(seeds)
+    seeds = [int(seed) for seed in seeds]
     if dataset.test_mask is not None:
         predefined, _ = make_folds(dataset, "split")
         fold_lists = {seed: predefined for seed in seeds}
     else:
-        fold_lists = {seed: subject_kfold(dataset.subjects, n_splits, seed)[: folds or n_splits] for seed in seeds}
+        fold_lists = {seed: subject_kfold(dataset.subjects, n_splits, seed) for seed in seeds}
+    total_folds = len(next(iter(fold_lists.values())))
+    selected = list(range(min(folds or total_folds, total_folds)))
+    if fold_indices is not None:
+        bad = [i for i in fold_indices if not 0 <= int(i) < total_folds]
+        if bad or not list(fold_indices):
+            raise ValueError(
+                f"`fold_indices` must be fold numbers in [0, {total_folds}). Received: fold_indices={fold_indices!r}"
+            )
+        selected = sorted({int(i) for i in fold_indices})
     # Checked for every fold before any training: a k above every class's
     # count would train on all windows while reporting k.
     for seed, fold_list in fold_lists.items():
-        for fold, (train, _) in enumerate(fold_list):
-            largest = int(np.bincount(dataset.y[train]).max())
+        for fold in selected:
+            largest = int(np.bincount(dataset.y[fold_list[fold][0]]).max())
             too_many = [k for k in windows_per_class if k > largest]
             if too_many:
                 raise ValueError(
@@ -179,37 +211,59 @@ def label_scarce_study(
                     f"training window, not k per class. Use k <= {largest}. "
                     f"Received: windows_per_class={windows_per_class}"
                 )
-    total = sum(len(f) for f in fold_lists.values()) * len(windows_per_class) * len(modes)
+    if output_dir is None:
+        with tempfile.TemporaryDirectory(prefix="keras_har_study_") as temporary:
+            return _run_study(pretrained, dataset, fold_lists, selected, windows_per_class, modes, recipe,
+                              pretext_weight, temporary, progress)
+    output_dir = atomic.writable_dir(output_dir, "output_dir")
+    settings = {
+        "dataset": dataset.name,
+        "windows": int(len(dataset.y)),
+        "window_shape": [int(d) for d in dataset.X.shape[1:]],
+        "num_classes": int(dataset.num_classes),
+        "split": "predefined" if dataset.test_mask is not None else f"subject_kfold({n_splits})",
+        "recipe": recipe.to_dict(),
+        "pretext_weight": float(pretext_weight),
+        "pretrained": weights_fingerprint(pretrained),
+    }
+    # Modes, k values, seeds and folds are left out of the check: each cell
+    # is the same whichever others are asked for, so a study can grow.
+    run_settings.check_or_write(os.path.join(output_dir, SETTINGS_FILE), settings,
+                                holds="a label-scarce study with other settings",
+                                remedy="use a new folder or the same settings and encoder")
+    return _run_study(pretrained, dataset, fold_lists, selected, windows_per_class, modes, recipe,
+                      pretext_weight, output_dir, progress)
+
+
+def _run_study(pretrained, dataset, fold_lists, selected, windows_per_class, modes, recipe, pretext_weight,
+               output_dir, progress):
+    builders = {mode: _builder(pretrained, mode, pretext_weight) for mode in modes}
+    total = len(fold_lists) * len(selected) * len(windows_per_class) * len(modes)
     rows = []
     with tqdm(total=total, desc="fine-tuning", disable=not progress) as bar:
-        for seed in seeds:
-            runs = {
-                mode: _Run(
-                    pretrained,
-                    dataset.num_classes,
-                    mode,
-                    pretext_weight=pretext_weight,
-                    learning_rate=learning_rate,
-                    seed=seed,
-                )
-                for mode in modes
-            }
-            for fold, (train, test) in enumerate(fold_lists[seed]):
-                scaler = Standardizer().fit(dataset.X[train])
-                test_windows = scaler.transform(dataset.X[test])
+        for seed, fold_list in fold_lists.items():
+            for fold in selected:
+                train, test = fold_list[fold]
+                standardizer = None
                 for k in windows_per_class:
                     chosen = train[k_per_class(dataset.y[train], k, seed=seed + fold)]
                     fewest = int(np.bincount(dataset.y[chosen])[np.unique(dataset.y[chosen])].min())
-                    train_windows = scaler.transform(dataset.X[chosen])
                     for mode in modes:
-                        classifier = runs[mode].fit(
-                            train_windows, dataset.y[chosen], epochs=epochs, batch_size=batch_size
-                        )
-                        score = model_macro_f1(classifier, test_windows, dataset.y[test])
-                        rows.append(
-                            dict(zip(RESULT_COLUMNS, (mode, k, fewest, seed, fold, len(chosen), len(test), score)))
-                        )
-                        bar.set_postfix(mode=mode, k=k, f1=f"{score:.3f}")
+                        directory = cell_dir(output_dir, mode, k, seed)
+                        result = finished_fold(directory, fold)
+                        if result is None:
+                            if standardizer is None:
+                                standardizer = Standardizer().fit(dataset.X[train])
+                            result = run_fold(builders[mode], dataset, (chosen, test), fold, directory,
+                                              recipe=recipe, seed=seed, baselines=False,
+                                              standardizer=standardizer, checkpoint=False)
+                        held_out = result.get("validation") == "held out"
+                        rows.append(dict(zip(RESULT_COLUMNS, (
+                            mode, k, fewest, seed, fold, len(chosen), result["n_val"] if held_out else 0,
+                            result["n_test"], result["validation"], result["epochs_run"], result["best_epoch"],
+                            result["macro_f1"],
+                        ))))
+                        bar.set_postfix(mode=mode, k=k, f1=f"{result['macro_f1']:.3f}")
                         bar.update()
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
