@@ -3,7 +3,8 @@
 `cross_validate` trains one model per fold with `keras_har.training.fit`
 (the reference recipe) and reports per-fold and mean +- std macro-F1 and
 accuracy, the summed confusion matrix, params, MACs, epochs run and seconds
-per epoch. Everything lands in ``output_dir``:
+per epoch. Everything lands in ``output_dir`` (the files are
+`keras_har.fold_store`'s):
 
 - ``run.json``: the configuration; a rerun with another one is refused;
 - ``folds/fold_XX.json`` (+ ``.npz`` with the test labels and predictions),
@@ -24,14 +25,22 @@ them alone, and 10% of them, drawn at random, are kept for validation.
 Standard deviations over folds are population standard deviations (ddof=0).
 """
 
-import io
-import json
 import os
 import time
 
 import numpy as np
 
-from keras_har import atomic, run_settings, training
+from keras_har import atomic, training
+from keras_har.fold_store import (
+    baseline_summary,
+    check_settings,
+    finished_fold,
+    fold_checkpoint,
+    log_confusion_matrix,
+    summarise,
+    write_fold,
+    write_summary,
+)
 from keras_har.metrics import classification_scores
 from keras_har.models.registry import resolve_builder
 
@@ -74,6 +83,11 @@ def default_protocol(dataset):
 
 BASELINE_TREES = 100
 BASELINE_KEYS = ("baseline_majority_macro_f1", "baseline_features_macro_f1")
+BASELINE_DESCRIPTIONS = {
+    "majority": "every test window gets the most frequent class of the fold's training windows",
+    "features": f"RandomForestClassifier(n_estimators={BASELINE_TREES}) on per-channel "
+                f"mean/std/min/max of each window, trained on the fold's training windows",
+}
 
 
 def window_features(windows):
@@ -399,7 +413,7 @@ def cross_validate(
     }
     # The number of folds run is left out of the check: fold i is the same
     # whichever count is asked for, so a run can be extended to more folds.
-    _check_or_write_config(os.path.join(output_dir, "run.json"), config)
+    check_settings(output_dir, config)
 
     fold_args = dict(recipe=recipe, seed=seed, verbose=verbose if jobs == 1 else 0, baselines=baselines)
     by_index = {}
@@ -429,11 +443,12 @@ def cross_validate(
         ))
     fold_results = [by_index[index] for index in selected]
     progress.close()
-    results = _summarise(dict(config, folds_run=len(selected)), fold_results, dataset.class_names)
+    results = summarise(dict(config, folds_run=len(selected)), fold_results, dataset.class_names,
+                        baseline_keys=BASELINE_KEYS, baselines=BASELINE_DESCRIPTIONS)
     results["wall_seconds_this_run"] = time.perf_counter() - start
     results["jobs"] = int(jobs)
     results["threads_per_job"] = threads_per_job
-    _write_outputs(output_dir, results, dataset.class_names)
+    write_summary(output_dir, results, dataset.class_names)
     if len(results["tensorflow_threads"]) > 1:
         print(f"note: the folds ran with different TensorFlow thread settings {results['tensorflow_threads']} "
               f"(None: not recorded); each fold's are in its fold file. A fold's floats depend on them, so "
@@ -546,9 +561,7 @@ def run_fold(build, dataset, fold, index, output_dir, *, recipe=None, seed=0, ve
     }
     if baselines:
         result.update(baseline_scores(dataset, train_idx, test_idx, seed=seed))
-    fold_path = fold_file(output_dir, index)
-    _write_npz_atomic(fold_path[: -len(".json")] + ".npz", y_true=y_test, y_pred=y_pred)
-    atomic.write_json(fold_path, result)
+    write_fold(output_dir, index, result, y_true=y_test, y_pred=y_pred)
     return result
 
 
@@ -562,25 +575,6 @@ def _tensorflow_threads():
 
 class FoldError(RuntimeError):
     """A fold failed in a worker process (`cross_validate` with ``jobs > 1``); the message names the fold."""
-
-
-def fold_file(output_dir, index):
-    """The json file of fold ``index`` in a `cross_validate` (or tuner trial) folder; its ``.npz`` sits beside it."""
-    return os.path.join(output_dir, "folds", f"fold_{index:02d}.json")
-
-
-def fold_checkpoint(output_dir, index):
-    """The best model of fold ``index`` in a `cross_validate` (or tuner trial, or ``export --train``) folder."""
-    return os.path.join(output_dir, "checkpoints", f"fold_{index:02d}.keras")
-
-
-def finished_fold(output_dir, index):
-    """The result of fold ``index`` if its json is written (the fold finished), else None."""
-    path = fold_file(output_dir, index)
-    if not os.path.exists(path):
-        return None
-    with open(path, encoding="utf-8") as file:
-        return json.load(file)
 
 
 def _check_jobs(jobs, threads_per_job):
@@ -676,140 +670,6 @@ def _run_folds_in_workers(builder_spec, dataset, fold_list, indices, output_dir,
     return results
 
 
-def baseline_summary(results):
-    """One line comparing the model's mean macro-F1 with the baselines' (from `cross_validate`'s results).
-
-    Example:
-    >>> import keras_har.evaluation
-    >>> print(keras_har.evaluation.baseline_summary({
-    ...     "macro_f1_mean": 0.5, "baseline_majority_macro_f1_mean": 0.1, "baseline_features_macro_f1_mean": 0.6}))
-    ... # doctest: +NORMALIZE_WHITESPACE
-    macro-F1 0.5000; baselines: majority class 0.1000, random forest on mean/std/min/max 0.6000
-    (the network is below the feature baseline)
-    """
-    line = (f"macro-F1 {results['macro_f1_mean']:.4f}; baselines: majority class "
-            f"{results['baseline_majority_macro_f1_mean']:.4f}, random forest on mean/std/min/max "
-            f"{results['baseline_features_macro_f1_mean']:.4f}")
-    if results["macro_f1_mean"] < results["baseline_features_macro_f1_mean"]:
-        line += " (the network is below the feature baseline)"
-    return line
-
-
-def _summarise(config, fold_results, class_names):
-    def mean_std(key):
-        values = np.array([fold[key] for fold in fold_results], dtype="float64")
-        return float(values.mean()), float(values.std())
-
-    results = dict(config)
-    results["class_names"] = list(class_names)
-    results["params"] = fold_results[0]["params"]
-    results["macs"] = fold_results[0]["macs"]
-    for key in ("macro_f1", "accuracy", "weighted_f1", "epochs_run", "seconds_per_epoch"):
-        results[f"{key}_mean"], results[f"{key}_std"] = mean_std(key)
-    if all(key in fold for fold in fold_results for key in BASELINE_KEYS):
-        for key in BASELINE_KEYS:
-            results[f"{key}_mean"], results[f"{key}_std"] = mean_std(key)
-        results["baselines"] = {
-            "majority": "every test window gets the most frequent class of the fold's training windows",
-            "features": f"RandomForestClassifier(n_estimators={BASELINE_TREES}) on per-channel "
-                        f"mean/std/min/max of each window, trained on the fold's training windows",
-        }
-    results["wall_seconds"] = float(sum(fold["fold_seconds"] for fold in fold_results))
-    # The distinct TensorFlow thread settings of the folds (None: a fold from before they were recorded).
-    settings = {json.dumps(fold.get("tensorflow_threads"), sort_keys=True) for fold in fold_results}
-    results["tensorflow_threads"] = [json.loads(setting) for setting in sorted(settings)]
-    # A fold file may lack its confusion matrix (one rebuilt from a summary
-    # holds only scores); the summed matrix says which folds it covers.
-    with_confusion = [fold for fold in fold_results if fold.get("confusion") is not None]
-    num_classes = len(class_names)
-    results["confusion"] = np.sum([np.zeros((num_classes, num_classes), dtype="int64")]
-                                  + [fold["confusion"] for fold in with_confusion], axis=0).tolist()
-    results["confusion_folds"] = [fold["fold"] for fold in with_confusion]
-    results["folds"] = [
-        {key: value for key, value in fold.items() if key not in ("confusion", "standardizer")}
-        for fold in fold_results
-    ]
-    return results
-
-
-def _write_outputs(output_dir, results, class_names):
-    import pandas as pd
-
-    atomic.write_json(os.path.join(output_dir, "results.json"), results)
-    table = pd.DataFrame(results["folds"])
-    table["test_subjects"] = table["test_subjects"].map(lambda s: " ".join(str(v) for v in s))
-    atomic.write_bytes(os.path.join(output_dir, "folds.csv"), table.to_csv(index=False).encode("utf-8"))
-    title = (
-        f"{results['model']} on {results['dataset']} ({results['protocol']}, "
-        f"{results['folds_run']}/{results['folds_total']} folds): "
-        f"macro-F1 {results['macro_f1_mean']:.3f} ± {results['macro_f1_std']:.3f}"
-    )
-    if len(results["confusion_folds"]) < len(results["folds"]):
-        title += "\nconfusion of folds " + ", ".join(str(index) for index in results["confusion_folds"])
-    png = confusion_matrix_png(np.array(results["confusion"]), class_names, title=title)
-    atomic.write_bytes(os.path.join(output_dir, "confusion.png"), png)
-
-
-def confusion_matrix_png(confusion, class_names, *, title=None):
-    """Draws a row-normalised confusion matrix with counts and returns PNG bytes.
-
-    Example:
-    >>> import numpy as np, keras_har.evaluation
-    >>> png = keras_har.evaluation.confusion_matrix_png(np.eye(2, dtype=int), ["sit", "walk"])
-    >>> png[:4]
-    b'\\x89PNG'
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    confusion = np.asarray(confusion)
-    rows = confusion.sum(axis=1, keepdims=True)
-    share = np.divide(confusion, rows, out=np.zeros(confusion.shape), where=rows > 0)
-    size = max(4.0, 0.55 * len(class_names) + 2.0)
-    fig, ax = plt.subplots(figsize=(size + 1.0, size))
-    image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of true class")
-    ticks = np.arange(len(class_names))
-    ax.set_xticks(ticks, labels=class_names, rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(ticks, labels=class_names, fontsize=8)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    for i in range(confusion.shape[0]):
-        for j in range(confusion.shape[1]):
-            if confusion[i, j]:
-                color = "white" if share[i, j] > 0.5 else "black"
-                ax.text(j, i, str(confusion[i, j]), ha="center", va="center", fontsize=7, color=color)
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-def log_confusion_matrix(log_dir, confusion, class_names, *, scores=None, step=0):
-    """Writes a confusion-matrix image (and test scores) to TensorBoard under ``log_dir/test``.
-
-    Example:
-    >>> import numpy as np, keras_har.evaluation
-    >>> keras_har.evaluation.log_confusion_matrix("/tmp/tb", np.eye(2, dtype=int), ["a", "b"])
-    """
-    from keras_har.backend import tf
-
-    png = confusion_matrix_png(confusion, class_names)
-    image = tf.expand_dims(tf.io.decode_png(png, channels=4), 0)
-    writer = tf.summary.create_file_writer(os.path.join(os.fspath(log_dir), "test"))
-    with writer.as_default():
-        tf.summary.image("confusion_matrix", image, step=step)
-        for key in ("accuracy", "macro_f1", "weighted_f1"):
-            if scores is not None:
-                tf.summary.scalar(key, scores[key], step=step)
-    writer.close()
-
-
 def _select_folds(fold_indices, folds, protocol, folds_total):
     """The validated, sorted fold indices of ``fold_indices``; None when not given."""
     if fold_indices is None:
@@ -828,14 +688,3 @@ def _select_folds(fold_indices, folds, protocol, folds_total):
             f"Received: fold_indices={fold_indices!r}"
         )
     return sorted({int(index) for index in indices})
-
-
-def _check_or_write_config(path, config):
-    run_settings.check_or_write(
-        path, config, holds="folds of a different run (`output_dir`)", remedy="use a new folder or the same settings"
-    )
-
-
-def _write_npz_atomic(path, **arrays):
-    with atomic.atomic_path(path) as temporary, open(temporary, "wb") as file:
-        np.savez_compressed(file, **arrays)

@@ -149,7 +149,8 @@ def _train(data, train_index, test_index, args):
 
     import keras_har
     from keras_har.datasets import Standardizer
-    from keras_har.evaluation import fold_checkpoint, run_fold
+    from keras_har.evaluation import run_fold
+    from keras_har.fold_store import fold_checkpoint
     from keras_har.training import load_model
 
     build = functools.partial(keras_har.TinierHAR, filters=args.filters, gru_units=args.gru_units,

@@ -57,7 +57,7 @@ GATE_FRACTION_BITS = 12  # gate pre-activations in Q3.12, TFLM's LSTM gate forma
 STATE_FRACTION_BITS = 15  # h, z, r and n in Q0.15
 
 # TFLM's sigmoid_table_uint16 (tensorflow/lite/kernels/internal/common.h):
-# sigmoid(i / 24) in 0.16 fixed point. tests/test_fused_gru.py checks this copy
+# sigmoid(i / 24) in 0.16 fixed point. tests/export/test_fused_gru.py checks this copy
 # against the TFLM tree when one is there.
 SIGMOID_TABLE_UINT16 = np.array([
     32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498,

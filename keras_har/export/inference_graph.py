@@ -28,7 +28,7 @@ spends about 250 B of arena and the flatbuffer about 225 B per op
 so ``recurrent="bilstm"`` is the variant that fits in flash.
 
 The float graph equals the Keras model to float rounding; see
-``tests/test_export_graph.py``.
+``tests/export/test_export.py`` (``test_rewritten_recurrence_equals_keras_in_float``).
 """
 
 import numpy as np

@@ -11,7 +11,8 @@ from tqdm.auto import tqdm
 from keras_har import atomic, run_settings
 from keras_har.datasets import Standardizer
 from keras_har.datasets.splits import k_per_class, subject_kfold
-from keras_har.evaluation import finished_fold, make_folds, run_fold
+from keras_har.evaluation import make_folds, run_fold
+from keras_har.fold_store import finished_fold
 from keras_har.ssl.finetune import (
     MODES,
     WINDOWS_PER_CLASS,

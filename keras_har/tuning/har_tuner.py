@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from keras_har import atomic, evaluation
+from keras_har import atomic, evaluation, fold_store
 from keras_har.backend import tf
 from keras_har.export.footprint import FootprintError
 from keras_har.training import load_model
@@ -143,7 +143,7 @@ class HARTuner(keras_tuner.Tuner):
 
         scores, reused, started = [], [], time.time()
         for count, (index, fold) in enumerate(folds, start=1):
-            fold_result = evaluation.finished_fold(trial_dir, index)  # a trial interrupted after this fold
+            fold_result = fold_store.finished_fold(trial_dir, index)  # a trial interrupted after this fold
             if fold_result is None:
                 source = self._reuse.find(model_kwargs, recipe, index)
                 if source is not None:
@@ -176,7 +176,7 @@ class HARTuner(keras_tuner.Tuner):
 
     def _save_last_fold(self, trial_id, trial_dir, index):
         """Keeps the last fold's best model as the trial's weights, so that get_best_models() works."""
-        checkpoint = evaluation.fold_checkpoint(trial_dir, index)
+        checkpoint = fold_store.fold_checkpoint(trial_dir, index)
         if os.path.exists(checkpoint):
             self.save_model(trial_id, load_model(checkpoint, argument="checkpoint"))
 

@@ -15,7 +15,7 @@ import shutil
 
 import numpy as np
 
-from keras_har import atomic, evaluation
+from keras_har import atomic, fold_store
 from keras_har.models.tinier_har import _ARCHITECTURE, TinierHAR
 from keras_har.training import LEARNING_RATE, WEIGHT_DECAY
 
@@ -97,7 +97,7 @@ class CrossValidationFolds:
             if (run.get("epochs_max"), run.get("batch_size"), run.get("val_fraction")) != (
                     recipe.epochs, recipe.batch_size, recipe.val_fraction):
                 continue
-            if os.path.exists(evaluation.fold_file(directory, index)):
+            if os.path.exists(fold_store.fold_file(directory, index)):
                 return directory
         return None
 
@@ -108,8 +108,8 @@ class CrossValidationFolds:
         and the fold's checkpoint are copied first and the ``.json`` last,
         each atomically, as `keras_har.evaluation.run_fold` writes them.
         """
-        source = evaluation.fold_file(directory, index)
-        result = evaluation.finished_fold(directory, index)
+        source = fold_store.fold_file(directory, index)
+        result = fold_store.finished_fold(directory, index)
         subjects = sorted(int(s) for s in np.unique(dataset.subjects[np.asarray(fold[1])]))
         if result.get("test_subjects") != subjects:
             raise ValueError(
@@ -118,9 +118,9 @@ class CrossValidationFolds:
                 f"Received: reuse_cv={directory!r}"
             )
         result["reused_from"] = str(directory)
-        target = evaluation.fold_file(output_dir, index)
+        target = fold_store.fold_file(output_dir, index)
         copies = [(source[: -len(".json")] + ".npz", target[: -len(".json")] + ".npz"),
-                  (evaluation.fold_checkpoint(directory, index), evaluation.fold_checkpoint(output_dir, index))]
+                  (fold_store.fold_checkpoint(directory, index), fold_store.fold_checkpoint(output_dir, index))]
         for origin, destination in copies:
             if os.path.exists(origin):
                 os.makedirs(os.path.dirname(destination), exist_ok=True)

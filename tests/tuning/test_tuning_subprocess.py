@@ -14,7 +14,7 @@ import pytest
 
 pytestmark = pytest.mark.slow  # real processes: search, SIGKILL, chief and workers
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "tuning" / "search.py"
 
 

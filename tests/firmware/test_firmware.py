@@ -311,7 +311,7 @@ def test_the_arduino_sketch_compiles_for_a_cortex_m4_around_the_core(verified_ex
     (stub / "TensorFlowLite.h").write_text(
         "#pragma once\nstruct SerialStub { void begin(long) {} };\nextern SerialStub Serial;\n"
         "unsigned long millis();\n")
-    sketch = pathlib.Path(__file__).resolve().parents[1] / "tflite/arduino/keras_har_tflm/keras_har_tflm.ino"
+    sketch = pathlib.Path(__file__).resolve().parents[2] / "tflite/arduino/keras_har_tflm/keras_har_tflm.ino"
     command = ["arm-none-eabi-g++", "-mcpu=cortex-m4", "-mthumb", "-std=c++17", "-fno-rtti", "-fno-exceptions",
                "-DTF_LITE_STATIC_MEMORY", "-Wall", "-Wextra", "-fsyntax-only", "-x", "c++", str(sketch),
                "-I", str(stub), "-I", str(output), "-isystem", str(tree),

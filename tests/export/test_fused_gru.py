@@ -1,7 +1,7 @@
 """The fused int8 BiGRU op (`keras_har.export.fused_gru`): integer reference, graph rewrite, Python-side runs.
 
 The C++ kernel is checked bit for bit against the reference in
-tests/test_firmware.py (real HAPT windows, host and Cortex-M4) and in
+tests/firmware/test_firmware.py (real HAPT windows, host and Cortex-M4) and in
 `test_the_kernel_matches_the_reference_on_host_and_cortex_m4` here (random
 windows, another model size).
 """
