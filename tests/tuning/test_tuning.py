@@ -85,14 +85,19 @@ def test_bad_space_names_the_argument():
         TinierHARHyperModel(input_shape=(8, 2), num_classes=3, space="huge")
 
 
-def test_grid_oracle_walks_exactly_the_nine_paper_configurations(tmp_path):
+def _grid_oracle(directory):
     oracle = make_oracle("grid")
-    oracle._set_project_dir(str(tmp_path), "grid")
+    oracle._set_project_dir(str(directory), "grid")
     hp = keras_tuner.HyperParameters()
     TinierHARHyperModel(input_shape=(8, 2), num_classes=3).declare_hyperparameters(hp)
     oracle.update_space(hp)
+    return oracle
+
+
+def _run_trials(oracle, count=None):
+    """Completes trials until the oracle stops (or ``count`` are done); their (filters, gru_units)."""
     seen = []
-    while True:
+    while count is None or len(seen) < count:
         trial = oracle.create_trial("tuner0")
         if trial.status == "STOPPED":
             break
@@ -100,35 +105,21 @@ def test_grid_oracle_walks_exactly_the_nine_paper_configurations(tmp_path):
         oracle.update_trial(trial.trial_id, {"val_macro_f1": 0.5})
         trial.status = "COMPLETED"
         oracle.end_trial(trial)
+    return seen
+
+
+def test_grid_oracle_walks_exactly_the_nine_paper_configurations(tmp_path):
+    seen = _run_trials(_grid_oracle(tmp_path))
     assert sorted(seen) == [(m, n) for m in (2, 4, 8) for n in (8, 16, 32)]
 
 
 def test_grid_oracle_resumes_after_reload(tmp_path):
-    def start(oracle):
-        oracle._set_project_dir(str(tmp_path), "grid")
-        hp = keras_tuner.HyperParameters()
-        TinierHARHyperModel(input_shape=(8, 2), num_classes=3).declare_hyperparameters(hp)
-        oracle.update_space(hp)
-        return oracle
-
-    def run(oracle, count=None):
-        seen = []
-        while count is None or len(seen) < count:
-            trial = oracle.create_trial("tuner0")
-            if trial.status == "STOPPED":
-                break
-            seen.append((trial.hyperparameters.values["filters"], trial.hyperparameters.values["gru_units"]))
-            oracle.update_trial(trial.trial_id, {"val_macro_f1": 0.5})
-            trial.status = "COMPLETED"
-            oracle.end_trial(trial)
-        return seen
-
-    first = run(start(make_oracle("grid")), count=4)
+    first = _run_trials(_grid_oracle(tmp_path), count=4)
     # KerasTuner's own GridSearchOracle raises KeyError here after a reload,
     # or (with its grid state restored) runs the fourth trial again.
-    resumed = start(make_oracle("grid"))
+    resumed = _grid_oracle(tmp_path)
     resumed.reload()
-    rest = run(resumed)
+    rest = _run_trials(resumed)
     assert sorted(first + rest) == [(m, n) for m in (2, 4, 8) for n in (8, 16, 32)]
 
 
