@@ -95,6 +95,7 @@ def test_pretext_loss_can_keep_running_during_finetuning(tmp_path):
     np.testing.assert_array_equal(restored.predict(data.X, verbose=0), model.predict(data.X, verbose=0))
 
 
+@pytest.mark.slow  # several fits, each traced afresh
 def test_label_scarce_study_rows_and_counts():
     data = _toy_dataset()
     table = ssl.label_scarce_study(_pretrained(), data, windows_per_class=[1, 2], modes=["frozen", "finetune"],
@@ -140,6 +141,7 @@ def test_pretrain_and_finetune_commands(tmp_path, capsys):
     assert "pretrain.json" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # several fits, each traced afresh
 def test_label_scarce_study_with_the_pretext_loss_running():
     pretext = _pretrained()
     before = [w.copy() for w in pretext.get_weights()]
@@ -159,6 +161,7 @@ def test_windows_per_class_above_every_class_is_refused_before_training(capsys, 
                                recipe=ONE_EPOCH, progress=False)
 
 
+@pytest.mark.slow  # several fits, each traced afresh
 def test_the_k_a_small_class_really_got_is_reported():
     data = _toy_dataset()
     # Keep one window of class 2 per subject: 4 in the training subjects of a fold, against 8 for the others.
@@ -169,6 +172,7 @@ def test_the_k_a_small_class_really_got_is_reported():
     assert ssl.summarize(table)["fewest_windows_per_class"].tolist() == [4]
 
 
+@pytest.mark.slow  # several fits, each traced afresh
 def test_study_validates_on_held_out_labelled_windows_and_resumes_from_its_folder(tmp_path, monkeypatch):
     data = _toy_dataset()  # 3 classes; 3 folds of 2 subjects
     study = dict(windows_per_class=[1, 2], modes=["frozen"], n_splits=3, fold_indices=[1], recipe=ONE_EPOCH,
