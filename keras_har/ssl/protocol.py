@@ -193,6 +193,9 @@ def label_scarce_study(
     total_folds = len(next(iter(fold_lists.values())))
     selected = list(range(min(folds or total_folds, total_folds)))
     if fold_indices is not None:
+        if folds is not None:
+            raise ValueError("Give either `folds` (the first K folds) or `fold_indices`, not both. "
+                             f"Received: folds={folds!r}, fold_indices={fold_indices!r}")
         bad = [i for i in fold_indices if not 0 <= int(i) < total_folds]
         if bad or not list(fold_indices):
             raise ValueError(

@@ -201,6 +201,8 @@ def test_study_validates_on_held_out_labelled_windows_and_resumes_from_its_folde
         ssl.label_scarce_study(_pretrained(), data, **{**study, "recipe": Recipe(epochs=2)})
     with pytest.raises(ValueError, match=r"fold numbers in \[0, 3\). Received: fold_indices=\[3\]"):
         ssl.label_scarce_study(_pretrained(), data, **{**study, "fold_indices": [3]})
+    with pytest.raises(ValueError, match=r"not both. Received: folds=1, fold_indices=\[1\]"):
+        ssl.label_scarce_study(_pretrained(), data, **{**study, "folds": 1})
 
 
 def test_with_the_pretext_loss_running_validation_scores_the_classifier_alone():
