@@ -98,10 +98,19 @@ def test_measured_arena_is_the_cortex_m4_one_when_the_toolchain_is_there(tmp_pat
     assert measured["arena_on_cortex_m4"] == 1
     assert measured["arena_bytes"] == max(on_board.values())
     assert on_board["reference"] < tflm.find_arena_bytes(flatbuffer, window=calibration_windows((32, 3))[0])
+    # A search's --footprint measure takes this same measurement (mode "auto", measured above); the
+    # measurement is not repeated, only how model_footprint asks for it and reports it.
+    import keras_har.export.footprint as footprint_module
+
+    asked = []
+    monkeypatch.setattr(footprint_module, "measure_footprint",
+                        lambda model, **kwargs: asked.append(kwargs) or dict(measured))
     footprint = model_footprint(model, footprint="measure")
+    assert asked == [{"arena_on": "auto", "recurrence": "merged"}]
     assert footprint["arena_on_cortex_m4"] == 1 and footprint["arena_kb"] == round(measured["arena_bytes"] / 1024, 2)
     # The CMSIS-NN build's instructions and firmware flash come with the Cortex-M4 arena.
-    assert footprint["instructions_m"] > 0 and footprint["firmware_flash_kb"] > footprint["flash_kb"]
+    assert footprint["instructions_m"] == round(measured["instructions"] / 1e6, 6) > 0
+    assert footprint["firmware_flash_kb"] > footprint["flash_kb"]
 
 
 def test_cortex_m4_footprint_of_the_fused_bigru(tmp_path, firmware_toolchain, monkeypatch):
