@@ -10,6 +10,7 @@ from keras_har.backend import keras
 from keras_har.cli import main
 from keras_har.datasets import HARDataset
 from keras_har.training import Recipe
+from model_harness import check_model
 
 SHAPE = (32, 3)
 # One epoch of the study's recipe, to keep the tests short.
@@ -212,3 +213,10 @@ def test_with_the_pretext_loss_running_validation_scores_the_classifier_alone():
     logits = model.predict(data.X, verbose=0)
     expected = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(data.y, logits)
     assert model.evaluate(data.X, data.y, batch_size=len(data.y), verbose=0) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_pretext_regularized_classifier_config_file_and_training_step(tmp_path):
+    data = _toy_dataset()
+    model = ssl.PretextRegularizedClassifier(_pretrained(), num_classes=3, pretext_weight=0.5)
+    restored = check_model(model, data.X[:6].astype("float32"), tmp_path, labels=data.y[:6])
+    assert restored.classifier.get_layer("ssl_encoder").get_layer("tinier_har_backbone") is restored.pretext.encoder
