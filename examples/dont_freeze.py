@@ -105,7 +105,7 @@ def main(argv=None):
     tables, timings = [], []
     recipe = ssl.FINETUNE_RECIPE
     if args.epochs is not None:
-        recipe = keras_har.training.Recipe(**{**recipe.to_dict(), "epochs": args.epochs})
+        recipe = dataclasses.replace(recipe, epochs=args.epochs)
     study = dict(windows_per_class=windows_per_class, n_splits=args.n_splits, folds=args.folds, seeds=seeds,
                  recipe=recipe)
     for source, target in directions:

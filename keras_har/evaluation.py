@@ -392,7 +392,8 @@ def cross_validate(
         protocol, reason = default_protocol(dataset)
         print(f"protocol: {protocol} ({reason})")
     fold_list, folds_total = make_folds(dataset, protocol, folds=folds, seed=seed)
-    selected = _select_folds(fold_indices, folds, protocol, folds_total)
+    # Under kfold, `folds` is the number of subject groups, not a count of folds to run.
+    selected = select_folds(fold_indices, folds_total, first=None if protocol == "kfold" else folds)
     if selected is None:
         selected = list(range(len(fold_list)))
     output_dir = atomic.writable_dir(output_dir, "output_dir")
@@ -670,14 +671,21 @@ def _run_folds_in_workers(builder_spec, dataset, fold_list, indices, output_dir,
     return results
 
 
-def _select_folds(fold_indices, folds, protocol, folds_total):
-    """The validated, sorted fold indices of ``fold_indices``; None when not given."""
+def select_folds(fold_indices, folds_total, *, first=None):
+    """The validated, sorted fold indices of ``fold_indices``; None when not given.
+
+    Args:
+        fold_indices: fold numbers, or None.
+        folds_total: how many folds the split has.
+        first: a "run the first K folds" count given beside them, which is
+            refused (None when there is none).
+    """
     if fold_indices is None:
         return None
-    if folds is not None and protocol != "kfold":
+    if first is not None:
         raise ValueError(
             "Give either `folds` (the first K folds) or `fold_indices`, not both. "
-            f"Received: folds={folds!r}, fold_indices={fold_indices!r}"
+            f"Received: folds={first!r}, fold_indices={fold_indices!r}"
         )
     indices = list(fold_indices) if not isinstance(fold_indices, (int, np.integer)) else [fold_indices]
     bad = [index for index in indices

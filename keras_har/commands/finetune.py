@@ -54,10 +54,10 @@ def _ints(text, flag):
 
 
 def run(args):
+    import dataclasses
     import pathlib
 
     from keras_har import ssl
-    from keras_har.training import Recipe
 
     metadata = ssl.load_metadata(args.encoder)
     modes = args.mode or ["frozen", "finetune"]
@@ -67,9 +67,8 @@ def run(args):
     if channels and not all(c in dataset.channel_names for c in channels):
         channels = None
     dataset = ssl.resample_dataset(dataset, metadata["sampling_rate_hz"], metadata["window_length"], channels=channels)
-    recipe = ssl.FINETUNE_RECIPE.to_dict()
-    recipe.update({key: value for key, value in (("epochs", args.epochs), ("batch_size", args.batch_size),
-                                                  ("learning_rate", args.learning_rate)) if value is not None})
+    given = {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate}
+    recipe = dataclasses.replace(ssl.FINETUNE_RECIPE, **{key: value for key, value in given.items() if value is not None})
     results = ssl.label_scarce_study(
         pretrained,
         dataset,
@@ -79,7 +78,7 @@ def run(args):
         folds=args.folds,
         fold_indices=args.fold_indices,
         seeds=_ints(args.seeds, "--seeds"),
-        recipe=Recipe(**recipe),
+        recipe=recipe,
         pretext_weight=args.pretext_weight,
         output_dir=args.output,
     )

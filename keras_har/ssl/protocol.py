@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from keras_har import atomic, run_settings
 from keras_har.datasets import Standardizer
 from keras_har.datasets.splits import k_per_class, subject_kfold
-from keras_har.evaluation import make_folds, run_fold
+from keras_har.evaluation import make_folds, run_fold, select_folds
 from keras_har.fold_store import finished_fold
 from keras_har.ssl.finetune import (
     MODES,
@@ -191,17 +191,9 @@ def label_scarce_study(
     else:
         fold_lists = {seed: subject_kfold(dataset.subjects, n_splits, seed) for seed in seeds}
     total_folds = len(next(iter(fold_lists.values())))
-    selected = list(range(min(folds or total_folds, total_folds)))
-    if fold_indices is not None:
-        if folds is not None:
-            raise ValueError("Give either `folds` (the first K folds) or `fold_indices`, not both. "
-                             f"Received: folds={folds!r}, fold_indices={fold_indices!r}")
-        bad = [i for i in fold_indices if not 0 <= int(i) < total_folds]
-        if bad or not list(fold_indices):
-            raise ValueError(
-                f"`fold_indices` must be fold numbers in [0, {total_folds}). Received: fold_indices={fold_indices!r}"
-            )
-        selected = sorted({int(i) for i in fold_indices})
+    selected = select_folds(fold_indices, total_folds, first=folds)
+    if selected is None:
+        selected = list(range(min(folds or total_folds, total_folds)))
     # Checked for every fold before any training: a k above every class's
     # count would train on all windows while reporting k.
     for seed, fold_list in fold_lists.items():

@@ -1,5 +1,7 @@
 """Fine-tuning modes, the label-scarce protocol and the pretrain/finetune commands."""
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +16,7 @@ from model_harness import check_model
 
 SHAPE = (32, 3)
 # One epoch of the study's recipe, to keep the tests short.
-ONE_EPOCH = Recipe(**{**ssl.FINETUNE_RECIPE.to_dict(), "epochs": 1})
+ONE_EPOCH = dataclasses.replace(ssl.FINETUNE_RECIPE, epochs=1)
 
 
 def _pretrained():
@@ -200,7 +202,7 @@ def test_study_validates_on_held_out_labelled_windows_and_resumes_from_its_folde
         ssl.label_scarce_study(other, data, **study)
     with pytest.raises(ValueError, match=r"Differs in: \['recipe'\]"):
         ssl.label_scarce_study(_pretrained(), data, **{**study, "recipe": Recipe(epochs=2)})
-    with pytest.raises(ValueError, match=r"fold numbers in \[0, 3\). Received: fold_indices=\[3\]"):
+    with pytest.raises(ValueError, match=r"fold numbers in \[0, 3\) for this protocol\. Received: fold_indices=\[3\]"):
         ssl.label_scarce_study(_pretrained(), data, **{**study, "fold_indices": [3]})
     with pytest.raises(ValueError, match=r"not both. Received: folds=1, fold_indices=\[1\]"):
         ssl.label_scarce_study(_pretrained(), data, **{**study, "folds": 1})
