@@ -117,6 +117,8 @@ def test_label_scarce_study_refuses_a_frozen_pretext_loss_and_wrong_shapes():
     other = ssl.Reconstruction(keras_har.TinierHARBackbone(input_shape=(64, 3)))
     with pytest.raises(ValueError, match="Received: dataset='toy'"):
         ssl.label_scarce_study(other, _toy_dataset())
+    with pytest.raises(ValueError, match=r"`recipe` must be a keras_har.training.Recipe. Received: recipe=\{'epochs': 1\}"):
+        ssl.label_scarce_study(_pretrained(), _toy_dataset(), recipe={"epochs": 1})
 
 
 @pytest.mark.slow
