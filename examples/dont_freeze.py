@@ -15,7 +15,9 @@ and the 6 channels acc x/y/z, gyro x/y/z they share.
 Each fit is trained with `keras_har.ssl.FINETUNE_RECIPE` (early stopping on
 a fifth of the labelled windows) through `keras_har.evaluation.run_fold`.
 Writes to ``--output``: ``results.csv`` (one row per fit), ``summary.csv``
-(mean/std per direction, pretext, mode and k), ``dont_freeze.png``, the
+(mean, std, 95% CI and n per direction, pretext, mode and k),
+``differences.csv`` (finetune - frozen, finetune - scratch and frozen -
+scratch, paired by seed and fold, with their 95% CI), ``dont_freeze.png``, the
 pretrained encoders (``<pretext>_<source>/encoder.keras``) and every fit's
 files under ``fits/``: a rerun skips the finished fits.
 
@@ -155,6 +157,9 @@ def main(argv=None):
     plotted = pd.concat([pretrained] + [scratch.assign(pretext=p) for p in pretexts], ignore_index=True)
     plotted = plotted.assign(source=plotted["source"] + "->" + plotted["target"]).drop(columns="target")
     ssl.plot_study(plotted, output / "dont_freeze.png", title=f"{args.encoder} encoder, macro-F1 on held-out subjects")
+    differences = ssl.study_differences(plotted)
+    ssl.save_csv(differences, output / "differences.csv")
+    print(differences.to_string(index=False))
     print(summary.to_string(index=False))
     return summary
 

@@ -39,7 +39,8 @@ def add_parser(subparsers, name):
                         help="keep the pretext loss running with this weight (mode finetune only)")
     parser.add_argument("--output", default=None,
                         help="folder: every fit's files (a rerun skips the finished ones), results.csv (one row "
-                             "per fit), summary.csv and study.png")
+                             "per fit), summary.csv (mean, 95%% CI and n per cell), differences.csv (paired "
+                             "differences between modes, with their 95%% CI) and study.png")
     parser.set_defaults(func=run)
 
 
@@ -88,6 +89,7 @@ def run(args):
         output = pathlib.Path(args.output)
         ssl.save_csv(results, output / "results.csv")
         ssl.save_csv(summary, output / "summary.csv")
+        ssl.save_csv(ssl.study_differences(results), output / "differences.csv")
         ssl.plot_study(results, output / "study.png", title=f"{metadata['pretext']} -> {dataset.name}")
-        print(f"saved results.csv, summary.csv and study.png in {output}")
+        print(f"saved results.csv, summary.csv, differences.csv and study.png in {output}")
     return 0

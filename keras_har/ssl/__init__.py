@@ -36,8 +36,11 @@ from keras_har.ssl.protocol import (
     FINETUNE_RECIPE,
     copy_pretext,
     label_scarce_study,
+    mean_ci95,
+    paired_differences,
     plot_study,
     save_csv,
+    study_differences,
     summarize,
 )
 from keras_har.ssl.reconstruction import Reconstruction
@@ -57,7 +60,7 @@ __all__ = [
     "PretextModel", "PretextRegularizedClassifier", "Reconstruction", "SimCLR", "VarianceSampler",
     "WINDOWS_PER_CLASS", "augmentations", "build_classifier", "classifier_on", "copy_pretext",
     "get_pretext_class", "info_nce_loss", "label_scarce_study", "load_encoder", "load_metadata", "load_pretext",
-    "load_windows", "resample_dataset",
+    "load_windows", "mean_ci95", "paired_differences", "resample_dataset",
     "nt_xent_loss", "plot_study", "pool_windows", "pretrain", "reconstruction_loss",
-    "resample_windows", "save_csv", "save_pretrained", "summarize", "variance_sampling_probabilities",
+    "resample_windows", "save_csv", "save_pretrained", "study_differences", "summarize", "variance_sampling_probabilities",
 ]

@@ -264,15 +264,122 @@ def _run_study(pretrained, dataset, fold_lists, selected, windows_per_class, mod
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
+_GROUP_KEYS = ("source", "target", "pretext", "mode", "windows_per_class")
+
+
+def mean_ci95(values):
+    """Mean, and the two-sided 95% confidence interval of the mean from Student's t.
+
+    ``mean +- t(0.975, n - 1) * std / sqrt(n)``, with the sample standard
+    deviation (ddof=1). With one value the interval is undefined: NaN.
+
+    Example:
+    >>> from keras_har.ssl.protocol import mean_ci95
+    >>> [round(v, 4) for v in mean_ci95([0.5, 0.6, 0.7])]
+    [0.6, 0.3516, 0.8484]
+    """
+    from scipy import stats
+
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or values.size == 0 or not np.isfinite(values).all():
+        raise ValueError(f"`values` must be a non-empty 1-D array of finite numbers. Received: {values!r}")
+    mean = float(values.mean())
+    if values.size < 2:
+        return mean, float("nan"), float("nan")
+    half = float(stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size))
+    return mean, mean - half, mean + half
+
+
 def summarize(results):
-    """Mean and standard deviation of macro-F1 per (pretext, mode, k), over folds and seeds."""
-    keys = [c for c in ("source", "target", "pretext", "mode", "windows_per_class") if c in results.columns]
-    summary = results.groupby(keys)["macro_f1"].agg(["mean", "std", "count"]).reset_index()
-    summary = summary.rename(columns={"mean": "macro_f1_mean", "std": "macro_f1_std", "count": "fits"})
-    if "fewest_windows_per_class" in results.columns:
-        fewest = results.groupby(keys)["fewest_windows_per_class"].min().reset_index(drop=True)
-        summary.insert(len(keys), "fewest_windows_per_class", fewest.to_numpy())
-    return summary
+    """Macro-F1 per (pretext, mode, k) over folds and seeds: mean, std, 95% CI of the mean and n.
+
+    The confidence interval treats the fits of a cell (folds x seeds) as
+    independent draws (`mean_ci95`); ``fits`` is n. A cell of one fit has
+    no interval (NaN).
+    """
+    keys = [c for c in _GROUP_KEYS if c in results.columns]
+    rows = []
+    for key, cell in results.groupby(keys, sort=True):
+        scores = cell["macro_f1"].to_numpy()
+        mean, low, high = mean_ci95(scores)
+        row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        if "fewest_windows_per_class" in cell.columns:
+            row["fewest_windows_per_class"] = int(cell["fewest_windows_per_class"].min())
+        row.update(macro_f1_mean=mean, macro_f1_std=float(np.std(scores, ddof=1)) if len(scores) > 1 else float("nan"),
+                   macro_f1_ci95_low=low, macro_f1_ci95_high=high, fits=len(scores))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def paired_differences(results, mode="finetune", baseline="frozen"):
+    """``mode`` minus ``baseline`` macro-F1 per (pretext, k), paired by seed and fold, with a 95% CI.
+
+    The two fits of a pair share the encoder, the labelled windows and the
+    test subjects, so their difference is free of the fold-to-fold spread;
+    the interval is Student's t over the pairs (`mean_ci95`). Fits without
+    a partner are left out and counted in ``unpaired``.
+
+    Returns:
+        A `pandas.DataFrame`: the grouping columns present (``source``,
+        ``target``, ``pretext``) and ``windows_per_class``, then ``pairs``,
+        ``difference_mean``, ``difference_ci95_low``,
+        ``difference_ci95_high``, ``pairs_better`` (pairs where ``mode``
+        scored higher) and ``unpaired``.
+
+    Raises:
+        ValueError: the table has no fit of ``mode`` or of ``baseline``.
+    """
+    for name in (mode, baseline):
+        if not (results["mode"] == name).any():
+            raise ValueError(
+                f"The results have no fit of mode {name!r}; their modes are {sorted(set(results['mode']))}. "
+                f"Received: mode={mode!r}, baseline={baseline!r}"
+            )
+    keys = [c for c in ("source", "target", "pretext") if c in results.columns] + ["windows_per_class"]
+    pair_keys = keys + ["seed", "fold"]
+    left = results[results["mode"] == mode][pair_keys + ["macro_f1"]]
+    right = results[results["mode"] == baseline][pair_keys + ["macro_f1"]]
+    for name, side in ((mode, left), (baseline, right)):
+        if side.duplicated(pair_keys).any():
+            raise ValueError(f"The results hold mode {name!r} twice for one seed and fold; pairs would be ambiguous.")
+    pairs = left.merge(right, on=pair_keys, how="outer", suffixes=("", "_baseline"), indicator=True)
+    rows = []
+    for key, cell in pairs.groupby(keys, sort=True):
+        both = cell[cell["_merge"] == "both"]
+        row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        if len(both):
+            differences = (both["macro_f1"] - both["macro_f1_baseline"]).to_numpy()
+            mean, low, high = mean_ci95(differences)
+            better = int((differences > 0).sum())
+        else:
+            mean = low = high = float("nan")
+            better = 0
+        row.update(pairs=len(both), difference_mean=mean, difference_ci95_low=low, difference_ci95_high=high,
+                   pairs_better=better, unpaired=int(len(cell) - len(both)))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+#: The comparisons of the study, each ``(mode, baseline)``: does fine-tuning
+#: beat freezing, and does pretraining (either way) beat training from scratch.
+COMPARISONS = (("finetune", "frozen"), ("finetune", "scratch"), ("frozen", "scratch"))
+
+
+def study_differences(results, comparisons=COMPARISONS):
+    """`paired_differences` for every comparison whose two modes the results hold, in one table.
+
+    Each row names its ``mode`` and ``baseline``; an empty table (with those
+    columns) when no comparison has both modes.
+    """
+    present = set(results["mode"])
+    tables = [paired_differences(results, mode, baseline).assign(mode=mode, baseline=baseline)
+              for mode, baseline in comparisons if mode in present and baseline in present]
+    if not tables:
+        return pd.DataFrame(columns=["mode", "baseline", "windows_per_class", "pairs", "difference_mean",
+                                     "difference_ci95_low", "difference_ci95_high", "pairs_better", "unpaired"])
+    table = pd.concat(tables, ignore_index=True)
+    first = ["mode", "baseline"]
+    return table[first + [c for c in table.columns if c not in first]]
 
 
 def save_csv(table, path):
@@ -281,7 +388,12 @@ def save_csv(table, path):
 
 
 def plot_study(results, path, title=None):
-    """Macro-F1 against windows per class, one line per mode, one panel per pretext (png)."""
+    """Macro-F1 against windows per class, one line per mode, one panel per pretext (png).
+
+    The paper's Figure 2 layout: log-scaled k on x, the mean macro-F1 over
+    folds and seeds on y, the 95% confidence interval of the mean as error
+    bars (`summarize`).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -293,7 +405,10 @@ def plot_study(results, path, title=None):
     figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), squeeze=False, sharey=True)
     for axis, (key, panel) in zip(axes[0], panels):
         for mode, lines in panel.groupby("mode"):
-            axis.errorbar(lines["windows_per_class"], lines["macro_f1_mean"], yerr=lines["macro_f1_std"].fillna(0),
+            # Error bars: the 95% CI of the mean (none for a cell of one fit).
+            low = (lines["macro_f1_mean"] - lines["macro_f1_ci95_low"]).fillna(0)
+            high = (lines["macro_f1_ci95_high"] - lines["macro_f1_mean"]).fillna(0)
+            axis.errorbar(lines["windows_per_class"], lines["macro_f1_mean"], yerr=[low, high],
                           marker="o", capsize=3, label=mode)
         axis.set_xscale("log")
         axis.set_xlabel("labelled windows per class")

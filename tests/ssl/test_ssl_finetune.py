@@ -140,6 +140,8 @@ def test_pretrain_and_finetune_commands(tmp_path, capsys):
     table = pd.read_csv(study / "results.csv")
     assert table[["mode", "windows_per_class", "fold", "train_windows"]].values.tolist() == [["frozen", 1, 2, 3]]
     assert pd.read_csv(study / "summary.csv")["fits"].tolist() == [1]
+    differences = pd.read_csv(study / "differences.csv")  # one mode: nothing to compare
+    assert differences.empty and "difference_ci95_low" in differences.columns
     assert (study / "study.png").stat().st_size > 0
     assert (study / "frozen" / "k001" / "seed0" / "folds" / "fold_02.json").is_file()
     assert main(["finetune", "--encoder", str(tmp_path), "--dataset", str(npz)]) == 2
