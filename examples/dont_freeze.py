@@ -1,29 +1,45 @@
-"""The "Don't freeze" study on real data: pretrain on one dataset, fine-tune on another.
+"""The "Don't freeze" study on real data: pretrain, then fine-tune with k labels per class.
 
 Reproduces the comparison of Dumbrava et al., "Don't freeze: Finetune
 encoders for better Self-Supervised HAR" (arXiv:2307.01168) with keras_har:
-for each direction (source -> target) and pretext, a TinierHAR (or larger
-CNN+GRU) encoder is pretrained on the source's unlabelled windows
-(variance-weighted 10% per epoch), then fine-tuned on the target with 1, 2,
-5, 10, 50, 100 labelled windows per class, frozen vs finetuned, against the
-same architecture trained from scratch; macro-F1 on held-out subjects.
+for each target dataset and pretext, an encoder is pretrained on unlabelled
+windows (variance-weighted 10% per epoch), then fine-tuned on the target
+with 1, 2, 5, 10, 50, 100 labelled windows per class, frozen vs finetuned,
+against the same architecture trained from scratch; macro-F1 on held-out
+subjects. Each fit is trained with `keras_har.ssl.FINETUNE_RECIPE` (early
+stopping on a fifth of the labelled windows; with one window per class, on
+the training windows) through `keras_har.evaluation.run_fold`.
 
-Both datasets are put on one rate and window (HAPT's 50 Hz, 4 s = 200
-samples; USC-HAD is resampled from 100 Hz with `scipy.signal.resample_poly`)
-and the 6 channels acc x/y/z, gyro x/y/z they share.
+Two presets:
 
-Each fit is trained with `keras_har.ssl.FINETUNE_RECIPE` (early stopping on
-a fifth of the labelled windows) through `keras_har.evaluation.run_fold`.
+- ``--preset paper`` (the paper's protocol as far as our data allows):
+  accelerometer channels only, resampled to 50 Hz, 2 s windows (re-windowed
+  from the raw recordings of a built-in dataset); the CNN+GRU encoder with
+  256 features (`keras_har.ssl.CNNGRUEncoder`); one 5-fold subject split
+  shared by 3 seeds (``--split-seed``); for each target fold, the pretext
+  is pretrained on the **pool**: every window of the other ``--datasets``
+  and the target's training subjects of that fold (never its test
+  subjects), standardised together, for at most 50 epochs with early
+  stopping on the pretext loss (patience 5). The pretext's learning rate
+  and width are not searched (the paper searched 20 configurations).
+- ``--preset reduced`` (the default; the committed table of BENCHMARKS.md):
+  both datasets at 50 Hz, 4 s windows, the 6 channels acc x/y/z, gyro x/y/z
+  they share, pretraining once on the other dataset (``--directions``).
+
 Writes to ``--output``: ``results.csv`` (one row per fit), ``summary.csv``
-(mean, std, 95% CI and n per direction, pretext, mode and k),
+(mean, std, 95% CI and n per target, pretext, mode and k),
 ``differences.csv`` (finetune - frozen, finetune - scratch and frozen -
-scratch, paired by seed and fold, with their 95% CI), ``dont_freeze.png``, the
-pretrained encoders (``<pretext>_<source>/encoder.keras``) and every fit's
-files under ``fits/``: a rerun skips the finished fits.
+scratch, paired by seed and fold, with their 95% CI), ``dont_freeze.png``
+(the paper's Figure 2: macro-F1 against windows per class), the pretrained
+models under ``pretrained/`` with their loss curves in
+``pretraining_loss.png``, and every fit's files under ``fits/``. A rerun
+skips the finished pretraining and fits, and ``--fold-indices`` splits a run
+across processes that share ``--output``; a last call without it gathers
+every fold into the tables.
 
 Example:
-    KERAS_HAR_DATA=/path/to/datasets nice -n 10 python examples/dont_freeze.py \\
-        --pretexts cpc,multitask --folds 2 --output runs/dont_freeze
+    KERAS_HAR_DATA=/path/to/datasets nice -n 10 python examples/dont_freeze.py --preset paper \\
+        --pretexts cpc,multitask --windows-per-class 1,5,10,100 --fold-indices 0-1 --output runs/dont_freeze_paper
 """
 
 import argparse
@@ -33,19 +49,41 @@ import pathlib
 import time
 
 DIRECTIONS = ("usc_had:hapt", "hapt:usc_had")
+PRESETS = {
+    "reduced": dict(sampling_rate_hz=50.0, window_sec=4.0, channels="acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z",
+                    encoder="tinierhar", pool="source", pretrain_epochs=20, pretrain_patience=0, seeds="0",
+                    split_seed=None),
+    "paper": dict(sampling_rate_hz=50.0, window_sec=2.0, channels="acc_x,acc_y,acc_z", encoder="cnngru",
+                  pool="all-but-test", pretrain_epochs=50, pretrain_patience=5, seeds="0,1,2", split_seed=0),
+}
 
 
 def parse_args(argv=None):
+    from keras_har.commands.evaluate import parse_fold_indices
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="reduced",
+                        help="the defaults of the settings below (see the module docstring)")
     parser.add_argument("--data-home", default=os.environ.get("KERAS_HAR_DATA"),
                         help="folder with hapt/ and usc_had/ (default: $KERAS_HAR_DATA)")
     parser.add_argument("--output", default="runs/dont_freeze", help="output folder")
-    parser.add_argument("--directions", default=",".join(DIRECTIONS), help="source:target pairs, comma-separated")
+    parser.add_argument("--datasets", default="hapt,usc_had",
+                        help="the datasets (names or .npz paths): each is a target, and the others pretrain for it")
+    parser.add_argument("--targets", default=None, help="evaluate only on these of --datasets (default: all)")
+    parser.add_argument("--directions", default=",".join(DIRECTIONS),
+                        help="source:target pairs, comma-separated (pool 'source' only)")
+    parser.add_argument("--pool", choices=("source", "all-but-test"), default=None,
+                        help="pretrain on the source of each direction, once; or, per target fold, on every "
+                             "dataset but that fold's test subjects")
     parser.add_argument("--pretexts", default="cpc,multitask,reconstruction,simclr", help="comma-separated pretexts")
-    parser.add_argument("--encoder", choices=("tinierhar", "cnngru"), default="tinierhar")
-    parser.add_argument("--sampling-rate-hz", type=float, default=50.0)
-    parser.add_argument("--window-sec", type=float, default=4.0)
-    parser.add_argument("--pretrain-epochs", type=int, default=20)
+    parser.add_argument("--encoder", choices=("tinierhar", "cnngru"), default=None)
+    parser.add_argument("--channels", default=None, help="comma-separated channel names every dataset has")
+    parser.add_argument("--sampling-rate-hz", type=float, default=None)
+    parser.add_argument("--window-sec", type=float, default=None)
+    parser.add_argument("--pretrain-epochs", type=int, default=None, help="most pretraining epochs")
+    parser.add_argument("--pretrain-patience", type=int, default=None,
+                        help="stop pretraining after this many epochs without a lower pretext loss (0: never)")
+    parser.add_argument("--pretrain-learning-rate", type=float, default=1e-3)
     parser.add_argument("--fraction", type=float, default=0.1, help="share of unlabelled windows drawn per epoch")
     parser.add_argument("--prediction-steps", type=int, default=12, help="CPC future steps")
     parser.add_argument("--windows-per-class", default="1,2,5,10,50,100")
@@ -54,20 +92,31 @@ def parse_args(argv=None):
                              "windows (default: keras_har.ssl.FINETUNE_RECIPE)")
     parser.add_argument("--n-splits", type=int, default=5, help="folds of the subject split")
     parser.add_argument("--folds", type=int, default=None, help="run only the first FOLDS folds")
-    parser.add_argument("--seeds", default="0")
-    return parser.parse_args(argv)
+    parser.add_argument("--fold-indices", type=parse_fold_indices, default=None, metavar="LIST",
+                        help="run only these folds, e.g. '0-1' (processes with other folds can share --output)")
+    parser.add_argument("--seeds", default=None)
+    parser.add_argument("--split-seed", type=int, default=None,
+                        help="one subject split for every seed (pool 'all-but-test' needs one)")
+    args = parser.parse_args(argv)
+    for key, value in PRESETS[args.preset].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.pool == "all-but-test" and args.split_seed is None:
+        parser.error("--pool all-but-test pretrains one encoder per fold, so every seed must share the folds: "
+                     "give --split-seed")
+    return args
 
 
-def harmonise(dataset, sampling_rate_hz, window_length):
-    """The dataset on the common rate and window length, labels and subjects unchanged."""
-    from keras_har.ssl import pool_windows
+def load(name, args):
+    """A dataset (built-in name or .npz) on the study's rate, window and channels."""
+    from keras_har import datasets, ssl
 
-    return dataclasses.replace(
-        dataset,
-        X=pool_windows([dataset], sampling_rate_hz, window_length),
-        sampling_rate_hz=sampling_rate_hz,
-        window_sec=window_length / sampling_rate_hz,
-    )
+    window_length = int(round(args.window_sec * args.sampling_rate_hz))
+    if datasets.is_npz_path(name):
+        dataset = ssl.load_windows(name)
+    else:  # re-windowed from the raw recordings at the study's window length
+        dataset = datasets.load_dataset(name, data_home=args.data_home, window_sec=args.window_sec, verbose=False)
+    return ssl.resample_dataset(dataset, args.sampling_rate_hz, window_length, channels=args.channels.split(","))
 
 
 def make_encoder(kind, window_shape):
@@ -78,89 +127,180 @@ def make_encoder(kind, window_shape):
     return keras_har.ssl.CNNGRUEncoder(input_shape=window_shape)
 
 
+def acceleration_channels(args):
+    """Indices of the acceleration channels, which the variance-weighted sampler scores."""
+    names = args.channels.split(",")
+    indices = [i for i, name in enumerate(names) if name.startswith("acc")]
+    return indices or None
+
+
+def pretrained_model(pretext_name, windows, directory, args, seed):
+    """Pretrains a pretext on ``windows`` into ``directory``, or loads it when it is already there."""
+    from keras_har import ssl
+    from keras_har.backend import keras
+
+    if (directory / ssl.pretraining.PRETEXT_FILE).is_file():
+        return ssl.load_pretext(directory), ssl.load_metadata(directory)["loss"]
+    keras.utils.set_random_seed(seed)
+    kwargs = {"prediction_steps": args.prediction_steps} if pretext_name in ("cpc", "multitask") else {}
+    if pretext_name == "simclr":
+        kwargs["seed"] = seed
+    window_shape = tuple(windows.shape[1:])
+    pretext = ssl.get_pretext_class(pretext_name)(make_encoder(args.encoder, window_shape), **kwargs)
+    callbacks = []
+    if args.pretrain_patience:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="loss", patience=args.pretrain_patience,
+                                                       restore_best_weights=True))
+    print(f"pretraining {pretext_name} on {len(windows)} windows -> {directory}")
+    history = ssl.pretrain(pretext, windows, epochs=args.pretrain_epochs, fraction=args.fraction,
+                           learning_rate=args.pretrain_learning_rate, acceleration_channels=acceleration_channels(args),
+                           seed=seed, verbose=2, callbacks=callbacks)
+    loss = [float(v) for v in history.history["loss"]]
+    ssl.save_pretrained(pretext, directory, metadata={
+        "loss": loss, "windows": int(len(windows)), "sampling_rate_hz": args.sampling_rate_hz,
+        "window_length": int(window_shape[0]), "channel_names": args.channels.split(","),
+        "learning_rate": args.pretrain_learning_rate, "epochs_max": args.pretrain_epochs,
+        "patience": args.pretrain_patience})
+    return pretext, loss
+
+
+def run_pooled(args, data, study, output):
+    """Per target fold: pretrain on every dataset but that fold's test subjects, then run its cells."""
+    import numpy as np
+    from keras_har import ssl
+    from keras_har.datasets import Standardizer
+    from keras_har.datasets.splits import subject_kfold
+    from keras_har.evaluation import select_folds
+
+    targets = args.targets.split(",") if args.targets else list(data)
+    tables, losses = [], []
+    for target in targets:
+        dataset = data[target]
+        folds = subject_kfold(dataset.subjects, args.n_splits, args.split_seed)
+        selected = select_folds(args.fold_indices, len(folds), first=args.folds)
+        selected = list(range(len(folds))) if selected is None else selected
+        others = [d.X for name, d in data.items() if name != target]
+        started = time.time()
+        tables.append(_scratch(args, dataset, study, output, target).assign(source="pool", target=target))
+        print(f"scratch on {target}: {time.time() - started:.0f} s")
+        for pretext_name in args.pretexts.split(","):
+            for fold in selected:
+                train, _ = folds[fold]
+                windows = Standardizer().fit_transform(np.concatenate(others + [dataset.X[train]]))
+                directory = output / "pretrained" / f"{pretext_name}_{target}_fold{fold}"
+                pretext, loss = pretrained_model(pretext_name, windows, directory, args, seed=args.split_seed)
+                losses.append(dict(target=target, pretext=pretext_name, fold=fold, loss=loss))
+                table = ssl.label_scarce_study(pretext, dataset, modes=["frozen", "finetune"], fold_indices=[fold],
+                                               **study, output_dir=output / "fits" / f"{pretext_name}_{target}_fold{fold}")
+                tables.append(table.assign(source="pool", target=target, pretext=pretext_name))
+    return tables, losses
+
+
+def run_directions(args, data, study, output):
+    """Pretrain once on each direction's source dataset, then run the target's cells."""
+    from keras_har.datasets import Standardizer
+
+    tables, losses = [], []
+    for source, target in (tuple(pair.split(":")) for pair in args.directions.split(",")):
+        tables.append(_scratch(args, data[target], study, output, target).assign(source=source, target=target))
+        unlabelled = Standardizer().fit_transform(data[source].X)
+        for pretext_name in args.pretexts.split(","):
+            from keras_har import ssl
+
+            pretext, loss = pretrained_model(pretext_name, unlabelled, output / "pretrained" / f"{pretext_name}_{source}",
+                                             args, seed=study["seeds"][0])
+            losses.append(dict(target=target, pretext=pretext_name, fold="all", loss=loss))
+            table = ssl.label_scarce_study(pretext, data[target], modes=["frozen", "finetune"], folds=args.folds,
+                                           fold_indices=args.fold_indices, **study,
+                                           output_dir=output / "fits" / f"{pretext_name}_{source}_to_{target}")
+            tables.append(table.assign(source=source, target=target, pretext=pretext_name))
+    return tables, losses
+
+
+def _scratch(args, dataset, study, output, target):
+    """The scratch cells: the pretrained models' exact architecture (the projection to 256 included), new weights."""
+    from keras_har import ssl
+    from keras_har.backend import keras
+
+    keras.utils.set_random_seed(study["seeds"][0])
+    architecture = ssl.PretextModel(make_encoder(args.encoder, tuple(dataset.X.shape[1:]))).feature_model()
+    table = ssl.label_scarce_study(architecture, dataset, modes=["scratch"], folds=args.folds,
+                                   fold_indices=args.fold_indices, **study,
+                                   output_dir=output / "fits" / f"scratch_{target}")
+    return table.assign(pretext="none")
+
+
+def plot_losses(losses, path):
+    """The pretext loss per epoch, one panel per pretext, one line per target and fold."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from keras_har import atomic
+
+    pretexts = sorted({row["pretext"] for row in losses})
+    figure, axes = plt.subplots(1, len(pretexts), figsize=(4.2 * len(pretexts), 3.2), squeeze=False)
+    for axis, pretext in zip(axes[0], pretexts):
+        for row in (r for r in losses if r["pretext"] == pretext):
+            axis.plot(range(1, len(row["loss"]) + 1), row["loss"], label=f"{row['target']} fold {row['fold']}")
+        axis.set_title(pretext)
+        axis.set_xlabel("pretraining epoch")
+        axis.grid(alpha=0.3)
+    axes[0][0].set_ylabel("pretext loss")
+    axes[0][-1].legend(fontsize=7)
+    figure.tight_layout()
+    with atomic.atomic_path(path, suffix=".png") as temporary:
+        figure.savefig(temporary, dpi=110, format="png")
+    plt.close(figure)
+
+
 def main(argv=None):
     args = parse_args(argv)
     import pandas as pd
 
-    import keras_har
     from keras_har import ssl
-    from keras_har.backend import keras
 
     output = pathlib.Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
-    directions = [tuple(pair.split(":")) for pair in args.directions.split(",")]
-    pretexts = [p for p in args.pretexts.split(",") if p]
-    windows_per_class = [int(k) for k in args.windows_per_class.split(",")]
-    seeds = [int(s) for s in args.seeds.split(",")]
-    window_length = int(round(args.window_sec * args.sampling_rate_hz))
-
-    names = sorted({name for pair in directions for name in pair})
-    data = {
-        name: harmonise(keras_har.datasets.load_dataset(name, data_home=args.data_home, verbose=False),
-                        args.sampling_rate_hz, window_length)
-        for name in names
-    }
-    for dataset in data.values():
-        print(dataset)
-    window_shape = (window_length, 6)
-
-    tables, timings = [], []
     recipe = ssl.FINETUNE_RECIPE
     if args.epochs is not None:
         recipe = dataclasses.replace(recipe, epochs=args.epochs)
-    study = dict(windows_per_class=windows_per_class, n_splits=args.n_splits, folds=args.folds, seeds=seeds,
-                 recipe=recipe)
-    for source, target in directions:
-        unlabelled = keras_har.datasets.Standardizer().fit_transform(data[source].X)
-        started = time.time()
-        keras.utils.set_random_seed(seeds[0])
-        # Scratch gets the pretrained models' exact architecture, the linear
-        # projection to 256 included, freshly initialised.
-        architecture = ssl.PretextModel(make_encoder(args.encoder, window_shape)).feature_model()
-        scratch = ssl.label_scarce_study(architecture, data[target], modes=["scratch"], **study,
-                                         output_dir=output / "fits" / f"scratch_{target}")
-        tables.append(scratch.assign(source=source, target=target, pretext="none"))
-        timings.append(dict(source=source, target=target, pretext="none", stage="scratch",
-                            seconds=time.time() - started))
-        for pretext_name in pretexts:
-            keras.utils.set_random_seed(seeds[0])
-            kwargs = {"prediction_steps": args.prediction_steps} if pretext_name in ("cpc", "multitask") else {}
-            if pretext_name == "simclr":
-                kwargs["seed"] = seeds[0]
-            pretext = ssl.get_pretext_class(pretext_name)(make_encoder(args.encoder, window_shape), **kwargs)
-            started = time.time()
-            print(f"pretraining {pretext_name} on {source} ({len(unlabelled)} windows)")
-            history = ssl.pretrain(pretext, unlabelled, epochs=args.pretrain_epochs, fraction=args.fraction,
-                                   acceleration_channels=[0, 1, 2], seed=seeds[0], verbose=2)
-            timings.append(dict(source=source, target=target, pretext=pretext_name, stage="pretrain",
-                                seconds=time.time() - started))
-            ssl.save_pretrained(pretext, output / f"{pretext_name}_{source}",
-                                metadata={"source": source, "loss": history.history["loss"],
-                                          "sampling_rate_hz": args.sampling_rate_hz, "window_length": window_length})
-            started = time.time()
-            table = ssl.label_scarce_study(pretext, data[target], modes=["frozen", "finetune"], **study,
-                                           output_dir=output / "fits" / f"{pretext_name}_{source}_to_{target}")
-            tables.append(table.assign(source=source, target=target, pretext=pretext_name))
-            timings.append(dict(source=source, target=target, pretext=pretext_name, stage="finetune",
-                                seconds=time.time() - started))
-            results = pd.concat(tables, ignore_index=True)
-            ssl.save_csv(results, output / "results.csv")
-            ssl.save_csv(pd.DataFrame(timings), output / "timings.csv")
+    study = dict(windows_per_class=[int(k) for k in args.windows_per_class.split(",")], n_splits=args.n_splits,
+                 seeds=[int(s) for s in args.seeds.split(",")], split_seed=args.split_seed, recipe=recipe)
+    names = args.datasets.split(",") if args.pool == "all-but-test" else sorted(
+        {name for pair in args.directions.split(",") for name in pair.split(":")})
+    # Keyed by the dataset's name (an .npz file's stem), which also names the output folders.
+    loaded = {given: load(given, args) for given in names}
+    data = {dataset.name: dataset for dataset in loaded.values()}
+    for dataset in data.values():
+        print(dataset)
+    unknown = [t for t in (args.targets or "").split(",") if t and t not in loaded]
+    if unknown:
+        raise SystemExit(f"--targets must be among --datasets {names}. Received: {unknown}")
+    args.targets = args.targets and ",".join(loaded[t].name for t in args.targets.split(","))
+    args.directions = ",".join(":".join(loaded[n].name for n in pair.split(":")) for pair in args.directions.split(",")
+                               ) if args.pool == "source" else args.directions
+    run = run_pooled if args.pool == "all-but-test" else run_directions
+    tables, losses = run(args, data, study, output)
 
     results = pd.concat(tables, ignore_index=True)
     ssl.save_csv(results, output / "results.csv")
     summary = ssl.summarize(results)
     ssl.save_csv(summary, output / "summary.csv")
-    # Scratch does not depend on the pretext: draw its line in every panel.
+    plot_losses(losses, output / "pretraining_loss.png")
+    # Scratch does not depend on the pretext: draw its line in every panel, and pair it with each pretext's fits.
+    pretexts = args.pretexts.split(",")
     scratch = results[results["mode"] == "scratch"]
     pretrained = results[results["mode"] != "scratch"]
     plotted = pd.concat([pretrained] + [scratch.assign(pretext=p) for p in pretexts], ignore_index=True)
     plotted = plotted.assign(source=plotted["source"] + "->" + plotted["target"]).drop(columns="target")
-    ssl.plot_study(plotted, output / "dont_freeze.png", title=f"{args.encoder} encoder, macro-F1 on held-out subjects")
+    ssl.plot_study(plotted, output / "dont_freeze.png",
+                   title=f"{args.encoder} encoder, macro-F1 on held-out subjects (95% CI)")
     differences = ssl.study_differences(plotted)
     ssl.save_csv(differences, output / "differences.csv")
-    print(differences.to_string(index=False))
     print(summary.to_string(index=False))
+    print(differences.to_string(index=False))
     return summary
 
 

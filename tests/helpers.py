@@ -11,11 +11,12 @@ from keras_har.backend import keras
 from keras_har.datasets import HARDataset
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+EXAMPLES = BENCHMARKS.parent / "examples"
 
 
-def load_benchmark_script(name):
-    """Imports ``benchmarks/<name>.py`` (not a package) as a module."""
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+def load_benchmark_script(name, folder=BENCHMARKS):
+    """Imports ``benchmarks/<name>.py`` (not a package; or ``folder/<name>.py``) as a module."""
+    spec = importlib.util.spec_from_file_location(name, pathlib.Path(folder) / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

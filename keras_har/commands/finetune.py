@@ -30,6 +30,9 @@ def add_parser(subparsers, name):
                         help="run only these folds, 0-based, e.g. '3-5' or '0,4' (several processes can share "
                              "one --output, each with its own folds)")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds")
+    parser.add_argument("--split-seed", type=int, default=None,
+                        help="one subject split for all --seeds, from this seed (default: each seed splits anew); "
+                             "use it when the encoder was pretrained without a fold's test subjects")
     parser.add_argument("--epochs", type=positive_int("--epochs"), default=None,
                         help="most epochs per fit; early stopping watches a fifth of the labelled windows "
                              "(default: keras_har.ssl.FINETUNE_RECIPE)")
@@ -79,6 +82,7 @@ def run(args):
         folds=args.folds,
         fold_indices=args.fold_indices,
         seeds=_ints(args.seeds, "--seeds"),
+        split_seed=args.split_seed,
         recipe=recipe,
         pretext_weight=args.pretext_weight,
         output_dir=args.output,

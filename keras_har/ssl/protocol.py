@@ -86,6 +86,7 @@ def label_scarce_study(
     folds=None,
     fold_indices=None,
     seeds=(0,),
+    split_seed=None,
     recipe=None,
     pretext_weight=0.0,
     output_dir=None,
@@ -123,7 +124,13 @@ def label_scarce_study(
         n_splits: folds of the subject split (unused with a predefined split).
         folds: run the first ``folds`` folds (all when None), to fit a budget.
         fold_indices: run only these folds (numbers below ``n_splits``).
-        seeds: one split and one set of initial weights per seed.
+        seeds: one set of initial weights and labelled draws per seed, and
+            one subject split per seed unless ``split_seed`` is given.
+        split_seed: the seed of one subject split shared by all ``seeds``
+            (None: each seed splits anew). A fixed split lets an encoder be
+            pretrained per fold without that fold's test subjects
+            (``subject_kfold(dataset.subjects, n_splits, split_seed)``
+            gives the same folds).
         recipe: a `keras_har.training.Recipe` (default `FINETUNE_RECIPE`).
         pretext_weight: above 0, the pretext loss keeps running during
             fine-tuning with this weight (needs a PretextModel and only the
@@ -189,7 +196,8 @@ def label_scarce_study(
         predefined, _ = make_folds(dataset, "split")
         fold_lists = {seed: predefined for seed in seeds}
     else:
-        fold_lists = {seed: subject_kfold(dataset.subjects, n_splits, seed) for seed in seeds}
+        fold_lists = {seed: subject_kfold(dataset.subjects, n_splits, seed if split_seed is None else split_seed)
+                      for seed in seeds}
     total_folds = len(next(iter(fold_lists.values())))
     selected = select_folds(fold_indices, total_folds, first=folds)
     if selected is None:
@@ -217,7 +225,8 @@ def label_scarce_study(
         "windows": int(len(dataset.y)),
         "window_shape": [int(d) for d in dataset.X.shape[1:]],
         "num_classes": int(dataset.num_classes),
-        "split": "predefined" if dataset.test_mask is not None else f"subject_kfold({n_splits})",
+        "split": ("predefined" if dataset.test_mask is not None
+                  else f"subject_kfold({n_splits})" + ("" if split_seed is None else f", seed {int(split_seed)}")),
         "recipe": recipe.to_dict(),
         "pretext_weight": float(pretext_weight),
         "pretrained": weights_fingerprint(pretrained),

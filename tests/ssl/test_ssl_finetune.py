@@ -1,6 +1,7 @@
 """Fine-tuning modes, the label-scarce protocol and the pretrain/finetune commands."""
 
 import dataclasses
+import json
 
 import numpy as np
 import pandas as pd
@@ -136,10 +137,11 @@ def test_pretrain_and_finetune_commands(tmp_path, capsys):
     study = tmp_path / "study"
     assert main(["finetune", "--encoder", str(run), "--dataset", str(npz), "--mode", "frozen",
                  "--windows-per-class", "1", "--n-splits", "3", "--fold-indices", "2", "--epochs", "1",
-                 "--output", str(study)]) == 0
+                 "--split-seed", "4", "--output", str(study)]) == 0
     table = pd.read_csv(study / "results.csv")
     assert table[["mode", "windows_per_class", "fold", "train_windows"]].values.tolist() == [["frozen", 1, 2, 3]]
     assert pd.read_csv(study / "summary.csv")["fits"].tolist() == [1]
+    assert json.loads((study / "study.json").read_text())["split"] == "subject_kfold(3), seed 4"
     differences = pd.read_csv(study / "differences.csv")  # one mode: nothing to compare
     assert differences.empty and "difference_ci95_low" in differences.columns
     assert (study / "study.png").stat().st_size > 0
@@ -226,3 +228,32 @@ def test_pretext_regularized_classifier_config_file_and_training_step(tmp_path):
     model = ssl.PretextRegularizedClassifier(_pretrained(), num_classes=3, pretext_weight=0.5)
     restored = check_model(model, data.X[:6].astype("float32"), tmp_path, labels=data.y[:6])
     assert restored.classifier.get_layer("ssl_encoder").get_layer("tinier_har_backbone") is restored.pretext.encoder
+
+
+def test_a_split_seed_gives_every_seed_the_same_subject_folds(monkeypatch, tmp_path):
+    data = _toy_dataset(subjects=6)
+    seen = []
+
+    def record(build, dataset, fold_indices, fold, directory, *, seed, **kwargs):
+        train, test = fold_indices
+        seen.append((seed, fold, tuple(sorted(set(dataset.subjects[test]))), tuple(sorted(train))))
+        return {"n_val": 0, "n_test": len(test), "validation": "training windows", "epochs_run": 1,
+                "best_epoch": 1, "macro_f1": 0.5}
+
+    monkeypatch.setattr(ssl.protocol, "run_fold", record)
+    study = dict(windows_per_class=[1], modes=["frozen"], n_splits=3, seeds=[0, 1], progress=False)
+    ssl.label_scarce_study(_pretrained(), data, split_seed=7, **study)
+    test_subjects = {seed: [s for (r, _, s, _) in seen if r == seed] for seed in (0, 1)}
+    expected = [tuple(sorted(set(data.subjects[test])))
+                for _, test in keras_har.datasets.splits.subject_kfold(data.subjects, 3, 7)]
+    assert test_subjects[0] == test_subjects[1] == expected
+    # The labelled draw still changes with the seed.
+    assert {train for (r, _, _, train) in seen if r == 0} != {train for (r, _, _, train) in seen if r == 1}
+    # Without it each seed splits anew (seeds 0 and 1 put other subjects in fold 0 of this toy set).
+    seen.clear()
+    ssl.label_scarce_study(_pretrained(), data, **study)
+    assert [s for (r, f, s, _) in seen if f == 0 and r == 0] != [s for (r, f, s, _) in seen if f == 0 and r == 1]
+    # The shared split is part of a study folder's settings.
+    ssl.label_scarce_study(_pretrained(), data, split_seed=7, output_dir=tmp_path / "study", **study)
+    with pytest.raises(ValueError, match=r"Differs in: \['split'\]"):
+        ssl.label_scarce_study(_pretrained(), data, split_seed=8, output_dir=tmp_path / "study", **study)

@@ -1,0 +1,88 @@
+"""examples/dont_freeze.py end to end on two toy datasets, with the paper preset's per-fold pooled pretraining."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import EXAMPLES, load_benchmark_script
+from keras_har.datasets.splits import subject_kfold
+
+CHANNELS = ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
+
+
+def _npz(path, seed, subjects=4, per_subject=6, classes=3):
+    rng = np.random.default_rng(seed)
+    count = subjects * per_subject
+    y = np.arange(count) % classes
+    x = rng.normal(size=(count, 64, len(CHANNELS))) * (1 + y[:, None, None])
+    np.savez(path, x=x.astype("float32"), y=y, subjects=np.repeat(np.arange(subjects), per_subject),
+             sampling_rate_hz=50.0, channel_names=np.array(CHANNELS))
+    return str(path)
+
+
+def test_paper_preset_refuses_a_pool_without_a_shared_split():
+    example = load_benchmark_script("dont_freeze", EXAMPLES)
+    args = example.parse_args(["--preset", "paper"])
+    assert (args.channels, args.window_sec, args.sampling_rate_hz, args.encoder) == ("acc_x,acc_y,acc_z", 2.0, 50.0,
+                                                                                     "cnngru")
+    assert (args.pool, args.seeds, args.split_seed, args.pretrain_epochs) == ("all-but-test", "0,1,2", 0, 50)
+    assert example.parse_args(["--preset", "paper", "--encoder", "tinierhar"]).encoder == "tinierhar"
+    with pytest.raises(SystemExit):
+        example.parse_args(["--pool", "all-but-test"])  # the reduced preset has no shared split
+
+
+@pytest.mark.slow  # pretraining and three fits, each traced afresh
+def test_paper_preset_pretrains_per_fold_without_the_test_subjects_and_resumes(tmp_path, monkeypatch):
+    example = load_benchmark_script("dont_freeze", EXAMPLES)
+    target, other = _npz(tmp_path / "target.npz", 0), _npz(tmp_path / "other.npz", 1, subjects=3)
+    output = tmp_path / "study"
+    argv = ["--preset", "paper", "--datasets", f"{target},{other}", "--targets", target,
+            "--pretexts", "reconstruction", "--windows-per-class", "1", "--n-splits", "2", "--fold-indices", "1",
+            "--seeds", "0", "--epochs", "1", "--pretrain-epochs", "2", "--window-sec", "1",
+            "--sampling-rate-hz", "25", "--output", str(output)]
+    example.main(argv)
+
+    # Fold 1's pool: every window of the other dataset and the target's training subjects of fold 1 only.
+    metadata = json.loads((output / "pretrained" / "reconstruction_target_fold1" / "pretrain.json").read_text())
+    train, _ = subject_kfold(np.repeat(np.arange(4), 6), 2, 0)[1]
+    assert metadata["windows"] == 18 + len(train) == 30
+    assert metadata["channel_names"] == ["acc_x", "acc_y", "acc_z"] and metadata["window_length"] == 25
+    assert len(metadata["loss"]) == 2
+    results = pd.read_csv(output / "results.csv")
+    assert sorted(results["mode"]) == ["finetune", "frozen", "scratch"]
+    assert set(results["fold"]) == {1} and set(results["seed"]) == {0} and set(results["target"]) == {"target"}
+    assert sorted(p.name for p in (output / "fits").iterdir()) == ["reconstruction_target_fold1", "scratch_target"]
+    differences = pd.read_csv(output / "differences.csv")
+    assert differences[["mode", "baseline"]].values.tolist() == [["finetune", "frozen"], ["finetune", "scratch"],
+                                                                 ["frozen", "scratch"]]
+    assert (differences["pairs"] == 1).all()
+    for name in ("summary.csv", "dont_freeze.png", "pretraining_loss.png"):
+        assert (output / name).stat().st_size > 0
+
+    # A rerun finds the pretrained model and every fit, and trains nothing.
+    from keras_har import ssl
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished stage was trained again")
+
+    monkeypatch.setattr(ssl, "pretrain", no_training)
+    monkeypatch.setattr(ssl.protocol, "run_fold", no_training)
+    example.main(argv)
+    pd.testing.assert_frame_equal(pd.read_csv(output / "results.csv"), results)
+
+
+@pytest.mark.slow
+def test_reduced_preset_pretrains_once_on_the_source(tmp_path):
+    example = load_benchmark_script("dont_freeze", EXAMPLES)
+    target, other = _npz(tmp_path / "target.npz", 0), _npz(tmp_path / "other.npz", 1, subjects=3)
+    output = tmp_path / "study"
+    example.main(["--directions", f"{other}:{target}", "--pretexts", "reconstruction", "--encoder", "tinierhar",
+                  "--windows-per-class", "1", "--n-splits", "2", "--folds", "1", "--epochs", "1",
+                  "--pretrain-epochs", "1", "--window-sec", "1", "--sampling-rate-hz", "25", "--output", str(output)])
+    metadata = json.loads((output / "pretrained" / "reconstruction_other" / "pretrain.json").read_text())
+    assert metadata["windows"] == 18 and metadata["channel_names"] == CHANNELS
+    results = pd.read_csv(output / "results.csv")
+    assert sorted(results["mode"]) == ["finetune", "frozen", "scratch"]
+    assert set(results["source"]) == {"other"} and set(results["fold"]) == {0}
