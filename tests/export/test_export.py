@@ -12,6 +12,7 @@ import pytest
 
 import keras_har
 from keras_har import export
+from keras_har.export import convert
 from keras_har.backend import keras, tf
 
 SHAPE = (16, 3)
@@ -36,6 +37,16 @@ def _trained(recurrent="bigru", seed=0):
 def bigru_int8():
     model = _trained()
     return model, export.convert_int8(model, _windows(32, seed=1), recurrence="merged")
+
+
+@pytest.mark.slow  # one conversion the slow way, saving the Keras model itself
+@pytest.mark.parametrize("recurrence", ["fused", "merged"])
+def test_converting_from_the_variables_alone_gives_the_same_bytes(bigru_int8, recurrence, monkeypatch):
+    model, _ = bigru_int8
+    fast = export.convert_int8(model, _windows(32, seed=1), recurrence=recurrence)
+    # The converter's documented route: hand it the Keras model, which it saves (slowly) before converting.
+    monkeypatch.setattr(convert, "_variable_holder", lambda model: model)
+    assert export.convert_int8(model, _windows(32, seed=1), recurrence=recurrence) == fast
 
 
 @pytest.mark.parametrize("recurrent", ["bigru", "gru"])
