@@ -16,12 +16,14 @@ Two presets:
   accelerometer channels only, resampled to 50 Hz, 2 s windows (re-windowed
   from the raw recordings of a built-in dataset); the CNN+GRU encoder with
   256 features (`keras_har.ssl.CNNGRUEncoder`); one 5-fold subject split
-  shared by 3 seeds (``--split-seed``); for each target fold, the pretext
-  is pretrained on the **pool**: every window of the other ``--datasets``
-  and the target's training subjects of that fold (never its test
-  subjects), standardised together, for at most 50 epochs with early
-  stopping on the pretext loss (patience 5). The pretext's learning rate
-  and width are not searched (the paper searched 20 configurations).
+  shared by 3 seeds (``--split-seed``; the paper draws a new split with
+  each seed, which would need a pretraining per seed and fold); for each
+  target fold, the pretext is pretrained on the **pool**: every window of
+  the other ``--datasets`` and the target's training subjects of that fold
+  (never its test subjects), standardised together, for at most 50 epochs
+  with early stopping on the pretext loss (patience 5). The pretext's
+  learning rate and width are not searched (the paper searched 20
+  configurations).
 - ``--preset reduced`` (the default; the committed table of BENCHMARKS.md):
   both datasets at 50 Hz, 4 s windows, the 6 channels acc x/y/z, gyro x/y/z
   they share, pretraining once on the other dataset (``--directions``).
