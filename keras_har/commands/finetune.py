@@ -42,8 +42,8 @@ def add_parser(subparsers, name):
                         help="keep the pretext loss running with this weight (mode finetune only)")
     parser.add_argument("--output", default=None,
                         help="folder: every fit's files (a rerun skips the finished ones), results.csv (one row "
-                             "per fit), summary.csv (mean, 95%% CI and n per cell), differences.csv (paired "
-                             "differences between modes, with their 95%% CI) and study.png")
+                             "per fit), summary.csv (mean, confidence interval and n per cell), differences.csv "
+                             "(paired differences between modes, with their confidence intervals) and study.png")
     parser.set_defaults(func=run)
 
 

@@ -73,16 +73,30 @@ def test_paper_preset_pretrains_per_fold_without_the_test_subjects_and_resumes(t
     pd.testing.assert_frame_equal(pd.read_csv(output / "results.csv"), results)
 
 
-@pytest.mark.slow
-def test_reduced_preset_pretrains_once_on_the_source(tmp_path):
+@pytest.mark.slow  # one pretraining epoch
+def test_reduced_preset_pretrains_once_on_the_source(tmp_path, monkeypatch):
+    from keras_har import ssl
+
     example = load_benchmark_script("dont_freeze", EXAMPLES)
     target, other = _npz(tmp_path / "target.npz", 0), _npz(tmp_path / "other.npz", 1, subjects=3)
+    studies = []
+
+    def study(pretrained, dataset, *, modes, seeds, fold_indices, folds, **kwargs):
+        # The fits are tested above; here only what each study is given, and the tables built from it.
+        studies.append((dataset.name, tuple(modes), folds, kwargs["split_seed"], kwargs["output_dir"].name))
+        rows = [dict.fromkeys(ssl.protocol.RESULT_COLUMNS, 1) | dict(mode=mode, seed=0, fold=0, macro_f1=0.5)
+                for mode in modes]
+        return pd.DataFrame(rows)
+
+    monkeypatch.setattr(ssl, "label_scarce_study", study)
     output = tmp_path / "study"
     example.main(["--directions", f"{other}:{target}", "--pretexts", "reconstruction", "--encoder", "tinierhar",
                   "--windows-per-class", "1", "--n-splits", "2", "--folds", "1", "--epochs", "1",
                   "--pretrain-epochs", "1", "--window-sec", "1", "--sampling-rate-hz", "25", "--output", str(output)])
+    assert studies == [("target", ("scratch",), 1, None, "scratch_target"),
+                       ("target", ("frozen", "finetune"), 1, None, "reconstruction_other_to_target")]
     metadata = json.loads((output / "pretrained" / "reconstruction_other" / "pretrain.json").read_text())
-    assert metadata["windows"] == 18 and metadata["channel_names"] == CHANNELS
+    assert metadata["windows"] == 18 and metadata["channel_names"] == CHANNELS  # the source alone, all 6 channels
     results = pd.read_csv(output / "results.csv")
-    assert sorted(results["mode"]) == ["finetune", "frozen", "scratch"]
-    assert set(results["source"]) == {"other"} and set(results["fold"]) == {0}
+    assert sorted(results["mode"]) == ["finetune", "frozen", "scratch"] and set(results["source"]) == {"other"}
+    assert len(pd.read_csv(output / "differences.csv")) == 3
