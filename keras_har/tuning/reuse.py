@@ -39,7 +39,9 @@ class CrossValidationFolds:
     Each folder's ``run.json`` must describe TinierHAR on the search's data
     (name, window count and shape, classes) with the search's protocol and
     seed; otherwise the folder is refused with the settings that differ.
-    A fold is then copied into a trial when the trial's TinierHAR
+    Every finished fold of a folder must have tested the subjects of the
+    search's fold of that number, or the folder is refused before any
+    trial runs. A fold is then copied into a trial when the trial's TinierHAR
     configuration equals the folder's (defaults filled in) and the trial's
     recipe equals the folder's (epochs, batch size, validation share, and
     the official learning rate and weight decay, which ``evaluate`` always
@@ -51,6 +53,10 @@ class CrossValidationFolds:
         dataset: the search's `keras_har.datasets.HARDataset`.
         protocol: the search's protocol (`keras_har.evaluation.PROTOCOLS`).
         seed: the search's seed.
+        folds: the search's folds as `keras_har.tuning.search.search_folds`
+            gives them, ``(index, (train, test))`` pairs; when given, the
+            folders' fold files are checked against them here. `copy` checks each
+            fold it copies in any case.
 
     Example:
     >>> from keras_har.tuning.reuse import CrossValidationFolds
@@ -58,7 +64,7 @@ class CrossValidationFolds:
     []
     """
 
-    def __init__(self, directories=(), *, dataset=None, protocol=None, seed=0):
+    def __init__(self, directories=(), *, dataset=None, protocol=None, seed=0, folds=None):
         self.sources = []
         for directory in directories:
             run_path = os.path.join(directory, "run.json")
@@ -85,6 +91,9 @@ class CrossValidationFolds:
                     f"The cross-validation in {directory} did not run the folds of this search ({listed}), so its "
                     f"folds cannot stand in for them. Received: reuse_cv={directory!r}"
                 )
+            for index, fold in folds or ():
+                if os.path.exists(fold_store.fold_file(directory, index)):
+                    _check_subjects(directory, index, fold, dataset)
             self.sources.append((directory, run))
 
     def find(self, model_kwargs, recipe, index):
@@ -109,14 +118,7 @@ class CrossValidationFolds:
         each atomically, as `keras_har.evaluation.run_fold` writes them.
         """
         source = fold_store.fold_file(directory, index)
-        result = fold_store.finished_fold(directory, index)
-        subjects = sorted(int(s) for s in np.unique(dataset.subjects[np.asarray(fold[1])]))
-        if result.get("test_subjects") != subjects:
-            raise ValueError(
-                f"{source} holds fold {index} with test subjects {result.get('test_subjects')}, but this search's "
-                f"fold {index} tests subjects {subjects}: the folder was not written for these folds. "
-                f"Received: reuse_cv={directory!r}"
-            )
+        result = _check_subjects(directory, index, fold, dataset)
         result["reused_from"] = str(directory)
         target = fold_store.fold_file(output_dir, index)
         copies = [(source[: -len(".json")] + ".npz", target[: -len(".json")] + ".npz"),
@@ -128,3 +130,16 @@ class CrossValidationFolds:
                     shutil.copyfile(origin, temporary)
         atomic.write_json(target, result)
         return result
+
+
+def _check_subjects(directory, index, fold, dataset):
+    """Fold ``index`` of ``directory``, refused unless it tested the subjects of the search's ``fold``."""
+    result = fold_store.finished_fold(directory, index)
+    subjects = sorted(int(s) for s in np.unique(dataset.subjects[np.asarray(fold[1])]))
+    if result is None or result.get("test_subjects") != subjects:
+        raise ValueError(
+            f"{fold_store.fold_file(directory, index)} holds fold {index} with test subjects "
+            f"{None if result is None else result.get('test_subjects')}, but this search's fold {index} tests "
+            f"subjects {subjects}: the folder was not written for these folds. Received: reuse_cv={directory!r}"
+        )
+    return result

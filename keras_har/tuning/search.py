@@ -220,7 +220,7 @@ def run_search(
 
     data = dataset if isinstance(dataset, HARDataset) else load_dataset(dataset, data_home=data_home)
     protocol, fold_list = search_folds(data, folds, protocol=protocol, seed=seed)
-    reuse = CrossValidationFolds(list(reuse_cv or ()), dataset=data, protocol=protocol, seed=seed)
+    reuse = CrossValidationFolds(list(reuse_cv or ()), dataset=data, protocol=protocol, seed=seed, folds=fold_list)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"`epochs` must be a positive integer. Received: epochs={epochs!r}")
     space = space or ("paper_grid" if tuner == "grid" else "wide")

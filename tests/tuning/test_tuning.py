@@ -473,16 +473,16 @@ def test_a_search_fold_is_the_cross_validation_fold_and_reuses_it(tmp_path, monk
     from keras_har.evaluation import cross_validate
 
     data = tiny_data()
-    # TinierHAR with its defaults (M=4, N=16, the grid's first trial), 3 LOSO folds of 1 epoch.
-    cv = cross_validate("tinierhar", data, protocol="loso", folds=3, epochs=1, output_dir=tmp_path / "cv",
+    # TinierHAR with its defaults (M=4, N=16, the grid's first trial), 2 LOSO folds of 1 epoch.
+    cv = cross_validate("tinierhar", data, protocol="loso", folds=2, epochs=1, output_dir=tmp_path / "cv",
                         verbose=0, baselines=False)
-    common = dict(tuner="grid", max_trials=1, epochs=1, folds=3, protocol="loso", directory=str(tmp_path))
+    common = dict(tuner="grid", max_trials=1, epochs=1, folds=2, protocol="loso", directory=str(tmp_path))
     trained = run_search(data, project_name="trained", **common)
     trial = json.loads((tmp_path / "trained" / "trial_0" / "result.json").read_text())
     assert (trained["best"]["filters"], trained["best"]["gru_units"]) == (4, 16)
-    assert (trial["folds"], trial["reused_folds"], trial["recipe"]["epochs"]) == ([0, 1, 2], [], 1)
+    assert (trial["folds"], trial["reused_folds"], trial["recipe"]["epochs"]) == ([0, 1], [], 1)
     # Each fold of the trial is the fold `keras-har evaluate` ran: same split, recipe, seed, predictions.
-    for index in range(3):
+    for index in range(2):
         name = f"folds/fold_{index:02d}"
         ours, theirs = (json.loads((folder / f"{name}.json").read_text())
                         for folder in (tmp_path / "trained" / "trial_0", tmp_path / "cv"))
@@ -492,21 +492,32 @@ def test_a_search_fold_is_the_cross_validation_fold_and_reuses_it(tmp_path, monk
     assert trial["fold_macro_f1"] == [fold["macro_f1"] for fold in cv["folds"]]
     assert trained["best"]["val_macro_f1"] == pytest.approx(cv["macro_f1_mean"])
 
-    # With --reuse-cv the same trial copies the three folds and trains nothing.
+    # With --reuse-cv the same trial copies the two folds and trains nothing.
     fits = []
     monkeypatch.setattr(keras_har.training, "fit", lambda *args, **kwargs: fits.append(1))
     capsys.readouterr()
     reused = run_search(data, project_name="reused", reuse_cv=[str(tmp_path / "cv")], **common)
     assert fits == [] and "(reused from cross-validation)" in capsys.readouterr().out
     trial = json.loads((tmp_path / "reused" / "trial_0" / "result.json").read_text())
-    assert trial["reused_folds"] == [0, 1, 2] and trial["fold_macro_f1"] == [f["macro_f1"] for f in cv["folds"]]
+    assert trial["reused_folds"] == [0, 1] and trial["fold_macro_f1"] == [f["macro_f1"] for f in cv["folds"]]
     fold = json.loads((tmp_path / "reused" / "trial_0" / "folds" / "fold_01.json").read_text())
     assert fold["reused_from"] == str(tmp_path / "cv")
-    assert (tmp_path / "reused" / "trial_0" / "checkpoints" / "fold_02.keras").exists()
+    assert (tmp_path / "reused" / "trial_0" / "checkpoints" / "fold_01.keras").exists()
     assert reused["best"]["val_macro_f1"] == trained["best"]["val_macro_f1"]
 
     # A cross-validation of other folds cannot stand in: refused, naming what differs.
     with pytest.raises(ValueError, match=r"did not run the folds of this search \(seed: 0 there, 1 here\)"):
-        run_search(data, project_name="other_seed", reuse_cv=[str(tmp_path / "cv")], **dict(common, folds=3), seed=1)
+        run_search(data, project_name="other_seed", reuse_cv=[str(tmp_path / "cv")], **common, seed=1)
     with pytest.raises(FileNotFoundError, match=r"has no run\.json"):
         run_search(data, project_name="none", reuse_cv=[str(tmp_path)], **common)
+
+    # A folder whose run.json matches but whose fold tested other subjects (edited, or written by other code).
+    import shutil
+
+    edited = tmp_path / "cv_edited"
+    shutil.copytree(tmp_path / "cv", edited)
+    fold_path = edited / "folds" / "fold_01.json"
+    fold_path.write_text(json.dumps(dict(json.loads(fold_path.read_text()), test_subjects=[99])))
+    with pytest.raises(ValueError, match=r"fold_01\.json holds fold 1 with test subjects \[99\], but this search's "
+                                         r"fold 1 tests subjects \[1\]"):
+        run_search(data, project_name="edited", reuse_cv=[str(edited)], **common)
