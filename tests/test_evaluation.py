@@ -307,6 +307,7 @@ def test_cli_flag_choices_match_the_model_module():
     assert train_command.AGGREGATION_TYPES == tinier_har.AGGREGATION_TYPES
 
 
+@pytest.mark.slow  # over 10 s: fits or CLI runs
 def test_cli_train_saves_a_model_and_its_normalisation(monkeypatch, tmp_path, capsys):
     import keras_har.datasets
     from keras_har.datasets import Standardizer
@@ -333,6 +334,7 @@ def _no_data(name, **kwargs):
     raise AssertionError("the dataset must not be loaded when --output is refused")
 
 
+@pytest.mark.slow  # over 10 s: fits or CLI runs
 def test_cli_train_refuses_a_folder_holding_a_model_unless_overwrite(monkeypatch, tmp_path, capsys):
     # Issue 22: train silently overwrote an old model and appended to its TensorBoard runs.
     import keras_har.datasets

@@ -146,6 +146,7 @@ def test_npz_windows_load_through_load_dataset_with_the_documented_keys(tmp_path
 
 
 
+@pytest.mark.slow  # over 10 s: fits or CLI runs
 def test_train_accepts_npz_windows_without_a_sampling_rate(tmp_path):
     rng = np.random.default_rng(0)
     path = tmp_path / "windows.npz"

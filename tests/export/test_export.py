@@ -242,6 +242,7 @@ def test_unknown_recurrence_is_refused():
         export.inference_function(model, recurrence="while")
 
 
+@pytest.mark.slow  # over 10 s: fits or CLI runs
 def test_export_model_writes_firmware_and_a_report_that_reloads(bigru_int8, tmp_path):
     import json
 

@@ -143,6 +143,7 @@ def test_truncated_model_and_wrong_tensor_count_get_clear_errors(bilstm):
         export.read_offline_memory_plan(broken)
 
 
+@pytest.mark.slow  # over 10 s: fits or CLI runs
 def test_export_model_stores_the_plan_by_default_and_can_leave_it_out(bilstm, tmp_path, monkeypatch):
     from keras_har.export import pipeline
 

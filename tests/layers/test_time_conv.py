@@ -87,6 +87,7 @@ def test_other_settings_take_the_stock_path():
     assert not TimeMaxPooling2D((2, 2))._fast()
 
 
+@pytest.mark.slow  # over 10 s: fits or CLI runs
 def test_tinierhar_trains_with_them_and_reloads(tmp_path):
     model = keras_har.TinierHAR(input_shape=(32, 3), num_classes=3)
     kinds = {type(layer) for layer in model.layers}

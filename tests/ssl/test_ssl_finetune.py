@@ -52,6 +52,7 @@ def test_head_is_256_128_128_with_batchnorm_relu_dropout():
     assert model.get_layer("logits").units == 5 and model.output_shape == (None, 5)
 
 
+@pytest.mark.slow  # over 10 s: fits or CLI runs
 def test_frozen_keeps_the_encoder_bit_identical_and_finetune_changes_it():
     features = _pretrained().feature_model()
     pretrained = [w.copy() for w in features.get_weights()]
@@ -82,6 +83,7 @@ def test_bad_mode_is_a_clear_error():
         ssl.build_classifier(_pretrained().feature_model(), 3, mode="linear")
 
 
+@pytest.mark.slow  # over 10 s: fits or CLI runs
 def test_pretext_loss_can_keep_running_during_finetuning(tmp_path):
     pretext = _pretrained()
     model = ssl.PretextRegularizedClassifier(pretext, num_classes=3, pretext_weight=0.5)

@@ -99,6 +99,7 @@ def test_ssl_models_are_registered(name):
     assert keras.saving.get_registered_object(f"keras_har>{name}") is getattr(ssl, name)
 
 
+@pytest.mark.slow  # over 10 s: fits or CLI runs
 def test_pretraining_moves_the_encoder_and_saves_a_reloadable_encoder(tmp_path):
     keras.utils.set_random_seed(0)
     model = ssl.Reconstruction(_tinier(), hidden_units=16)

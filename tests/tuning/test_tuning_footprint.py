@@ -51,6 +51,7 @@ def test_arena_search_counts_a_crashing_probe_as_not_fitting(monkeypatch):
         tflm.find_arena_bytes(b"")
 
 
+@pytest.mark.slow  # over 10 s: fits or CLI runs
 def test_footprint_child_errors_are_clear(tmp_path):
     assert main([str(tmp_path / "missing.keras"), str(tmp_path / "out.json")]) == 2
     model = keras_har.TinierHAR(input_shape=(32, 3), num_classes=4)
