@@ -136,13 +136,18 @@ def acceleration_channels(args):
     return indices or None
 
 
-def pretrained_model(pretext_name, windows, directory, args, seed):
-    """Pretrains a pretext on ``windows`` into ``directory``, or loads it when it is already there."""
+def pretrained_model(pretext_name, unlabelled, directory, args, seed):
+    """Pretrains a pretext into ``directory``, or loads it when it is already there.
+
+    ``unlabelled`` returns the standardised windows to pretrain on; it is
+    called only when the pretext has to be trained.
+    """
     from keras_har import ssl
     from keras_har.backend import keras
 
     if (directory / ssl.pretraining.PRETEXT_FILE).is_file():
         return ssl.load_pretext(directory), ssl.load_metadata(directory)["loss"]
+    windows = unlabelled()
     keras.utils.set_random_seed(seed)
     kwargs = {"prediction_steps": args.prediction_steps} if pretext_name in ("cpc", "multitask") else {}
     if pretext_name == "simclr":
@@ -166,11 +171,19 @@ def pretrained_model(pretext_name, windows, directory, args, seed):
     return pretext, loss
 
 
+def _standardised(*arrays):
+    """A function giving the arrays concatenated and standardised, computed on its first call only."""
+    import functools
+
+    import numpy as np
+    from keras_har.datasets import Standardizer
+
+    return functools.cache(lambda: Standardizer().fit_transform(np.concatenate(arrays)))
+
+
 def run_pooled(args, data, study, output):
     """Per target fold: pretrain on every dataset but that fold's test subjects, then run its cells."""
-    import numpy as np
     from keras_har import ssl
-    from keras_har.datasets import Standardizer
     from keras_har.datasets.splits import subject_kfold
     from keras_har.evaluation import select_folds
 
@@ -185,12 +198,12 @@ def run_pooled(args, data, study, output):
         started = time.time()
         tables.append(_scratch(args, dataset, study, output, target).assign(source="pool", target=target))
         print(f"scratch on {target}: {time.time() - started:.0f} s")
-        for pretext_name in args.pretexts.split(","):
-            for fold in selected:
-                train, _ = folds[fold]
-                windows = Standardizer().fit_transform(np.concatenate(others + [dataset.X[train]]))
+        for fold in selected:
+            # One pool per fold, shared by the pretexts (and not built when they are all pretrained).
+            pool = _standardised(*others, dataset.X[folds[fold][0]])
+            for pretext_name in args.pretexts.split(","):
                 directory = output / "pretrained" / f"{pretext_name}_{target}_fold{fold}"
-                pretext, loss = pretrained_model(pretext_name, windows, directory, args, seed=args.split_seed)
+                pretext, loss = pretrained_model(pretext_name, pool, directory, args, seed=args.split_seed)
                 losses.append(dict(target=target, pretext=pretext_name, fold=fold, loss=loss))
                 table = ssl.label_scarce_study(pretext, dataset, modes=["frozen", "finetune"], fold_indices=[fold],
                                                **study, output_dir=output / "fits" / f"{pretext_name}_{target}_fold{fold}")
@@ -200,15 +213,13 @@ def run_pooled(args, data, study, output):
 
 def run_directions(args, data, study, output):
     """Pretrain once on each direction's source dataset, then run the target's cells."""
-    from keras_har.datasets import Standardizer
+    from keras_har import ssl
 
     tables, losses = [], []
     for source, target in (tuple(pair.split(":")) for pair in args.directions.split(",")):
         tables.append(_scratch(args, data[target], study, output, target).assign(source=source, target=target))
-        unlabelled = Standardizer().fit_transform(data[source].X)
+        unlabelled = _standardised(data[source].X)
         for pretext_name in args.pretexts.split(","):
-            from keras_har import ssl
-
             pretext, loss = pretrained_model(pretext_name, unlabelled, output / "pretrained" / f"{pretext_name}_{source}",
                                              args, seed=study["seeds"][0])
             losses.append(dict(target=target, pretext=pretext_name, fold="all", loss=loss))

@@ -344,7 +344,7 @@ def paired_differences(results, mode="finetune", baseline="frozen"):
                 f"The results have no fit of mode {name!r}; their modes are {sorted(set(results['mode']))}. "
                 f"Received: mode={mode!r}, baseline={baseline!r}"
             )
-    keys = [c for c in ("source", "target", "pretext") if c in results.columns] + ["windows_per_class"]
+    keys = _difference_keys(results)
     pair_keys = keys + ["seed", "fold"]
     left = results[results["mode"] == mode][pair_keys + ["macro_f1"]]
     right = results[results["mode"] == baseline][pair_keys + ["macro_f1"]]
@@ -363,10 +363,19 @@ def paired_differences(results, mode="finetune", baseline="frozen"):
         else:
             mean = low = high = float("nan")
             better = 0
-        row.update(pairs=len(both), difference_mean=mean, difference_ci95_low=low, difference_ci95_high=high,
-                   pairs_better=better, unpaired=int(len(cell) - len(both)))
+        row.update(zip(_DIFFERENCE_COLUMNS, (len(both), mean, low, high, better, int(len(cell) - len(both)))))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# The columns of a paired difference, after its grouping columns (`_difference_keys`).
+_DIFFERENCE_COLUMNS = ("pairs", "difference_mean", "difference_ci95_low", "difference_ci95_high", "pairs_better",
+                       "unpaired")
+
+
+def _difference_keys(results):
+    """The columns a paired difference is reported by: those of source, target, pretext present, and k."""
+    return [c for c in ("source", "target", "pretext") if c in results.columns] + ["windows_per_class"]
 
 
 #: The comparisons of the study, each ``(mode, baseline)``: does fine-tuning
@@ -384,8 +393,7 @@ def study_differences(results, comparisons=COMPARISONS):
     tables = [paired_differences(results, mode, baseline).assign(mode=mode, baseline=baseline)
               for mode, baseline in comparisons if mode in present and baseline in present]
     if not tables:
-        return pd.DataFrame(columns=["mode", "baseline", "windows_per_class", "pairs", "difference_mean",
-                                     "difference_ci95_low", "difference_ci95_high", "pairs_better", "unpaired"])
+        return pd.DataFrame(columns=["mode", "baseline", *_difference_keys(results), *_DIFFERENCE_COLUMNS])
     table = pd.concat(tables, ignore_index=True)
     first = ["mode", "baseline"]
     return table[first + [c for c in table.columns if c not in first]]

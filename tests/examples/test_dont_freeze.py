@@ -61,13 +61,15 @@ def test_paper_preset_pretrains_per_fold_without_the_test_subjects_and_resumes(t
     for name in ("summary.csv", "dont_freeze.png", "pretraining_loss.png"):
         assert (output / name).stat().st_size > 0
 
-    # A rerun finds the pretrained model and every fit, and trains nothing.
+    # A rerun finds the pretrained model and every fit, and trains nothing (nor builds the pool).
     from keras_har import ssl
+    from keras_har.datasets import Standardizer
 
     def no_training(*args, **kwargs):
         raise AssertionError("a finished stage was trained again")
 
     monkeypatch.setattr(ssl, "pretrain", no_training)
+    monkeypatch.setattr(Standardizer, "fit_transform", no_training)
     monkeypatch.setattr(ssl.protocol, "run_fold", no_training)
     example.main(argv)
     pd.testing.assert_frame_equal(pd.read_csv(output / "results.csv"), results)
