@@ -33,6 +33,15 @@ def test_paper_preset_refuses_a_pool_without_a_shared_split():
         example.parse_args(["--pool", "all-but-test"])  # the reduced preset has no shared split
 
 
+
+def test_a_target_outside_the_datasets_is_refused_by_name(tmp_path):
+    example = load_benchmark_script("dont_freeze", EXAMPLES)
+    target = _npz(tmp_path / "target.npz", 0)
+    with pytest.raises(SystemExit, match=r"--targets must be among --datasets .*Received: \['hapt'\]"):
+        example.main(["--preset", "paper", "--datasets", target, "--targets", "hapt", "--window-sec", "1",
+                      "--sampling-rate-hz", "25", "--output", str(tmp_path / "study")])
+
+
 @pytest.mark.slow  # pretraining and three fits, each traced afresh
 def test_paper_preset_pretrains_per_fold_without_the_test_subjects_and_resumes(tmp_path, monkeypatch):
     example = load_benchmark_script("dont_freeze", EXAMPLES)
