@@ -20,6 +20,8 @@ INSTALL_REQUIRES = [
     "scipy>=1.17,<1.18",
     "matplotlib>=3.11,<3.12",
     "tqdm>=4.70,<5",
+    # A lock file per firmware object cache: processes that build the same TFLM library take turns.
+    "filelock>=3.20,<5",
     "protobuf>=7.36,<8",
     "absl-py>=1.4,<1.5",
     "dm-tree>=0.1.10,<0.2",

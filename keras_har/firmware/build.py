@@ -7,7 +7,10 @@ kernels only those the model's ops need (the file that defines each op's
 ``Register_*`` function, its ``*_common.cc``, and the kernel sources of the
 kernel headers they include). Later builds reuse every object already there.
 Each object is compiled to a temporary name and renamed into place, so an
-interrupted build never leaves a half-written object in the cache.
+interrupted build never leaves a half-written object in the cache. Processes
+that build the same library at once (parallel test workers, a search's
+footprint measurements) take turns on a lock file beside it: the first
+compiles, the others find its objects and compile only what is still missing.
 """
 
 import concurrent.futures
@@ -189,6 +192,26 @@ def _compile_all(jobs, progress, description):
     return warnings
 
 
+def compile_library(library_dir, commands, root, progress, description):
+    """Compiles ``[(command, source)]`` under ``root`` into ``library_dir``; returns the object paths.
+
+    Objects already in ``library_dir`` are reused. The compile runs under a
+    lock file beside ``library_dir``, so two processes asking for the same
+    library at once compile each object once: the second waits, then finds
+    the first one's objects.
+    """
+    from filelock import FileLock
+
+    library_dir = pathlib.Path(library_dir)
+    library_dir.parent.mkdir(parents=True, exist_ok=True)
+    objects = [library_dir / pathlib.Path(source).relative_to(root).with_suffix(".o") for _, source in commands]
+    with FileLock(str(library_dir) + ".lock"):
+        jobs = [(command, source, output) for (command, source), output in zip(commands, objects)
+                if not output.is_file()]
+        _compile_all(jobs, progress, description)
+    return objects
+
+
 @functools.lru_cache(maxsize=None)
 def _fingerprint(root):
     return tflm_source.tree_fingerprint(root)
@@ -247,14 +270,9 @@ def build_runner(export_dir, *, target="cortex-m4", kernels="reference", tflm_ro
         _fingerprint(str(root)),
     ]).replace(str(root), "<tree>").encode()).hexdigest()[:16]
     library_dir = tflm_source.cache_root(cache_dir) / "objects" / f"{target}-{kernels}-{key}"
-    jobs, objects = [], []
-    for source in library_sources(root, kernels, op_types):
-        relative = source.relative_to(root)
-        output = library_dir / relative.with_suffix(".o")
-        objects.append(output)
-        if not output.is_file():
-            jobs.append((cc_command if source.suffix == ".c" else cxx_command, source, output))
-    _compile_all(jobs, progress, f"TFLM for {target} ({kernels} kernels)")
+    commands = [(cc_command if source.suffix == ".c" else cxx_command, source)
+                for source in library_sources(root, kernels, op_types)]
+    objects = compile_library(library_dir, commands, root, progress, f"TFLM for {target} ({kernels} kernels)")
 
     build_dir = pathlib.Path(build_dir) if build_dir else export_dir / "firmware" / f"{target}-{kernels}"
     build_dir.mkdir(parents=True, exist_ok=True)
