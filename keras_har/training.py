@@ -209,6 +209,23 @@ def compile_model(
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=jit_compile,
     )
+    return build_optimizer(model)
+
+
+def build_optimizer(model):
+    """Creates the compiled optimizer's slot variables for ``model``'s trainable variables now.
+
+    Keras otherwise creates them inside the first training step, and
+    `tf.function` then traces the training step twice (once to create
+    variables, once without): a few seconds more per fit of a small model.
+    The trained weights are the same bit for bit (tested). A model not built
+    yet is left alone; its optimizer builds lazily as before.
+
+    Returns:
+        The same model.
+    """
+    if model.built and model.optimizer is not None:
+        model.optimizer.build(model.trainable_variables)
     return model
 
 

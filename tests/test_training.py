@@ -100,6 +100,27 @@ def test_same_seed_gives_the_same_weights():
         np.testing.assert_array_equal(a, b)
 
 
+def test_fit_traces_the_training_step_once_and_trains_the_same_weights(monkeypatch):
+    # compile_model builds the optimizer's slots before the fit; Keras would create them inside
+    # the first step, and tf.function would trace that step twice.
+    x, y = _toy_data()
+
+    def run():
+        training.set_seed(7)
+        model = _small_model()
+        training.fit(model, (x[:64], y[:64]), (x[64:], y[64:]), epochs=2, batch_size=16, seed=7, verbose=0)
+        return model
+
+    built = run()
+    assert built.train_function.experimental_get_tracing_count() == 1
+    monkeypatch.setattr(training, "build_optimizer", lambda model: model)  # Keras's lazy build
+    lazy = run()
+    assert lazy.train_function.experimental_get_tracing_count() == 2
+    for a, b in zip(built.get_weights(), lazy.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert len(built.optimizer.variables) == len(lazy.optimizer.variables)
+
+
 def test_make_dataset_batches_and_keeps_the_last_partial_batch():
     x, y = _toy_data(n=10)
     batches = list(training.make_dataset(x, y, batch_size=4, shuffle=True, seed=0))

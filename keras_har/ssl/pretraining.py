@@ -12,7 +12,7 @@ from keras_har.ssl.multi_task import MultiTask
 from keras_har.ssl.reconstruction import Reconstruction
 from keras_har.ssl.sampling import VarianceSampler
 from keras_har.ssl.sim_clr import SimCLR
-from keras_har.training import load_model, save_model_atomic
+from keras_har.training import build_optimizer, load_model, save_model_atomic
 
 PRETEXTS = {"cpc": CPC, "reconstruction": Reconstruction, "multitask": MultiTask, "simclr": SimCLR}
 ENCODER_FILE = "encoder.keras"
@@ -81,6 +81,7 @@ def pretrain(
         seed=seed,
     )
     pretext.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    build_optimizer(pretext)
     return pretext.fit(sampler, epochs=epochs, verbose=verbose, callbacks=callbacks, shuffle=False)
 
 
