@@ -387,9 +387,11 @@ def _fold_outcome(folder, index):
 
 @pytest.mark.slow
 def test_cli_jobs_give_each_fold_the_result_it_gets_alone(tmp_path, capsys):
-    # Three subjects, LOSO: three folds. --jobs 2 runs them two at a time; each
-    # fold run alone (--fold-indices i, --jobs 1) with the same threads must give
-    # the same fold file and predictions.
+    # Three subjects, LOSO: three folds. --jobs 2 runs them two at a time; --jobs 1 with the
+    # same threads runs them one at a time in one worker, in another order within each
+    # process (fold 1 comes first in its worker with --jobs 2, second with --jobs 1), so a
+    # fold's result that leaked from the fold before it would differ. Each fold must give the
+    # same fold file and predictions.
     data = _toy_dataset(subjects_count=3, per_subject=20, t=16)
     npz = tmp_path / "toy.npz"
     np.savez(npz, x=data.X, y=data.y, subjects=data.subjects)
@@ -402,12 +404,12 @@ def test_cli_jobs_give_each_fold_the_result_it_gets_alone(tmp_path, capsys):
         "fold 0 done", "fold 1 done", "fold 2 done"]
     results = json.loads((tmp_path / "parallel" / "results.json").read_text())
     assert (results["folds_run"], results["jobs"], results["threads_per_job"]) == (3, 2, 1)
+    assert main(common + ["--jobs", "1", "--output", str(tmp_path / "alone")]) == 0
+    assert "3 folds in 1 worker processes, 1 TensorFlow threads each" in capsys.readouterr().out
     for index in range(3):
         fold = json.loads((tmp_path / "parallel" / "folds" / f"fold_{index:02d}.json").read_text())
         assert fold["tensorflow_threads"] == {"intra_op": 1, "inter_op": 1}
-        alone = tmp_path / f"alone_{index}"
-        assert main(common + ["--jobs", "1", "--fold-indices", str(index), "--output", str(alone)]) == 0
-        assert _fold_outcome(tmp_path / "parallel", index) == _fold_outcome(alone, index)
+        assert _fold_outcome(tmp_path / "parallel", index) == _fold_outcome(tmp_path / "alone", index)
 
 
 @pytest.mark.slow
