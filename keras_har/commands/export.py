@@ -188,7 +188,7 @@ def run(args):
     import keras_har.models  # noqa: F401  (registers the model classes for load_model)
     from keras_har.backend import keras
     from keras_har.export import dequantized_copy, export_model, quantize_aware
-    from keras_har.training import load_model, save_model_atomic
+    from keras_har.training import build_optimizer, load_model, save_model_atomic
 
     keras.utils.set_random_seed(args.seed)
     model = None
@@ -230,6 +230,7 @@ def run(args):
     if args.quantization == "qat":
         qat_model = quantize_aware(model)
         qat_model.compile(optimizer=keras.optimizers.Adam(2e-4), loss=loss, metrics=["accuracy"])
+        build_optimizer(qat_model)
         qat_model.fit(train_x, train_y, epochs=args.qat_epochs, batch_size=64, shuffle=True, verbose=2)
         to_convert = dequantized_copy(qat_model, model)
     rng = np.random.default_rng(args.seed)

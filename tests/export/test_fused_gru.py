@@ -15,6 +15,7 @@ import keras_har
 from keras_har import export
 from keras_har.backend import keras
 from keras_har.export import fused_gru
+from keras_har.training import build_optimizer
 
 SHAPE = (32, 3)
 CLASSES = 4
@@ -119,6 +120,7 @@ def fused_and_merged():
     keras.utils.set_random_seed(2)
     model = keras_har.TinierHAR(input_shape=SHAPE, num_classes=CLASSES, filters=2, gru_units=4)
     model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    build_optimizer(model)  # one trace of the training step, not two
     model.fit(_windows(16), np.arange(16) % CLASSES, epochs=1, verbose=0)
     calibration = _windows(32, seed=1)
     return (model, export.convert_int8(model, calibration),
