@@ -21,7 +21,11 @@ pairs joined by commas:
 - ``procs``: processes training at once (``evaluate --jobs``); the epoch time
   is then that of one process with the others beside it, and the throughput
   column counts all of them;
-- ``unroll``: 1 unrolls the GRU's time loop.
+- ``unroll``: 1 unrolls the GRU's time loop;
+- ``optimizer``: ``early`` (the package's default: `keras_har.training.compile_model`
+  builds the optimizer's variables before the fit) or ``lazy`` (Keras creates
+  them inside the first training step, and the step is traced twice); only
+  the first epoch differs.
 
 Reported per setting: the median over repeats of the median epoch (epoch 1,
 which traces the graph, is left out), epochs per minute over all processes,
@@ -46,22 +50,24 @@ import sys
 import tempfile
 import time
 
-SETTING_KEYS = {"layers": ("fast", "stock"), "threads": None, "procs": None, "unroll": ("0", "1")}
+SETTING_KEYS = {"layers": ("fast", "stock"), "threads": None, "procs": None, "unroll": ("0", "1"),
+                "optimizer": ("early", "lazy")}
 BATCH = 256
 
 
 def parse_setting(text):
-    """``"layers=fast,threads=1"`` -> ``{"layers": "fast", "threads": 1, "procs": 1, "unroll": 0}``."""
-    setting = {"layers": "fast", "threads": 0, "procs": 1, "unroll": 0}
+    """``"layers=fast,threads=1"`` -> ``{"layers": "fast", "threads": 1, "procs": 1, "unroll": 0, ...}``."""
+    setting = {"layers": "fast", "threads": 0, "procs": 1, "unroll": 0, "optimizer": "early"}
     for part in filter(None, (part.strip() for part in text.split(","))):
         key, _, value = part.partition("=")
         choices = SETTING_KEYS.get(key, ())
         if key not in SETTING_KEYS or (choices and value not in choices) or (choices is None and not value.isdigit()):
             raise argparse.ArgumentTypeError(
-                f"expected key=value pairs: layers=fast|stock, threads=N, procs=N, unroll=0|1, e.g. "
+                "expected key=value pairs: layers=fast|stock, threads=N, procs=N, unroll=0|1, "
+                f"optimizer=early|lazy, e.g. "
                 f"'layers=fast,threads=1'. Received: {text!r}"
             )
-        setting[key] = value if key == "layers" else int(value)
+        setting[key] = value if key in ("layers", "optimizer") else int(value)
     if setting["procs"] < 1:
         raise argparse.ArgumentTypeError(f"procs must be at least 1. Received: {text!r}")
     return setting
@@ -119,6 +125,8 @@ def worker(args):
     import keras_har
     import keras_har.training
 
+    if setting.get("optimizer") == "lazy":  # Keras's own lazy build, inside the first training step
+        keras_har.training.build_optimizer = lambda model: model
     _, num_classes, train, val = fold_data(args.dataset, args.data_home)
     model = keras_har.TinierHAR(input_shape=train[0].shape[1:], num_classes=num_classes)
     fitted = keras_har.training.fit(model, train, val, epochs=args.epochs, verbose=0)

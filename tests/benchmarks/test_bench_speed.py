@@ -36,9 +36,11 @@ def test_bench_speed_writes_interleaved_trials_and_ratios(tmp_path, capsys):
 
 def test_epoch_settings_parse_with_defaults_and_refuse_unknown_keys():
     bench = load_benchmark_script("bench_epoch")
-    assert bench.parse_setting("layers=stock,threads=1") == {"layers": "stock", "threads": 1, "procs": 1, "unroll": 0}
-    assert bench.parse_setting("procs=2") == {"layers": "fast", "threads": 0, "procs": 2, "unroll": 0}
-    for bad in ("layers=slow", "cores=2", "procs=0", "threads=x"):
+    assert bench.parse_setting("layers=stock,threads=1") == {"layers": "stock", "threads": 1, "procs": 1, "unroll": 0,
+                                                             "optimizer": "early"}
+    assert bench.parse_setting("procs=2,optimizer=lazy") == {"layers": "fast", "threads": 0, "procs": 2, "unroll": 0,
+                                                             "optimizer": "lazy"}
+    for bad in ("layers=slow", "cores=2", "procs=0", "threads=x", "optimizer=late"):
         with pytest.raises(Exception, match=r"Received: "):
             bench.parse_setting(bad)
 
