@@ -28,6 +28,23 @@ def find_sequence_layer(encoder, sequence_layer=None):
     return sequence_layer
 
 
+def _warn_if_recurrent(layer):
+    """Warns when CPC's per-step encodings come from a recurrent layer, which leaks what CPC predicts."""
+    inner = layer.layer if isinstance(layer, keras.layers.Bidirectional) else layer
+    if not isinstance(inner, keras.layers.RNN):
+        return
+    import warnings
+
+    direction = " and, being bidirectional, its later ones too" if inner is not layer else ""
+    warnings.warn(
+        f"CPC predicts the outputs of the recurrent layer {layer.name!r}: each z_(t+k) already summarises "
+        f"its window's earlier steps{direction}, so the context c_t shares information with its own "
+        "target and the other windows of the batch are easy negatives; a low CPC loss then says little "
+        "about the encoder. Pass `sequence_layer` naming a convolutional output (TinierHAR: 'reshape').",
+        stacklevel=3,
+    )
+
+
 @register
 class CPC(PretextModel):
     """Contrastive predictive coding over the encoder's per-step encodings.
@@ -80,6 +97,7 @@ class CPC(PretextModel):
     ):
         super().__init__(encoder, feature_dim=feature_dim, name=name, **kwargs)
         self.sequence_layer = find_sequence_layer(encoder, sequence_layer)
+        _warn_if_recurrent(encoder.get_layer(self.sequence_layer))
         step_output = encoder.get_layer(self.sequence_layer).output
         steps, step_width = step_output.shape[1], int(step_output.shape[-1])
         if not isinstance(prediction_steps, int) or not 1 <= prediction_steps < steps:
