@@ -4,21 +4,34 @@ from keras_har.backend import keras, register, tf
 from keras_har.ssl.losses import info_nce_loss
 from keras_har.ssl.pretext_model import PretextModel
 
-# Per-step encodings, in order of preference: CNNGRUEncoder's GRU, TinierHAR's
-# BiGRU, TinierHAR's flattened convolution output.
-SEQUENCE_LAYERS = ("sequence", "recurrent", "reshape")
+# The encoders' recurrent layers (CNNGRUEncoder's, TinierHAR's), and TinierHAR's
+# flattened convolution output for a backbone without one. CPC predicts what
+# feeds the recurrent layer, not its outputs (see `find_sequence_layer`).
+RECURRENT_LAYERS = ("sequence", "recurrent")
+CONVOLUTION_OUTPUT = "reshape"
 
 
 def find_sequence_layer(encoder, sequence_layer=None):
-    """Name of the encoder layer whose output ``(batch, T', D)`` CPC predicts."""
+    """Name of the encoder layer whose output ``(batch, T', D)`` CPC predicts.
+
+    By default, the convolutional encodings that feed the encoder's recurrent
+    layer (any dropout in between skipped): TinierHAR's ``"reshape"``,
+    CNNGRUEncoder's last convolution block. Not the recurrent layer's own
+    outputs: each of those summarises its window's earlier steps (and, when
+    bidirectional, its later ones), so CPC's context would share information
+    with the very step it is asked to predict.
+    """
     names = [layer.name for layer in encoder.layers]
     if sequence_layer is None:
-        for candidate in SEQUENCE_LAYERS:
+        for candidate in RECURRENT_LAYERS:
             if candidate in names:
-                return candidate
+                return _layer_feeding(encoder.get_layer(candidate))
+        if CONVOLUTION_OUTPUT in names:
+            return CONVOLUTION_OUTPUT
         raise ValueError(
-            f"CPC needs per-step encodings; the encoder has none of the layers {list(SEQUENCE_LAYERS)}. "
-            f"Pass `sequence_layer` naming a layer with output (batch, time, features). Received: sequence_layer=None"
+            f"CPC needs per-step encodings; the encoder has none of the layers "
+            f"{[*RECURRENT_LAYERS, CONVOLUTION_OUTPUT]}. Pass `sequence_layer` naming a layer with output "
+            f"(batch, time, features). Received: sequence_layer=None"
         )
     if sequence_layer not in names or len(encoder.get_layer(sequence_layer).output.shape) != 3:
         raise ValueError(
@@ -26,6 +39,14 @@ def find_sequence_layer(encoder, sequence_layer=None):
             f"Received: sequence_layer={sequence_layer!r}"
         )
     return sequence_layer
+
+
+def _layer_feeding(layer):
+    """The name of the layer whose output ``layer`` reads, dropout layers skipped."""
+    producer = layer.input._keras_history.layer
+    while isinstance(producer, keras.layers.Dropout):
+        producer = producer.input._keras_history.layer
+    return producer.name
 
 
 def _warn_if_recurrent(layer):
@@ -52,19 +73,23 @@ class CPC(PretextModel):
     Haresamudram et al., "Contrastive Predictive Coding for Human Activity
     Recognition" (IMWUT 2021), as used in Dumbrava et al. (arXiv:2307.01168).
     The encoder layer ``sequence_layer`` gives per-step encodings
-    ``(batch, T', D)``: for `keras_har.TinierHARBackbone` the BiGRU named
-    ``"recurrent"`` (``T' = T / 4``, ``D = 2N``), or ``"reshape"`` for the
-    convolution output; for `keras_har.ssl.CNNGRUEncoder` its ``"sequence"``
-    GRU. They are projected to ``z_t`` (``feature_dim`` wide; with the shared
+    ``(batch, T', D)``: by default the convolutional encodings that feed the
+    encoder's recurrent layer (`find_sequence_layer`): for
+    `keras_har.TinierHARBackbone` its ``"reshape"`` (``T' = T / 4``,
+    ``D = 2MC``), for `keras_har.ssl.CNNGRUEncoder` its last convolution
+    block. The recurrent layer's own outputs would leak the target into the
+    context (each summarises its window's other steps); naming one warns.
+    They are projected to ``z_t`` (``feature_dim`` wide; with the shared
     ``"projection"`` layer when ``D`` equals the encoder's output width, so
     that the pooled features fine-tuning reads live in the same space), a
     GRU context network gives ``c_t``, and ``prediction_steps`` linear maps
     ``W_k`` predict ``z_{t+k}`` from ``c_t``. The loss is InfoNCE with the
     other windows of the batch as negatives, averaged over ``k``.
 
-    Layers after ``sequence_layer`` (TinierHAR's attention pooling) get no
-    signal from CPC; fine-tuning trains them, a frozen encoder keeps them
-    at their initial values.
+    Layers after ``sequence_layer`` (the encoder's recurrent layer and
+    pooling) get no signal from CPC; fine-tuning trains them, a frozen
+    encoder keeps them at their initial values. `keras_har.ssl.MultiTask`'s
+    reconstruction trains the whole encoder.
 
     Args:
         encoder: a keras.Model from windows to features.
@@ -80,7 +105,7 @@ class CPC(PretextModel):
     >>> import keras_har
     >>> cpc = keras_har.ssl.CPC(keras_har.TinierHARBackbone(input_shape=(64, 3)), prediction_steps=4)
     >>> cpc.sequence_layer
-    'recurrent'
+    'reshape'
     >>> float(cpc.pretext_loss(np.zeros((8, 64, 3), "float32"))) > 0
     True
     """

@@ -43,19 +43,37 @@ def test_pretext_wraps_the_encoder_and_gives_256_features(make_encoder, pretext_
     assert np.isfinite(float(model.pretext_loss(WINDOWS)))
 
 
-def test_cpc_reads_the_per_step_layer_of_each_encoder():
-    # The default per-step layers are recurrent (bidirectional GRUs): CPC's targets then leak into its
-    # context, and CPC says so.
-    with pytest.warns(UserWarning, match=r"recurrent layer 'recurrent'.*bidirectional.*sequence_layer"):
-        tinier = ssl.CPC(_tinier(), prediction_steps=3)
-    assert tinier.sequence_layer == "recurrent" and tinier.step_projection is None
-    with pytest.warns(UserWarning, match=r"recurrent layer 'sequence'"):
-        assert ssl.CPC(_larger(), prediction_steps=3).sequence_layer == "sequence"
-    # TinierHAR's conv output is 2M*C = 24 wide: it gets its own projection to 256. No warning.
+def test_cpc_reads_the_convolutional_encodings_that_feed_each_encoders_recurrent_layer():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        conv = ssl.CPC(_tinier(), prediction_steps=3, sequence_layer="reshape")
-    assert conv.step_projection is not None and conv.step_projection.units == 256
+        tinier = ssl.CPC(_tinier(), prediction_steps=3)
+        larger = ssl.CPC(_larger(), prediction_steps=3)
+    # TinierHAR's conv output is 2M*C = 24 wide, the larger encoder's last (pooled) block 16: each gets its own
+    # projection to 256.
+    assert tinier.sequence_layer == "reshape" and tinier.step_projection.units == 256
+    assert larger.sequence_layer == "block2_pool" and larger.step_projection.units == 256
+    # Naming a recurrent layer warns: its outputs leak CPC's targets into the context.
+    with pytest.warns(UserWarning, match=r"recurrent layer 'recurrent'.*bidirectional.*sequence_layer"):
+        assert ssl.CPC(_tinier(), prediction_steps=3, sequence_layer="recurrent").step_projection is None
+    with pytest.warns(UserWarning, match=r"recurrent layer 'sequence'"):
+        ssl.CPC(_larger(), prediction_steps=3, sequence_layer="sequence")
+
+
+def test_cpc_targets_do_not_see_the_end_of_the_window():
+    # Two windows that differ only in their last eighth: the default per-step encodings of the first
+    # half are the same (the convolutions' receptive field is local); the BiGRU's differ everywhere.
+    first = np.random.default_rng(1).normal(size=(1, 256, 3)).astype("float32")
+    second = first.copy()
+    second[:, -32:] += 1.0
+    encoder = keras_har.TinierHARBackbone(input_shape=(256, 3))
+    default = ssl.CPC(encoder, prediction_steps=3)
+    with pytest.warns(UserWarning):
+        recurrent = ssl.CPC(encoder, prediction_steps=3, sequence_layer="recurrent")
+    for cpc, leaks in ((default, False), (recurrent, True)):
+        a, _ = cpc._taps(first, training=False)
+        b, _ = cpc._taps(second, training=False)
+        half = a.shape[1] // 2
+        assert np.array_equal(np.asarray(a)[:, :half], np.asarray(b)[:, :half]) != leaks, cpc.sequence_layer
 
 
 def test_cpc_errors_name_the_argument():
