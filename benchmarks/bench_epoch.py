@@ -63,9 +63,8 @@ def parse_setting(text):
         choices = SETTING_KEYS.get(key, ())
         if key not in SETTING_KEYS or (choices and value not in choices) or (choices is None and not value.isdigit()):
             raise argparse.ArgumentTypeError(
-                "expected key=value pairs: layers=fast|stock, threads=N, procs=N, unroll=0|1, "
-                f"optimizer=early|lazy, e.g. "
-                f"'layers=fast,threads=1'. Received: {text!r}"
+                "expected key=value pairs: layers=fast|stock, threads=N, procs=N, unroll=0|1, optimizer=early|lazy, "
+                f"e.g. 'layers=fast,threads=1'. Received: {text!r}"
             )
         setting[key] = value if key in ("layers", "optimizer") else int(value)
     if setting["procs"] < 1:

@@ -61,7 +61,8 @@ def _warn_if_recurrent(layer):
         f"CPC predicts the outputs of the recurrent layer {layer.name!r}: each z_(t+k) already summarises "
         f"its window's earlier steps{direction}, so the context c_t shares information with its own "
         "target and the other windows of the batch are easy negatives; a low CPC loss then says little "
-        "about the encoder. Pass `sequence_layer` naming a convolutional output (TinierHAR: 'reshape').",
+        "about the encoder. Leave `sequence_layer` unset for the convolutional encodings that feed it, or "
+        "name another convolutional output.",
         stacklevel=3,
     )
 
@@ -122,8 +123,9 @@ class CPC(PretextModel):
     ):
         super().__init__(encoder, feature_dim=feature_dim, name=name, **kwargs)
         self.sequence_layer = find_sequence_layer(encoder, sequence_layer)
-        _warn_if_recurrent(encoder.get_layer(self.sequence_layer))
-        step_output = encoder.get_layer(self.sequence_layer).output
+        step_layer = encoder.get_layer(self.sequence_layer)
+        _warn_if_recurrent(step_layer)
+        step_output = step_layer.output
         steps, step_width = step_output.shape[1], int(step_output.shape[-1])
         if not isinstance(prediction_steps, int) or not 1 <= prediction_steps < steps:
             raise ValueError(
