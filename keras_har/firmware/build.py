@@ -11,6 +11,12 @@ interrupted build never leaves a half-written object in the cache. Processes
 that build the same library at once (parallel test workers, a search's
 footprint measurements) take turns on a lock file beside it: the first
 compiles, the others find its objects and compile only what is still missing.
+
+The runner's own objects (the keras_har core, the model's C array, the test
+runner) are cached by content beside the library (`_app_object_key`): an
+object is reused when its compile command, its source and the local headers
+it includes are the same, and it is stored only when it compiled without
+warnings, so a reused object never hides one.
 """
 
 import concurrent.futures
@@ -212,6 +218,47 @@ def compile_library(library_dir, commands, root, progress, description):
     return objects
 
 
+_LOCAL_INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.MULTILINE)
+
+
+def _app_object_key(command, source, sources_dir):
+    """A digest of everything one runner object is compiled from, besides the TFLM tree.
+
+    The compile command (its ``sources_dir`` written as a placeholder), the
+    source, and every header of ``sources_dir`` it includes, directly or
+    through another one. TFLM's own headers are covered by the tree
+    fingerprint in the cache folder's name. So an object that does not see the
+    model (the fused BiGRU kernel) is compiled once per toolchain and tree,
+    and a runner rebuilt for the same export compiles nothing.
+    """
+    sources_dir = pathlib.Path(sources_dir)
+    digest = hashlib.sha256("\0".join(command).replace(str(sources_dir), "<src>").encode())
+    pending, seen = [pathlib.Path(source)], set()
+    while pending:
+        path = pending.pop()
+        if path.name in seen:
+            continue
+        seen.add(path.name)
+        text = path.read_bytes()
+        digest.update(b"\0" + path.name.encode() + b"\0" + text)
+        pending += [sources_dir / name for name in _LOCAL_INCLUDE.findall(text.decode(errors="replace"))
+                    if (sources_dir / name).is_file()]
+    return digest.hexdigest()[:24]
+
+
+def _copy_into_place(origin, destination):
+    """Copies a file through a temporary name, so ``destination`` is never half-written."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        shutil.copyfile(origin, temporary)
+        os.replace(temporary, destination)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
 @functools.lru_cache(maxsize=None)
 def _fingerprint(root):
     return tflm_source.tree_fingerprint(root)
@@ -291,10 +338,18 @@ def build_runner(export_dir, *, target="cortex-m4", kernels="reference", tflm_ro
                 for name in ("har_classifier.cc", "keras_har_bigru.cc", "runner_main.cc", "model_data.cc")]
     if target == "cortex-m4":
         app_jobs.append((cc_command + own, sources_dir / "cortex_m4_startup.c", build_dir / "obj" / "startup.o"))
-    warnings = _compile_all(app_jobs, False, "runner")
+    app_cache = library_dir.parent / "app" / f"{target}-{kernels}-{key}"
+    cached = {job[2]: app_cache / (_app_object_key(job[0], job[1], sources_dir) + ".o") for job in app_jobs}
+    for output, stored in cached.items():
+        if stored.is_file():
+            _copy_into_place(stored, output)
+    warnings = _compile_all([job for job in app_jobs if not cached[job[2]].is_file()], False, "runner")
     ours = {str(source): text for source, text in warnings.items() if "warning" in text}
     if ours:
         raise RuntimeError("The keras_har firmware sources compiled with warnings:\n" + "\n".join(ours.values()))
+    for output, stored in cached.items():
+        if not stored.is_file():  # compiled here, without warnings
+            _copy_into_place(output, stored)
 
     name = "runner.elf" if target == "cortex-m4" else "runner"
     executable, map_file = build_dir / name, build_dir / "runner.map"
