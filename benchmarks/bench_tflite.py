@@ -130,12 +130,14 @@ def markdown(results):
     ]
     for row in results["hapt"]:
         f1, agree = row["macro_f1"], row["agreement"]
+        xnnpack = agree.get("tflm_vs_litert_auto_argmax")  # missing where XNNPACK refused the model
         lines.append(
             f"| {row['variant']} | {row['flash_bytes']:,} | {row['flash_bytes_unstripped']:,} | {row['arena_bytes']:,} "
             f"| {row['op_count']} | {f1['float_keras']:.4f} "
             f"| {format(f1['qat_keras'], '.4f') if 'qat_keras' in f1 else '-'} "
             f"| {f1['litert_int8']:.4f} | {f1['tflm_int8']:.4f} "
-            f"| {agree['tflm_vs_litert_builtin_argmax']:.4f} / {agree['tflm_vs_litert_auto_argmax']:.4f} / "
+            f"| {agree['tflm_vs_litert_builtin_argmax']:.4f} / "
+            f"{'refused' if xnnpack is None else format(xnnpack, '.4f')} / "
             f"{agree['tflm_vs_litert_reference_argmax']:.4f} | {agree['tflm_vs_float_keras_argmax']:.4f} |"
         )
     lines += ["", "| variant at UCI HAR shape | flash B (stripped) | flash B (names kept) | arena B | ops "

@@ -168,7 +168,9 @@ def evaluate_int8(flatbuffer, windows, labels, *, float_model, qat_model=None, a
         dict with ``macro_f1`` (one entry per runtime), ``test_windows``,
         ``agreement`` (argmax agreement TFLM-vs-LiteRT for each LiteRT
         resolver, TFLM-vs-float Keras, and the largest int8 output
-        difference TFLM-vs-LiteRT).
+        difference TFLM-vs-LiteRT). When LiteRT's XNNPACK delegate (the
+        ``"auto"`` resolver) refuses the model, its three entries are
+        missing and ``agreement["litert_auto_refused"]`` holds its error.
     """
     labels = np.asarray(labels)
     tflm = run_tflm(flatbuffer, windows, arena_bytes=arena_bytes, progress=progress)
@@ -178,7 +180,15 @@ def evaluate_int8(flatbuffer, windows, labels, *, float_model, qat_model=None, a
         f1["qat_keras"] = macro_f1(labels, qat_model.predict(windows, verbose=0, batch_size=256).argmax(-1))
     agreement = {"tflm_vs_float_keras_argmax": float(np.mean(tflm.argmax(-1) == float_predictions))}
     for resolver in ("builtin", "auto", "reference"):
-        litert = run_litert(flatbuffer, windows, op_resolver=resolver, progress=progress)
+        try:
+            litert = run_litert(flatbuffer, windows, op_resolver=resolver, progress=progress)
+        except RuntimeError as error:
+            if resolver != "auto" or "XNNPACK" not in str(error):
+                raise
+            # XNNPACK, which LiteRT applies by default, refuses some valid int8 models when it prepares
+            # them ("failed to create XNNPACK runtime"); the other two resolvers and TFLM run them.
+            agreement["litert_auto_refused"] = " ".join(str(error).split())
+            continue
         if resolver == "builtin":
             f1["litert_int8"] = macro_f1(labels, litert.argmax(-1))
         agreement[f"tflm_vs_litert_{resolver}_argmax"] = float(np.mean(tflm.argmax(-1) == litert.argmax(-1)))

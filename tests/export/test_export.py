@@ -15,6 +15,7 @@ from keras_har import export
 from keras_har.export import convert
 from keras_har.training import build_optimizer
 from keras_har.backend import keras, tf
+from model_harness import randomise
 
 SHAPE = (16, 3)
 CLASSES = 3
@@ -28,10 +29,9 @@ def _windows(count, seed=0):
 def _trained(recurrent="bigru", seed=0):
     keras.utils.set_random_seed(seed)
     model = keras_har.TinierHAR(input_shape=SHAPE, num_classes=CLASSES, recurrent=recurrent, **TINY)
-    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    build_optimizer(model)  # one trace of the training step, not two
-    # One step so BatchNorm statistics leave their initial values.
-    model.fit(_windows(8), np.arange(8) % CLASSES, epochs=1, verbose=0)
+    # Every weight and BatchNorm statistic away from its initial value, as training leaves them (no training
+    # graph to build).
+    randomise(model, seed=seed)
     return model
 
 
@@ -266,6 +266,35 @@ def test_export_model_writes_firmware_and_a_report_that_reloads(bigru_int8, tmp_
     assert report["macro_f1"]["tflm_int8"] == keras_har.metrics.macro_f1(labels, tflm.argmax(-1))
     assert set(report["macro_f1"]) == {"float_keras", "litert_int8", "tflm_int8"}
     assert report["test_windows"] == 12
+    # XNNPACK refuses this model (at least in ai-edge-litert 1.x); either way the report says which.
+    assert ("tflm_vs_litert_auto_argmax" in report["agreement"]) != ("litert_auto_refused" in report["agreement"])
+
+
+def test_a_model_xnnpack_refuses_is_still_evaluated_and_the_refusal_reported(bigru_int8, monkeypatch):
+    from keras_har.export import pipeline
+
+    model, flatbuffer = bigru_int8
+    original = pipeline.run_litert
+
+    def refusing(flatbuffer, windows, *, op_resolver="builtin", progress=True):
+        if op_resolver == "auto":
+            raise RuntimeError("failed to create XNNPACK runtime\nNode number 26 (TfLiteXNNPackDelegate) "
+                               "failed to prepare.")
+        return original(flatbuffer, windows, op_resolver=op_resolver, progress=progress)
+
+    monkeypatch.setattr(pipeline, "run_litert", refusing)
+    windows, labels = _windows(6, seed=3), np.arange(6) % CLASSES
+    result = pipeline.evaluate_int8(flatbuffer, windows, labels, float_model=model, progress=False)
+    agreement = result["agreement"]
+    assert agreement["litert_auto_refused"] == ("failed to create XNNPACK runtime Node number 26 "
+                                                "(TfLiteXNNPackDelegate) failed to prepare.")
+    assert not any(key.startswith("tflm_vs_litert_auto") for key in agreement)
+    assert {"tflm_vs_litert_builtin_argmax", "tflm_vs_litert_reference_argmax"} <= set(agreement)
+    assert set(result["macro_f1"]) == {"float_keras", "litert_int8", "tflm_int8"}
+    # Any other failure still stops the export.
+    monkeypatch.setattr(pipeline, "run_litert", lambda *args, **kwargs: (_ for _ in ()).throw(RuntimeError("other")))
+    with pytest.raises(RuntimeError, match="other"):
+        pipeline.evaluate_int8(flatbuffer, windows, labels, float_model=model, progress=False)
 
 
 def test_export_script_names_a_missing_model_file(tmp_path):
