@@ -104,14 +104,15 @@ def test_pretext_loss_can_keep_running_during_finetuning(tmp_path):
 @pytest.mark.slow  # several fits, each traced afresh
 def test_label_scarce_study_rows_and_counts():
     data = _toy_dataset()
-    table = ssl.label_scarce_study(_pretrained(), data, windows_per_class=[1, 2], modes=["frozen", "finetune"],
+    # One mode: what frozen and finetune each do is tested below, on their weights.
+    table = ssl.label_scarce_study(_pretrained(), data, windows_per_class=[1, 2], modes=["finetune"],
                                    n_splits=3, folds=1, seeds=[0], recipe=ONE_EPOCH, progress=False)
-    assert len(table) == 4
-    assert table["train_windows"].tolist() == [3, 3, 6, 6]  # k windows of each of 3 classes
+    assert len(table) == 2
+    assert table["train_windows"].tolist() == [3, 6]  # k windows of each of 3 classes
     assert set(table["test_windows"]) == {12}  # 2 of 6 subjects, 6 windows each
     assert table["macro_f1"].between(0, 1).all()
     summary = ssl.summarize(table)
-    assert summary["fits"].tolist() == [1, 1, 1, 1]
+    assert summary["fits"].tolist() == [1, 1]
 
 
 def test_label_scarce_study_refuses_a_frozen_pretext_loss_and_wrong_shapes():
