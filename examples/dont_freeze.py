@@ -37,7 +37,8 @@ models under ``pretrained/`` with their loss curves in
 ``pretraining_loss.png``, and every fit's files under ``fits/``. A rerun
 skips the finished pretraining and fits, and ``--fold-indices`` splits a run
 across processes that share ``--output``; a last call without it gathers
-every fold into the tables.
+every fold into the tables. ``--table DIR`` prints a finished folder's
+tables as markdown (cells: mean [95% CI] (n)).
 
 Example:
     KERAS_HAR_DATA=/path/to/datasets nice -n 10 python examples/dont_freeze.py --preset paper \\
@@ -99,7 +100,11 @@ def parse_args(argv=None):
     parser.add_argument("--seeds", default=None)
     parser.add_argument("--split-seed", type=int, default=None,
                         help="one subject split for every seed (pool 'all-but-test' needs one)")
+    parser.add_argument("--table", metavar="DIR", default=None,
+                        help="print the markdown tables of a finished --output folder and exit (runs nothing)")
     args = parser.parse_args(argv)
+    if args.table is not None:
+        return args
     for key, value in PRESETS[args.preset].items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -268,8 +273,49 @@ def plot_losses(losses, path):
     plt.close(figure)
 
 
+def _cell(mean, low, high, n, signed=False):
+    """``0.512 [0.47, 0.55] (9)``: a mean, its 95% CI and n; no interval for one value."""
+    sign = "+" if signed else ""
+    if n < 2:
+        return f"{mean:{sign}.3f} (1)"
+    return f"{mean:{sign}.3f} [{low:{sign}.3f}, {high:{sign}.3f}] ({n})"
+
+
+def markdown_tables(folder):
+    """Markdown of a study folder's ``summary.csv`` and ``differences.csv``: one row per cell, k as columns."""
+    import pandas as pd
+
+    folder = pathlib.Path(folder)
+    missing = [name for name in ("summary.csv", "differences.csv") if not (folder / name).is_file()]
+    if missing:
+        raise SystemExit(f"--table: {folder} lacks {', '.join(missing)}; run the study into it first. "
+                         f"Received: --table {str(folder)!r}")
+    summary, differences = pd.read_csv(folder / "summary.csv"), pd.read_csv(folder / "differences.csv")
+    # "pool->hapt", "usc_had->hapt": differences.csv already carries its source and target in one column.
+    summary = summary.assign(data=summary["source"] + "->" + summary["target"])
+    differences = differences.assign(data=differences["source"])
+    ks = sorted(set(summary["windows_per_class"]))
+    header = " | ".join(f"k={k}" for k in ks)
+    lines = [f"| data | pretext | mode | {header} |", "|---|---|---|" + "---|" * len(ks)]
+    for (target, pretext, mode), rows in summary.groupby(["data", "pretext", "mode"], sort=False):
+        cells = {row.windows_per_class: _cell(row.macro_f1_mean, row.macro_f1_ci95_low, row.macro_f1_ci95_high,
+                                              int(row.fits)) for row in rows.itertuples()}
+        lines.append(f"| {target} | {pretext} | {mode} | " + " | ".join(cells.get(k, "-") for k in ks) + " |")
+    lines += ["", f"| data | pretext | difference | {header} |", "|---|---|---|" + "---|" * len(ks)]
+    for (target, pretext, mode, baseline), rows in differences.groupby(["data", "pretext", "mode", "baseline"],
+                                                                       sort=False):
+        cells = {row.windows_per_class: _cell(row.difference_mean, row.difference_ci95_low, row.difference_ci95_high,
+                                              int(row.pairs), signed=True) for row in rows.itertuples()}
+        lines.append(f"| {target} | {pretext} | {mode} − {baseline} | "
+                     + " | ".join(cells.get(k, "-") for k in ks) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.table is not None:
+        print(markdown_tables(args.table))
+        return None
     import pandas as pd
 
     from keras_har import ssl

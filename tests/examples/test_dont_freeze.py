@@ -42,8 +42,33 @@ def test_a_target_outside_the_datasets_is_refused_by_name(tmp_path):
                       "--sampling-rate-hz", "25", "--output", str(tmp_path / "study")])
 
 
+def test_table_prints_each_cell_with_its_interval_and_n(tmp_path, capsys):
+    from keras_har import ssl
+
+    example = load_benchmark_script("dont_freeze", EXAMPLES)
+    with pytest.raises(SystemExit, match=r"--table: .* lacks summary.csv, differences.csv"):
+        example.main(["--table", str(tmp_path)])
+    # Two folds x two seeds of frozen and finetune at k=1, one fit of each at k=5.
+    rows = [dict(mode=mode, windows_per_class=1, seed=seed, fold=fold, macro_f1=base + 0.1 * fold + 0.01 * seed,
+                 source="pool", target="hapt", pretext="cpc")
+            for mode, base in (("frozen", 0.2), ("finetune", 0.3)) for seed in (0, 1) for fold in (0, 1)]
+    rows += [dict(mode=mode, windows_per_class=5, seed=0, fold=0, macro_f1=f1, source="pool", target="hapt",
+                  pretext="cpc") for mode, f1 in (("frozen", 0.5), ("finetune", 0.45))]
+    results = pd.DataFrame(rows)
+    ssl.save_csv(ssl.summarize(results), tmp_path / "summary.csv")
+    plotted = results.assign(source="pool->hapt").drop(columns="target")
+    ssl.save_csv(ssl.study_differences(plotted), tmp_path / "differences.csv")
+    example.main(["--table", str(tmp_path)])
+    lines = capsys.readouterr().out.splitlines()
+    low, high = ssl.protocol.mean_ci95([0.2, 0.3, 0.21, 0.31])[1:]
+    assert lines[:2] == ["| data | pretext | mode | k=1 | k=5 |", "|---|---|---|---|---|"]
+    assert f"| pool->hapt | cpc | frozen | 0.255 [{low:.3f}, {high:.3f}] (4) | 0.500 (1) |" in lines
+    # Every pair differs by exactly +0.1: an interval of zero width.
+    assert "| pool->hapt | cpc | finetune − frozen | +0.100 [+0.100, +0.100] (4) | -0.050 (1) |" in lines
+
+
 @pytest.mark.slow  # pretraining and three fits, each traced afresh
-def test_paper_preset_pretrains_per_fold_without_the_test_subjects_and_resumes(tmp_path, monkeypatch):
+def test_paper_preset_pretrains_per_fold_without_the_test_subjects_and_resumes(tmp_path, monkeypatch, capsys):
     example = load_benchmark_script("dont_freeze", EXAMPLES)
     target, other = _npz(tmp_path / "target.npz", 0), _npz(tmp_path / "other.npz", 1, subjects=3)
     output = tmp_path / "study"
@@ -69,6 +94,8 @@ def test_paper_preset_pretrains_per_fold_without_the_test_subjects_and_resumes(t
     assert (differences["pairs"] == 1).all()
     for name in ("summary.csv", "dont_freeze.png", "pretraining_loss.png"):
         assert (output / name).stat().st_size > 0
+    example.main(["--table", str(output)])
+    assert "| pool->target | reconstruction | finetune − frozen | " in capsys.readouterr().out
 
     # A rerun finds the pretrained model and every fit, and trains nothing (nor builds the pool).
     from keras_har import ssl
