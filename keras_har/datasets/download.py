@@ -184,6 +184,24 @@ def _move_missing(source, destination, kept):
         kept.append(destination)
 
 
+def _extract_tar_data(tarred, temp_dir):
+    """Writes a checked tar's folders and files' contents only, for Pythons without extraction filters.
+
+    Python before 3.11.4 (Debian 12's 3.11.2) has no ``filter="data"``. The
+    members were already checked (no absolute paths, no ``..``, no links or
+    special files); writing only their bytes also leaves out what that filter
+    drops: owners, set-id bits and other modes from the archive.
+    """
+    for member in tarred.getmembers():
+        destination = pathlib.Path(temp_dir, *pathlib.PurePosixPath(member.name.replace("\\", "/")).parts)
+        if member.isdir():
+            destination.mkdir(parents=True, exist_ok=True)
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        with tarred.extractfile(member) as source, open(destination, "wb") as out:
+            shutil.copyfileobj(source, out)
+
+
 def _unpack(archive, temp_dir):
     name = archive.name.lower()
     if name.endswith(".zip"):
@@ -199,6 +217,9 @@ def _unpack(archive, temp_dir):
                     raise ValueError(
                         f"Refusing to unpack {archive}: member {member.name!r} is a link or special file."
                     )
-            tarred.extractall(temp_dir, filter="data")
+            if hasattr(tarfile, "data_filter"):
+                tarred.extractall(temp_dir, filter="data")
+            else:
+                _extract_tar_data(tarred, temp_dir)
     else:
         raise ValueError(f"Unknown archive type: expected .zip, .tar, .tar.gz or .tgz. Received: archive={archive}")
