@@ -23,6 +23,52 @@ import tf_keras as keras  # noqa: E402
 __all__ = ["keras", "tf", "register"]
 
 
+def _gpu_visible():
+    """Whether TensorFlow sees a GPU (asked once: the devices do not change after start-up)."""
+    global _GPU_VISIBLE
+    if _GPU_VISIBLE is None:
+        _GPU_VISIBLE = bool(tf.config.list_logical_devices("GPU"))
+    return _GPU_VISIBLE
+
+
+_GPU_VISIBLE = None
+
+
+def _register_cudnn_variants_only_with_a_gpu():
+    """Stops Keras's GRU and LSTM from tracing their cuDNN variant on a machine without a GPU.
+
+    Wherever a GRU or LSTM is called in a graph (building a functional model,
+    tracing a training or prediction step), tf_keras traces the CPU
+    implementation it runs and also registers the cuDNN one, with its
+    gradient, for Grappler to swap in on a GPU. Without a GPU that second
+    trace is never used, and it is about a third of the time it takes to
+    build a TinierHAR. Here it is skipped unless TensorFlow sees a GPU; the
+    CPU implementation, and so every output and gradient, is unchanged
+    (tests/test_backend.py compares them bit for bit). One consequence: a
+    SavedModel written on a CPU-only machine runs the generic GRU kernels
+    if it is later loaded on a GPU (a ``.keras`` file is rebuilt on load and
+    is not affected).
+    """
+    try:
+        from tf_keras.src.layers.rnn import gru_lstm_utils
+    except ImportError:  # another tf_keras layout: leave it as it is
+        return
+    original = gru_lstm_utils.function_register
+    if getattr(original, "keras_har_original", None) is not None:
+        return
+
+    def function_register(func, *args, **kwargs):
+        if _gpu_visible():
+            return function_register.keras_har_original(func, *args, **kwargs)
+        return None  # its callers (GRU, LSTM) ignore the result
+
+    function_register.keras_har_original = original
+    gru_lstm_utils.function_register = function_register
+
+
+_register_cudnn_variants_only_with_a_gpu()
+
+
 def register(cls):
     """Registers a custom layer or model as serialisable under ``keras_har>``."""
     return keras.saving.register_keras_serializable(package="keras_har")(cls)
