@@ -25,7 +25,11 @@ pairs joined by commas:
 - ``optimizer``: ``early`` (the package's default: `keras_har.training.compile_model`
   builds the optimizer's variables before the fit) or ``lazy`` (Keras creates
   them inside the first training step, and the step is traced twice); only
-  the first epoch differs.
+  the first epoch differs;
+- ``cudnn``: ``skip`` (the package's default on a machine without a GPU,
+  `keras_har.backend`) or ``register`` (Keras's own behaviour: every GRU
+  traced in a graph also traces and registers its cuDNN variant); only the
+  first epoch differs.
 
 Reported per setting: the median over repeats of the median epoch (epoch 1,
 which traces the graph, is left out), epochs per minute over all processes,
@@ -51,22 +55,22 @@ import tempfile
 import time
 
 SETTING_KEYS = {"layers": ("fast", "stock"), "threads": None, "procs": None, "unroll": ("0", "1"),
-                "optimizer": ("early", "lazy")}
+                "optimizer": ("early", "lazy"), "cudnn": ("skip", "register")}
 BATCH = 256
 
 
 def parse_setting(text):
     """``"layers=fast,threads=1"`` -> ``{"layers": "fast", "threads": 1, "procs": 1, "unroll": 0, ...}``."""
-    setting = {"layers": "fast", "threads": 0, "procs": 1, "unroll": 0, "optimizer": "early"}
+    setting = {"layers": "fast", "threads": 0, "procs": 1, "unroll": 0, "optimizer": "early", "cudnn": "skip"}
     for part in filter(None, (part.strip() for part in text.split(","))):
         key, _, value = part.partition("=")
         choices = SETTING_KEYS.get(key, ())
         if key not in SETTING_KEYS or (choices and value not in choices) or (choices is None and not value.isdigit()):
             raise argparse.ArgumentTypeError(
                 "expected key=value pairs: layers=fast|stock, threads=N, procs=N, unroll=0|1, optimizer=early|lazy, "
-                f"e.g. 'layers=fast,threads=1'. Received: {text!r}"
+                f"cudnn=skip|register, e.g. 'layers=fast,threads=1'. Received: {text!r}"
             )
-        setting[key] = value if key in ("layers", "optimizer") else int(value)
+        setting[key] = value if key in ("layers", "optimizer", "cudnn") else int(value)
     if setting["procs"] < 1:
         raise argparse.ArgumentTypeError(f"procs must be at least 1. Received: {text!r}")
     return setting
@@ -126,6 +130,10 @@ def worker(args):
 
     if setting.get("optimizer") == "lazy":  # Keras's own lazy build, inside the first training step
         keras_har.training.build_optimizer = lambda model: model
+    if setting.get("cudnn") == "register":  # Keras's own behaviour, as if a GPU were visible
+        import keras_har.backend
+
+        keras_har.backend._GPU_VISIBLE = True
     _, num_classes, train, val = fold_data(args.dataset, args.data_home)
     model = keras_har.TinierHAR(input_shape=train[0].shape[1:], num_classes=num_classes)
     fitted = keras_har.training.fit(model, train, val, epochs=args.epochs, verbose=0)

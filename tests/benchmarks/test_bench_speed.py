@@ -37,10 +37,10 @@ def test_bench_speed_writes_interleaved_trials_and_ratios(tmp_path, capsys):
 def test_epoch_settings_parse_with_defaults_and_refuse_unknown_keys():
     bench = load_benchmark_script("bench_epoch")
     assert bench.parse_setting("layers=stock,threads=1") == {"layers": "stock", "threads": 1, "procs": 1, "unroll": 0,
-                                                             "optimizer": "early"}
-    assert bench.parse_setting("procs=2,optimizer=lazy") == {"layers": "fast", "threads": 0, "procs": 2, "unroll": 0,
-                                                             "optimizer": "lazy"}
-    for bad in ("layers=slow", "cores=2", "procs=0", "threads=x", "optimizer=late"):
+                                                             "optimizer": "early", "cudnn": "skip"}
+    assert bench.parse_setting("procs=2,optimizer=lazy,cudnn=register") == {
+        "layers": "fast", "threads": 0, "procs": 2, "unroll": 0, "optimizer": "lazy", "cudnn": "register"}
+    for bad in ("layers=slow", "cores=2", "procs=0", "threads=x", "optimizer=late", "cudnn=gpu"):
         with pytest.raises(Exception, match=r"Received: "):
             bench.parse_setting(bad)
 
@@ -50,15 +50,17 @@ def test_bench_epoch_times_each_setting_in_child_processes(tmp_path, capsys):
     bench = load_benchmark_script("bench_epoch")
     npz = toy_npz(tmp_path, subjects_count=3, per_subject=20)
     output = tmp_path / "epoch.json"
-    assert bench.main(["--dataset", str(npz), "--epochs", "2", "--repeats", "1", "--setting", "layers=stock",
-                       "--setting", "layers=fast,procs=2,threads=1", "--output", str(output)]) == 0
+    assert bench.main(["--dataset", str(npz), "--epochs", "2", "--repeats", "1", "--setting",
+                       "layers=stock,cudnn=register", "--setting", "layers=fast,procs=2,threads=1",
+                       "--output", str(output)]) == 0
     result = json.loads(output.read_text())
-    assert [trial["setting"] for trial in result["trials"]] == ["layers=stock", "layers=fast,procs=2,threads=1"]
+    assert [trial["setting"] for trial in result["trials"]] == ["layers=stock,cudnn=register",
+                                                                "layers=fast,procs=2,threads=1"]
     summary = result["summary"]
     fast = summary["layers=fast,procs=2,threads=1"]
     assert fast["epochs_per_minute"] == pytest.approx(2 * 60.0 / fast["seconds_per_epoch"])
     assert fast["throughput_ratio"] == pytest.approx(
-        fast["epochs_per_minute"] / summary["layers=stock"]["epochs_per_minute"])
+        fast["epochs_per_minute"] / summary["layers=stock,cudnn=register"]["epochs_per_minute"])
     capsys.readouterr()
     assert bench.main(["--table", str(output)]) == 0
     assert "| `layers=fast,procs=2,threads=1` |" in capsys.readouterr().out
