@@ -2,10 +2,11 @@
 
 from keras_har.backend import keras, register
 from keras_har.models._validation import check_input_shape, check_positive_int
+from keras_har.models.official_weights import OfficialCheckpoint
 
 
 @register
-class DeepConvLSTM(keras.Model):
+class DeepConvLSTM(OfficialCheckpoint, keras.Model):
     """DeepConvLSTM classifier, as configured in the official TinierHAR code.
 
     Reference: F. J. Ordonez and D. Roggen, "Deep Convolutional and LSTM
@@ -104,21 +105,3 @@ class DeepConvLSTM(keras.Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         return cls(**config)
-
-
-    @classmethod
-    def from_official_checkpoint(cls, path, input_shape, num_classes, **kwargs):
-        """Builds the model and loads an official PyTorch checkpoint into it.
-
-        See `keras_har.models.load_official_weights` for the layout mapping
-        and the checks. ``kwargs`` are the other constructor arguments
-        (defaults: filters=64, lstm_units=128, lstm_layers=1); they must match the checkpoint.
-
-        Example:
-        >>> import keras_har
-        >>> model = keras_har.DeepConvLSTM.from_official_checkpoint(
-        ...     "checkpoint.pth", input_shape=(200, 23), num_classes=12)  # doctest: +SKIP
-        """
-        from keras_har.models.official_weights import load_official_weights
-
-        return load_official_weights(cls(input_shape=tuple(input_shape), num_classes=num_classes, **kwargs), path)

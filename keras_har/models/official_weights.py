@@ -428,3 +428,22 @@ def _quotient(state, inputs_key, filters_key, factor=1):
     if inputs is None or not filters or inputs % (factor * filters):
         return None  # left to the shape check, which names the key
     return inputs // (factor * filters)
+
+
+class OfficialCheckpoint:
+    """Gives a model class ``from_official_checkpoint``: TinierHAR, TinyHAR and DeepConvLSTM."""
+
+    @classmethod
+    def from_official_checkpoint(cls, path, input_shape, num_classes, **kwargs):
+        """Builds the model and loads an official PyTorch checkpoint into it.
+
+        See `load_official_weights` for the layout mapping and the checks.
+        ``kwargs`` are the model's other constructor arguments (the class's
+        defaults otherwise); they must match the checkpoint.
+
+        Example:
+        >>> import keras_har
+        >>> model = keras_har.TinierHAR.from_official_checkpoint(
+        ...     "checkpoint.pth", input_shape=(200, 23), num_classes=12)  # doctest: +SKIP
+        """
+        return load_official_weights(cls(input_shape=tuple(input_shape), num_classes=num_classes, **kwargs), path)

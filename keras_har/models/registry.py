@@ -7,7 +7,6 @@ model modules, so every other module can import it without an import cycle.
 """
 
 from keras_har.models.deep_conv_lstm import DeepConvLSTM
-from keras_har.models.official_weights import load_official_weights
 from keras_har.models.tinier_har import TinierHAR
 from keras_har.models.tiny_har import TinyHAR
 
@@ -88,5 +87,4 @@ def from_official_checkpoint(source, model, input_shape, num_classes, **model_kw
     >>> model = from_official_checkpoint("final_best_vali.pth", "tinierhar", (200, 23), 12)  # doctest: +SKIP
     """
     model_class = model if isinstance(model, type) else get_model_class(model)
-    built = model_class(input_shape=tuple(input_shape), num_classes=num_classes, **model_kwargs)
-    return load_official_weights(built, source)
+    return model_class.from_official_checkpoint(source, input_shape, num_classes, **model_kwargs)

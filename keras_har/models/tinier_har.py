@@ -4,6 +4,7 @@ from keras_har.backend import keras, register
 from keras_har.layers.attention_pooling import AttentionPooling
 from keras_har.layers.time_conv import TimeBatchNormalization, TimeDepthwiseConv2D, TimeMaxPooling2D
 from keras_har.models._validation import check_choice, check_input_shape, check_positive_int
+from keras_har.models.official_weights import OfficialCheckpoint
 
 CONV_TYPES = ("separable", "standard", "none")
 RECURRENT_TYPES = ("bigru", "gru", "lstm", "bilstm", "none")
@@ -206,7 +207,7 @@ class TinierHARBackbone(keras.Model):
 
 
 @register
-class TinierHAR(keras.Model):
+class TinierHAR(OfficialCheckpoint, keras.Model):
     """TinierHAR classifier (Bian et al., 2025).
 
     Reference: S. Bian et al., "TinierHAR: Towards Ultra-Lightweight Deep
@@ -310,21 +311,3 @@ class TinierHAR(keras.Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         return cls(**config)
-
-
-    @classmethod
-    def from_official_checkpoint(cls, path, input_shape, num_classes, **kwargs):
-        """Builds the model and loads an official PyTorch checkpoint into it.
-
-        See `keras_har.models.load_official_weights` for the layout mapping
-        and the checks. ``kwargs`` are the other constructor arguments
-        (defaults: filters=4, gru_units=16); they must match the checkpoint.
-
-        Example:
-        >>> import keras_har
-        >>> model = keras_har.TinierHAR.from_official_checkpoint(
-        ...     "checkpoint.pth", input_shape=(200, 23), num_classes=12)  # doctest: +SKIP
-        """
-        from keras_har.models.official_weights import load_official_weights
-
-        return load_official_weights(cls(input_shape=tuple(input_shape), num_classes=num_classes, **kwargs), path)

@@ -4,13 +4,14 @@ from keras_har.backend import keras, register
 from keras_har.layers.cross_channel_attention import CrossChannelSelfAttention
 from keras_har.layers.temporal_weighted_aggregation import TemporalWeightedAggregation
 from keras_har.models._validation import check_input_shape, check_positive_int
+from keras_har.models.official_weights import OfficialCheckpoint
 
 _BN_MOMENTUM = 0.9
 _BN_EPSILON = 1e-5
 
 
 @register
-class TinyHAR(keras.Model):
+class TinyHAR(OfficialCheckpoint, keras.Model):
     """TinyHAR classifier, in the configuration TinierHAR's paper compares with.
 
     Reference: Y. Zhou et al., "TinyHAR: A Lightweight Deep Learning Model
@@ -98,24 +99,6 @@ class TinyHAR(keras.Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         return cls(**config)
-
-
-    @classmethod
-    def from_official_checkpoint(cls, path, input_shape, num_classes, **kwargs):
-        """Builds the model and loads an official PyTorch checkpoint into it.
-
-        See `keras_har.models.load_official_weights` for the layout mapping
-        and the checks. ``kwargs`` are the other constructor arguments
-        (defaults: filters=20); they must match the checkpoint.
-
-        Example:
-        >>> import keras_har
-        >>> model = keras_har.TinyHAR.from_official_checkpoint(
-        ...     "checkpoint.pth", input_shape=(200, 23), num_classes=12)  # doctest: +SKIP
-        """
-        from keras_har.models.official_weights import load_official_weights
-
-        return load_official_weights(cls(input_shape=tuple(input_shape), num_classes=num_classes, **kwargs), path)
 
 
 def _conv_length(time_steps):
