@@ -44,10 +44,11 @@ def _register_cudnn_variants_only_with_a_gpu():
     trace is never used, and it is about a third of the time it takes to
     build a TinierHAR. Here it is skipped unless TensorFlow sees a GPU; the
     CPU implementation, and so every output and gradient, is unchanged
-    (tests/test_backend.py compares them bit for bit). One consequence: a
-    SavedModel written on a CPU-only machine runs the generic GRU kernels
-    if it is later loaded on a GPU (a ``.keras`` file is rebuilt on load and
-    is not affected).
+    (tests/test_backend.py compares them bit for bit). It applies to every
+    tf_keras GRU and LSTM in the process, keras_har's or not. One
+    consequence: a SavedModel written on a CPU-only machine runs the generic
+    GRU kernels if it is later loaded on a GPU (a ``.keras`` file is rebuilt
+    on load and is not affected). See docs/toolchain.md, "Keras flavour".
     """
     try:
         from tf_keras.src.layers.rnn import gru_lstm_utils
