@@ -5,6 +5,7 @@ conversion to a few seconds; each converted model is shared by the tests
 that read it.
 """
 
+import functools
 import json
 
 import numpy as np
@@ -51,27 +52,31 @@ def test_converting_from_the_variables_alone_gives_the_same_bytes(bigru_int8, mo
     assert export.convert_int8(model, _windows(32, seed=1), recurrence="fused") == fast
 
 
+@functools.lru_cache(maxsize=None)
+def _float_model(recurrent, aggregation="attention"):
+    """One model per architecture, shared by the recurrences (none of these tests changes it)."""
+    keras.utils.set_random_seed(3)
+    return keras_har.TinierHAR(input_shape=SHAPE, num_classes=CLASSES, recurrent=recurrent, aggregation=aggregation,
+                               **TINY)
+
+
+def _equals_keras_in_float(model, recurrence=None):
+    windows = _windows(3, seed=2)
+    function = export.inference_function(model, **({} if recurrence is None else {"recurrence": recurrence}))
+    rewritten = np.concatenate([function(window[None]).numpy() for window in windows])
+    np.testing.assert_allclose(rewritten, model(windows, training=False).numpy(), atol=1e-5)
+
+
 @pytest.mark.parametrize("recurrent", ["bigru", "gru"])
 @pytest.mark.parametrize("recurrence", export.RECURRENCES)
 @pytest.mark.parametrize("aggregation", ["attention", "mean", "last"])
 def test_rewritten_recurrence_equals_keras_in_float(recurrent, recurrence, aggregation):
-    keras.utils.set_random_seed(3)
-    model = keras_har.TinierHAR(input_shape=SHAPE, num_classes=CLASSES, recurrent=recurrent,
-                                aggregation=aggregation, **TINY)
-    windows = _windows(3, seed=2)
-    function = export.inference_function(model, recurrence=recurrence)
-    rewritten = np.concatenate([function(window[None]).numpy() for window in windows])
-    np.testing.assert_allclose(rewritten, model.predict(windows, verbose=0), atol=1e-5)
+    _equals_keras_in_float(_float_model(recurrent, aggregation), recurrence)
 
 
 @pytest.mark.parametrize("recurrent", ["lstm", "bilstm"])
 def test_lstm_graph_equals_keras_in_float(recurrent):
-    keras.utils.set_random_seed(3)
-    model = keras_har.TinierHAR(input_shape=SHAPE, num_classes=CLASSES, recurrent=recurrent, **TINY)
-    windows = _windows(3, seed=2)
-    function = export.inference_function(model)
-    rewritten = np.concatenate([function(window[None]).numpy() for window in windows])
-    np.testing.assert_allclose(rewritten, model.predict(windows, verbose=0), atol=1e-5)
+    _equals_keras_in_float(_float_model(recurrent))
 
 
 def test_merged_recurrence_has_eleven_ops_per_step_and_no_while(bigru_int8):
