@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import tempfile
 
+from keras_har import atomic
 from keras_har.firmware import tflm_source
 from keras_har.firmware.toolchain import compiler_identity, find_tool
 
@@ -246,19 +247,6 @@ def _app_object_key(command, source, sources_dir):
     return digest.hexdigest()[:24]
 
 
-def _copy_into_place(origin, destination):
-    """Copies a file through a temporary name, so ``destination`` is never half-written."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        shutil.copyfile(origin, temporary)
-        os.replace(temporary, destination)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
 @functools.lru_cache(maxsize=None)
 def _fingerprint(root):
     return tflm_source.tree_fingerprint(root)
@@ -340,16 +328,19 @@ def build_runner(export_dir, *, target="cortex-m4", kernels="reference", tflm_ro
         app_jobs.append((cc_command + own, sources_dir / "cortex_m4_startup.c", build_dir / "obj" / "startup.o"))
     app_cache = library_dir.parent / "app" / f"{target}-{kernels}-{key}"
     cached = {job[2]: app_cache / (_app_object_key(job[0], job[1], sources_dir) + ".o") for job in app_jobs}
-    for output, stored in cached.items():
-        if stored.is_file():
-            _copy_into_place(stored, output)
-    warnings = _compile_all([job for job in app_jobs if not cached[job[2]].is_file()], False, "runner")
+    # Looked up once: another process may store an object meanwhile, and this build must then still
+    # compile (or have copied) every object it links.
+    missing = [job for job in app_jobs if not cached[job[2]].is_file()]
+    for output in set(cached) - {job[2] for job in missing}:
+        with atomic.atomic_path(output) as temporary:
+            shutil.copyfile(cached[output], temporary)
+    warnings = _compile_all(missing, False, "runner")
     ours = {str(source): text for source, text in warnings.items() if "warning" in text}
     if ours:
         raise RuntimeError("The keras_har firmware sources compiled with warnings:\n" + "\n".join(ours.values()))
-    for output, stored in cached.items():
-        if not stored.is_file():  # compiled here, without warnings
-            _copy_into_place(output, stored)
+    for _, _, output in missing:  # compiled here, without warnings
+        with atomic.atomic_path(cached[output]) as temporary:
+            shutil.copyfile(output, temporary)
 
     name = "runner.elf" if target == "cortex-m4" else "runner"
     executable, map_file = build_dir / name, build_dir / "runner.map"
