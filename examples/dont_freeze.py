@@ -297,16 +297,16 @@ def markdown_tables(folder):
     ks = sorted(set(summary["windows_per_class"]))
     header = " | ".join(f"k={k}" for k in ks)
     lines = [f"| data | pretext | mode | {header} |", "|---|---|---|" + "---|" * len(ks)]
-    for (target, pretext, mode), rows in summary.groupby(["data", "pretext", "mode"], sort=False):
+    for (data, pretext, mode), rows in summary.groupby(["data", "pretext", "mode"], sort=False):
         cells = {row.windows_per_class: _cell(row.macro_f1_mean, row.macro_f1_ci95_low, row.macro_f1_ci95_high,
                                               int(row.fits)) for row in rows.itertuples()}
-        lines.append(f"| {target} | {pretext} | {mode} | " + " | ".join(cells.get(k, "-") for k in ks) + " |")
+        lines.append(f"| {data} | {pretext} | {mode} | " + " | ".join(cells.get(k, "-") for k in ks) + " |")
     lines += ["", f"| data | pretext | difference | {header} |", "|---|---|---|" + "---|" * len(ks)]
-    for (target, pretext, mode, baseline), rows in differences.groupby(["data", "pretext", "mode", "baseline"],
+    for (data, pretext, mode, baseline), rows in differences.groupby(["data", "pretext", "mode", "baseline"],
                                                                        sort=False):
         cells = {row.windows_per_class: _cell(row.difference_mean, row.difference_ci95_low, row.difference_ci95_high,
                                               int(row.pairs), signed=True) for row in rows.itertuples()}
-        lines.append(f"| {target} | {pretext} | {mode} − {baseline} | "
+        lines.append(f"| {data} | {pretext} | {mode} − {baseline} | "
                      + " | ".join(cells.get(k, "-") for k in ks) + " |")
     return "\n".join(lines)
 

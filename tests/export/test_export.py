@@ -27,7 +27,7 @@ def _windows(count, seed=0):
     return np.random.default_rng(seed).normal(size=(count, *SHAPE)).astype("float32")
 
 
-def _trained(recurrent="bigru", seed=0):
+def _randomised(recurrent="bigru", seed=0):
     keras.utils.set_random_seed(seed)
     model = keras_har.TinierHAR(input_shape=SHAPE, num_classes=CLASSES, recurrent=recurrent, **TINY)
     # Every weight and BatchNorm statistic away from its initial value, as training leaves them (no training
@@ -38,7 +38,7 @@ def _trained(recurrent="bigru", seed=0):
 
 @pytest.fixture(scope="module")
 def bigru_int8():
-    model = _trained()
+    model = _randomised()
     return model, export.convert_int8(model, _windows(32, seed=1), recurrence="merged")
 
 
@@ -103,7 +103,7 @@ def test_converted_model_is_int8_end_to_end(bigru_int8):
 @pytest.mark.slow
 @pytest.mark.parametrize("recurrent", ["bigru", "bilstm"])
 def test_qat_then_convert_is_integer_only_and_close_to_qat_keras(recurrent):
-    model = _trained(recurrent, seed=4)
+    model = _randomised(recurrent, seed=4)
     windows = _windows(32, seed=5)
     qat = export.quantize_aware(model)
     qat.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -271,7 +271,7 @@ def test_export_model_writes_firmware_and_a_report_that_reloads(bigru_int8, tmp_
     assert report["macro_f1"]["tflm_int8"] == keras_har.metrics.macro_f1(labels, tflm.argmax(-1))
     assert set(report["macro_f1"]) == {"float_keras", "litert_int8", "tflm_int8"}
     assert report["test_windows"] == 12
-    # XNNPACK refuses this model (at least in ai-edge-litert 1.x); either way the report says which.
+    # XNNPACK refuses this model with the ai-edge-litert tested here; either way the report says which.
     assert ("tflm_vs_litert_auto_argmax" in report["agreement"]) != ("litert_auto_refused" in report["agreement"])
 
 
