@@ -35,7 +35,8 @@ scratch, paired by seed and fold, with their 95% CI), ``dont_freeze.png``
 (the paper's Figure 2: macro-F1 against windows per class), the pretrained
 models under ``pretrained/`` with their loss curves in
 ``pretraining_loss.png``, and every fit's files under ``fits/``. A rerun
-skips the finished pretraining and fits, and ``--fold-indices`` splits a run
+skips the finished pretraining and fits, continues a killed pretraining from
+its last finished epoch, and ``--fold-indices`` splits a run
 across processes that share ``--output``; a last call without it gathers
 every fold into the tables. ``--table DIR`` prints a finished folder's
 tables as markdown (cells: mean [95% CI] (n)).
@@ -159,20 +160,18 @@ def pretrained_model(pretext_name, unlabelled, directory, args, seed):
         kwargs["seed"] = seed
     window_shape = tuple(windows.shape[1:])
     pretext = ssl.get_pretext_class(pretext_name)(make_encoder(args.encoder, window_shape), **kwargs)
-    callbacks = []
-    if args.pretrain_patience:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="loss", patience=args.pretrain_patience,
-                                                       restore_best_weights=True))
+    checkpoint = directory.with_name(f"{directory.name}.checkpoint.npz")
     print(f"pretraining {pretext_name} on {len(windows)} windows -> {directory}")
     history = ssl.pretrain(pretext, windows, epochs=args.pretrain_epochs, fraction=args.fraction,
                            learning_rate=args.pretrain_learning_rate, acceleration_channels=acceleration_channels(args),
-                           seed=seed, verbose=2, callbacks=callbacks)
+                           seed=seed, patience=args.pretrain_patience, checkpoint=checkpoint, verbose=2)
     loss = [float(v) for v in history.history["loss"]]
     ssl.save_pretrained(pretext, directory, metadata={
         "loss": loss, "windows": int(len(windows)), "sampling_rate_hz": args.sampling_rate_hz,
         "window_length": int(window_shape[0]), "channel_names": args.channels.split(","),
         "learning_rate": args.pretrain_learning_rate, "epochs_max": args.pretrain_epochs,
         "patience": args.pretrain_patience})
+    checkpoint.unlink()  # the epoch state is only needed until the pretext is saved
     return pretext, loss
 
 

@@ -40,13 +40,38 @@ def check_or_write(path, settings, *, holds, remedy, write=True):
     if os.path.exists(path):
         with open(path, encoding="utf-8") as file:
             previous = json.load(file)
-        if previous != settings:
-            changed = sorted(key for key in set(previous) | set(settings) if previous.get(key) != settings.get(key))
-            raise ValueError(
-                f"{os.path.dirname(path)} holds {holds}; {remedy}. Differs in: {changed} (stored: "
-                + ", ".join(f"{k}={previous.get(k)!r}" for k in changed)
-                + "). Received: " + ", ".join(f"{k}={settings.get(k)!r}" for k in changed)
-            )
+        compare(previous, settings, where=os.path.dirname(path), holds=holds, remedy=remedy)
         return
     if write:
         atomic.write_json(path, settings)
+
+
+def compare(previous, settings, *, where, holds, remedy):
+    """Refuses, naming every key that differs, when ``settings`` are not the ``previous`` ones.
+
+    Args:
+        previous: the stored settings (a dict).
+        settings: the settings asked for now (JSON-serialisable).
+        where: the folder or file that holds the stored ones, for the message.
+        holds: what it holds, for the message.
+        remedy: what the user can do, for the message.
+
+    Raises:
+        ValueError: the settings differ.
+
+    Example:
+    >>> import keras_har.run_settings
+    >>> keras_har.run_settings.compare({"epochs": 1}, {"epochs": 2}, where="runs/a", holds="another run",
+    ...                                remedy="use a new folder")
+    Traceback (most recent call last):
+    ...
+    ValueError: runs/a holds another run; use a new folder. Differs in: ['epochs'] (stored: epochs=1). Received: epochs=2
+    """
+    settings = json.loads(json.dumps(settings))
+    if previous != settings:
+        changed = sorted(key for key in set(previous) | set(settings) if previous.get(key) != settings.get(key))
+        raise ValueError(
+            f"{where} holds {holds}; {remedy}. Differs in: {changed} (stored: "
+            + ", ".join(f"{k}={previous.get(k)!r}" for k in changed)
+            + "). Received: " + ", ".join(f"{k}={settings.get(k)!r}" for k in changed)
+        )

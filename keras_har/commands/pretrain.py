@@ -1,5 +1,9 @@
 """``keras-har pretrain``: self-supervised pretraining of an encoder on unlabelled windows."""
 
+import pathlib
+
+CHECKPOINT_FILE = "checkpoint.npz"
+
 
 def add_parser(subparsers, name):
     parser = subparsers.add_parser(
@@ -9,7 +13,9 @@ def add_parser(subparsers, name):
             "Pretrains TinierHAR's feature extractor (or a larger CNN+GRU encoder) on unlabelled windows of one "
             "or more datasets, resampled to one rate and window, drawing a variance-weighted fraction per epoch "
             "(Dumbrava et al., arXiv:2307.01168). Writes DIR/encoder.keras, DIR/pretext.keras, "
-            "DIR/standardizer.json and DIR/pretrain.json."
+            "DIR/standardizer.json and DIR/pretrain.json. The state after each epoch goes to DIR/checkpoint.npz "
+            "(removed once the encoder is saved), so a killed run, rerun with the same arguments, resumes from "
+            "its last finished epoch."
         ),
     )
     parser.add_argument("--pretext", required=True, help="cpc, reconstruction, multitask or simclr")
@@ -23,6 +29,9 @@ def add_parser(subparsers, name):
     parser.add_argument("--sampling-rate-hz", type=float, default=None, help="common rate (default: first dataset's)")
     parser.add_argument("--window-sec", type=float, default=None, help="common window (default: first dataset's)")
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--patience", type=int, default=0,
+                        help="stop after this many epochs without a lower pretext loss, keeping the best weights "
+                             "(default: 0, run every epoch)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--fraction", type=float, default=0.1, help="share of windows drawn per epoch")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
@@ -63,9 +72,11 @@ def run(args):
     if pretext_class is ssl.SimCLR:
         kwargs["seed"] = args.seed
     pretext = pretext_class(encoder, **kwargs)
+    checkpoint = pathlib.Path(args.output) / CHECKPOINT_FILE
     print(f"pretraining {args.pretext} on {len(windows)} windows of shape {window_shape} at {rate:g} Hz")
     history = ssl.pretrain(pretext, windows, epochs=args.epochs, batch_size=args.batch_size, fraction=args.fraction,
-                           learning_rate=args.learning_rate, acceleration_channels=acceleration, seed=args.seed)
+                           learning_rate=args.learning_rate, acceleration_channels=acceleration, seed=args.seed,
+                           patience=args.patience, checkpoint=checkpoint)
     metadata = {
         "datasets": args.dataset,
         "sampling_rate_hz": rate,
@@ -75,5 +86,6 @@ def run(args):
     }
     directory = ssl.save_pretrained(pretext, args.output, metadata=metadata)
     standardizer.save(directory / "standardizer.json")
+    checkpoint.unlink()  # the epoch state is only needed until the encoder is saved
     print(f"saved {directory / ssl.ENCODER_FILE}")
     return 0

@@ -285,6 +285,8 @@ def test_pretrain_and_finetune_accept_csv_folders(tmp_path):
     assert main(["pretrain", "--pretext", "reconstruction", "--dataset", str(folder), "--output", str(run),
                  "--epochs", "1", "--fraction", "0.5", "--batch-size", "8"]) == 0
     metadata = ssl.load_metadata(run)
+    assert sorted(p.name for p in run.iterdir()) == ["encoder.keras", "pretext.keras", "pretrain.json",
+                                                     "standardizer.json"]  # no checkpoint.npz left
     assert (metadata["sampling_rate_hz"], metadata["window_length"], metadata["channel_names"]) == (10.0, 32, CHANNELS)
     assert main(["finetune", "--encoder", str(run), "--dataset", str(folder), "--mode", "frozen",
                  "--windows-per-class", "1", "--n-splits", "3", "--folds", "1", "--epochs", "1",

@@ -84,6 +84,8 @@ def test_paper_preset_pretrains_per_fold_without_the_test_subjects_and_resumes(t
     assert metadata["windows"] == 18 + len(train) == 30
     assert metadata["channel_names"] == ["acc_x", "acc_y", "acc_z"] and metadata["window_length"] == 25
     assert len(metadata["loss"]) == 2
+    # The per-epoch resume state is gone once the pretext is saved.
+    assert not list((output / "pretrained").glob("*.npz"))
     results = pd.read_csv(output / "results.csv")
     assert sorted(results["mode"]) == ["finetune", "frozen", "scratch"]
     assert set(results["fold"]) == {1} and set(results["seed"]) == {0} and set(results["target"]) == {"target"}
