@@ -154,22 +154,30 @@ def _run(interpreter, inputs, progress, label, set_input, get_output, after=None
     return np.stack(outputs).astype(np.int8)
 
 
-# One allocation (and, with a window file, one inference) per child process.
-# Exit 0: fits; exit 3: TFLM refused the allocation; killed by a signal: TFLM
-# crashed while failing to allocate (seen here: SIGSEGV after "Failed to
-# allocate tail memory" for a 158 KB HAPT-shaped BiGRU at a 128 KB arena).
+# The arena probe: a child process that reads arena sizes from its standard
+# input, one per line, and for each allocates the model (and, with a window
+# file, runs one inference). It answers "fits" and waits for the next size, so
+# a search starts one process per refused size, not one per size: a refusal
+# ends it, because TFLM is not trusted after a failed allocation. Exit 3: TFLM
+# refused the allocation; killed by a signal: TFLM crashed while failing to
+# allocate (seen here: SIGSEGV after "Failed to allocate tail memory" for a
+# 158 KB HAPT-shaped BiGRU at a 128 KB arena).
 _PROBE = """
 import sys
 import numpy as np
 from tflite_micro.python.tflite_micro import runtime
-model, size = open(sys.argv[1], "rb").read(), int(sys.argv[2])
-try:
-    interpreter = runtime.Interpreter.from_bytes(model, arena_size=size)
-    if len(sys.argv) > 3:
-        interpreter.set_input(np.load(sys.argv[3]), 0)
-        interpreter.invoke()
-except (RuntimeError, ValueError):
-    sys.exit(3)
+model = open(sys.argv[1], "rb").read()
+window = np.load(sys.argv[2]) if len(sys.argv) > 2 else None
+for line in sys.stdin:
+    try:
+        interpreter = runtime.Interpreter.from_bytes(model, arena_size=int(line))
+        if window is not None:
+            interpreter.set_input(window, 0)
+            interpreter.invoke()
+    except (RuntimeError, ValueError):
+        sys.exit(3)
+    del interpreter
+    print("fits", flush=True)
 """
 
 
@@ -183,8 +191,9 @@ def find_arena_bytes(flatbuffer, *, window=None, alignment=16, isolate=True):
 
     A too-small arena does not always fail cleanly: for some graphs TFLM
     crashes (SIGSEGV) after a failed persistent allocation, on a board as in
-    Python. So by default each candidate runs in its own child process, and a
-    crash counts as "does not fit", like a refused allocation. A firmware
+    Python. So by default the candidates run in a child process, and a crash
+    counts as "does not fit", like a refused allocation; after any "does not
+    fit" the next candidate gets a new child. A firmware
     arena must therefore never be set below the measured size.
 
     Args:
@@ -192,8 +201,9 @@ def find_arena_bytes(flatbuffer, *, window=None, alignment=16, isolate=True):
         window: optional float window ``(T, C)``, quantized with the model's
             input parameters.
         alignment: granularity of the search, in bytes.
-        isolate: run each candidate in a child process (about 0.3 s each);
-            ``False`` allocates in this process, which a TFLM crash would end.
+        isolate: probe in a child process, a new one after each refused
+            size (about 0.3 s to start); ``False`` allocates in this process,
+            which a TFLM crash would end.
 
     A model with keras_har's fused GRU op is searched on a stand-in with a
     stock op in its place, plus the kernel's own arena bytes
@@ -218,22 +228,25 @@ def find_arena_bytes(flatbuffer, *, window=None, alignment=16, isolate=True):
         if sample is not None:
             sample_path = os.path.join(folder, "window.npy")
             np.save(sample_path, sample)
-        fits = _fits_in_child(model_path, sample_path) if isolate else _fits_here(flatbuffer, sample)
-
-        high = 64 * 1024
-        while not fits(high):
-            high *= 2
-            if high > _MAX_ARENA_BYTES:
-                raise ValueError(f"TFLM could not allocate the model even with a {_MAX_ARENA_BYTES}-byte arena.")
-        low = 0  # known not to fit
-        while high - low > alignment:
-            middle = (low + high) // 2 // alignment * alignment
-            if middle <= low:
-                break
-            if fits(middle):
-                high = middle
-            else:
-                low = middle
+        fits = _ChildProbe(model_path, sample_path, folder) if isolate else _fits_here(flatbuffer, sample)
+        try:
+            high = 64 * 1024
+            while not fits(high):
+                high *= 2
+                if high > _MAX_ARENA_BYTES:
+                    raise ValueError(f"TFLM could not allocate the model even with a {_MAX_ARENA_BYTES}-byte arena.")
+            low = 0  # known not to fit
+            while high - low > alignment:
+                middle = (low + high) // 2 // alignment * alignment
+                if middle <= low:
+                    break
+                if fits(middle):
+                    high = middle
+                else:
+                    low = middle
+        finally:
+            if isolate:
+                fits.close()
     return int(high)
 
 
@@ -253,22 +266,46 @@ def _fits_here(flatbuffer, sample):
     return fits
 
 
-def _fits_in_child(model_path, sample_path):
-    def fits(arena_bytes):
-        command = [sys.executable, "-c", _PROBE, model_path, str(int(arena_bytes))]
-        if sample_path is not None:
-            command.append(sample_path)
-        child = subprocess.run(command, capture_output=True, text=True, check=False)
-        if child.returncode == 0:
-            return True
-        if child.returncode == 3 or child.returncode < 0:
-            return False
-        raise RuntimeError(
-            f"the TFLM arena probe failed for a reason other than allocation (exit {child.returncode}):\n"
-            + "\n".join(child.stderr.strip().splitlines()[-6:])
-        )
+class _ChildProbe:
+    """``fits(arena_bytes)`` answered by a `_PROBE` child, kept while it says yes and restarted after a no."""
 
-    return fits
+    def __init__(self, model_path, sample_path, folder):
+        self.command = [sys.executable, "-c", _PROBE, model_path] + ([sample_path] if sample_path else [])
+        self.stderr_path = os.path.join(folder, "probe_stderr.txt")
+        self.child = None
+
+    def __call__(self, arena_bytes):
+        if self.child is None:
+            with open(self.stderr_path, "w") as stderr:
+                self.child = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                              stderr=stderr, text=True)
+        try:
+            self.child.stdin.write(f"{int(arena_bytes)}\n")
+            self.child.stdin.flush()
+        except BrokenPipeError:  # the child ended before reading: its exit status says why
+            pass
+        if self.child.stdout.readline().strip() == "fits":
+            return True
+        code = self._end()
+        if code == 3 or code < 0:
+            return False
+        with open(self.stderr_path) as stderr:
+            tail = stderr.read().strip().splitlines()[-6:]
+        raise RuntimeError(f"the TFLM arena probe failed for a reason other than allocation (exit {code}):\n"
+                           + "\n".join(tail))
+
+    def _end(self):
+        child, self.child = self.child, None
+        for stream in (child.stdin, child.stdout):
+            try:
+                stream.close()
+            except BrokenPipeError:
+                pass
+        return child.wait()
+
+    def close(self):
+        if self.child is not None:
+            self._end()
 
 
 def tflm_stream_predictor(flatbuffer, channel_mean, channel_std, *, arena_bytes=None):

@@ -77,6 +77,7 @@ def test_early_stopping_state_survives_the_resume(tmp_path):
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.slow  # over 10 s: a pretraining epoch, traced
 def test_a_checkpoint_of_other_settings_is_refused(tmp_path):
     checkpoint = tmp_path / "cpc.npz"
     ssl.pretrain(_cpc(), WINDOWS, checkpoint=checkpoint, **dict(SETTINGS, epochs=1))

@@ -40,12 +40,23 @@ def test_measured_footprint_is_the_real_export_and_its_smallest_arena(tmp_path):
         model_footprint(model, footprint="guess")
 
 
-def test_arena_search_counts_a_crashing_probe_as_not_fitting(monkeypatch):
+def test_arena_search_counts_a_crashing_probe_as_not_fitting(monkeypatch, tmp_path):
     # TFLM sometimes crashes (SIGSEGV) instead of refusing a too-small arena;
-    # this probe does the same below 50,000 bytes.
-    crash_below = "import os, signal, sys\nif int(sys.argv[2]) < 50000: os.kill(os.getpid(), signal.SIGSEGV)\n"
+    # this probe does the same below 50,000 bytes, and logs which process answered.
+    log = tmp_path / "probes.txt"
+    crash_below = (
+        "import os, signal, sys\n"
+        "for line in sys.stdin:\n"
+        f"    open({str(log)!r}, 'a').write(f'{{os.getpid()}} {{int(line)}}\\n')\n"
+        "    if int(line) < 50000: os.kill(os.getpid(), signal.SIGSEGV)\n"
+        "    print('fits', flush=True)\n"
+    )
     monkeypatch.setattr(tflm, "_PROBE", crash_below)
     assert tflm.find_arena_bytes(b"not read by this probe") == 50000
+    probes = [line.split() for line in log.read_text().splitlines()]
+    refused = [size for _, size in probes if int(size) < 50000]
+    # One child per refused size and one to start: children live on after a "fits".
+    assert len({pid for pid, _ in probes}) <= len(refused) + 1 < len(probes)
     monkeypatch.setattr(tflm, "_PROBE", "raise ImportError('no tflite_micro')")
     with pytest.raises(RuntimeError, match="other than allocation"):
         tflm.find_arena_bytes(b"")
