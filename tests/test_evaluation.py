@@ -15,6 +15,7 @@ from helpers import CountingBuilder, FailingBuilder
 from helpers import toy_dataset as _toy_dataset
 
 
+@pytest.mark.slow  # over 5 s: three cross-validation folds
 def test_cross_validate_writes_files_that_reload_and_resumes(tmp_path):
     data = _toy_dataset()
     builder = CountingBuilder()
@@ -74,6 +75,7 @@ def _imbalanced_dataset():
                       channel_names=["x", "z"], sampling_rate_hz=50.0, window_sec=0.32, step_sec=0.16)
 
 
+@pytest.mark.slow  # over 5 s: a cross-validation run
 def test_cross_validate_reports_majority_and_feature_baselines_per_fold_and_in_the_summary(tmp_path, capsys):
     data = _imbalanced_dataset()
     builder = CountingBuilder()
@@ -140,6 +142,7 @@ def test_a_run_can_be_extended_to_more_folds(tmp_path):
     assert [fold["test_subjects"] for fold in second["folds"]] == [[1], [2]]
 
 
+@pytest.mark.slow  # over 5 s: three cross-validation folds
 def test_fold_indices_split_one_run_over_several_calls(tmp_path):
     # Two "workers" share one folder, each with its own folds; a last call without
     # fold_indices trains nothing and summarises all of them.
@@ -163,6 +166,7 @@ def test_fold_indices_split_one_run_over_several_calls(tmp_path):
     assert json.loads((tmp_path / "results.json").read_text())["folds_run"] == 4
 
 
+@pytest.mark.slow  # over 5 s: a cross-validation run
 def test_summary_of_restored_folds_sums_only_the_confusions_it_has(tmp_path):
     # A fold restored from an old results.json (benchmarks/restore_run.py) has no confusion matrix.
     data = _toy_dataset(subjects_count=3)

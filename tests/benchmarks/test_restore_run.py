@@ -20,6 +20,7 @@ def _toy_dataset():
     return toy_dataset(per_subject=12, t=8, c=2, k=2)
 
 
+@pytest.mark.slow  # over 5 s: a cross-validation run
 def test_restored_folds_are_skipped_and_the_missing_ones_trained(restore_run, tmp_path):
     data = _toy_dataset()
     builder = CountingBuilder()

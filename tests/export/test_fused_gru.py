@@ -125,6 +125,7 @@ def fused_and_merged():
             export.convert_int8(model, calibration, recurrence="merged"))
 
 
+@pytest.mark.slow  # over 5 s: two int8 conversions
 def test_the_default_export_has_one_fused_op_and_no_unrolled_steps(fused_and_merged):
     _, fused, merged = fused_and_merged
     facts, unrolled = export.describe(fused), export.describe(merged)

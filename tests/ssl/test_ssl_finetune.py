@@ -226,6 +226,7 @@ def test_with_the_pretext_loss_running_validation_scores_the_classifier_alone():
     assert model.evaluate(data.X, data.y, batch_size=len(data.y), verbose=0) == pytest.approx(float(expected), rel=1e-5)
 
 
+@pytest.mark.slow  # over 5 s: three fits with the pretext loss
 def test_pretext_regularized_classifier_config_file_and_training_step(tmp_path):
     data = _toy_dataset()
     model = ssl.PretextRegularizedClassifier(_pretrained(), num_classes=3, pretext_weight=0.5)
@@ -233,6 +234,7 @@ def test_pretext_regularized_classifier_config_file_and_training_step(tmp_path):
     assert restored.classifier.get_layer("ssl_encoder").get_layer("tinier_har_backbone") is restored.pretext.encoder
 
 
+@pytest.mark.slow  # over 5 s: a label-scarce study of several fits
 def test_a_split_seed_gives_every_seed_the_same_subject_folds(monkeypatch, tmp_path):
     data = _toy_dataset(subjects=6)
     seen = []
