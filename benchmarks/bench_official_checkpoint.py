@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import pathlib
-import platform
 import sys
 
 from keras_har.atomic import write_json, write_text
@@ -38,8 +37,7 @@ def measure(folder):
     import numpy as np
 
     import keras_har
-    import tensorflow as tf
-    import tf_keras
+    from keras_har.backend import software_versions
     from keras_har.models import load_official_weights
 
     windows = np.load(folder / "windows_and_logits.npz")
@@ -79,13 +77,7 @@ def measure(folder):
     return {
         "checkpoint": "official TinierHAR, MHEALTH, M=4, N=16, input 200 x 23, 12 classes",
         "rows": rows,
-        "versions": {
-            "python": platform.python_version(),
-            "tensorflow": tf.__version__,
-            "tf_keras": tf_keras.__version__,
-            "numpy": np.__version__,
-            "keras_har": keras_har.__version__,
-        },
+        "versions": software_versions(),
     }
 
 

@@ -31,7 +31,8 @@ Two presets:
 Writes to ``--output``: ``results.csv`` (one row per fit), ``summary.csv``
 (mean, std, 95% CI and n per target, pretext, mode and k),
 ``differences.csv`` (finetune - frozen, finetune - scratch and frozen -
-scratch, paired by seed and fold, with their 95% CI), ``dont_freeze.png``
+scratch, paired by seed and fold, with their 95% CI), ``versions.json``
+(the software that wrote the tables), ``dont_freeze.png``
 (the paper's Figure 2: macro-F1 against windows per class), the pretrained
 models under ``pretrained/`` with their loss curves in
 ``pretraining_loss.png``, and every fit's files under ``fits/``. A rerun
@@ -48,6 +49,7 @@ Example:
 
 import argparse
 import dataclasses
+import json
 import os
 import pathlib
 import time
@@ -307,6 +309,9 @@ def markdown_tables(folder):
                                               int(row.pairs), signed=True) for row in rows.itertuples()}
         lines.append(f"| {data} | {pretext} | {mode} − {baseline} | "
                      + " | ".join(cells.get(k, "-") for k in ks) + " |")
+    if (folder / "versions.json").is_file():
+        versions = json.loads((folder / "versions.json").read_text())
+        lines += ["", "Versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()) + "."]
     return "\n".join(lines)
 
 
@@ -317,7 +322,8 @@ def main(argv=None):
         return None
     import pandas as pd
 
-    from keras_har import ssl
+    from keras_har import atomic, ssl
+    from keras_har.backend import software_versions
 
     output = pathlib.Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
@@ -357,6 +363,7 @@ def main(argv=None):
                    title=f"{args.encoder} encoder, macro-F1 on held-out subjects (95% CI)")
     differences = ssl.study_differences(plotted)
     ssl.save_csv(differences, output / "differences.csv")
+    atomic.write_json(output / "versions.json", software_versions())
     print(summary.to_string(index=False))
     print(differences.to_string(index=False))
     return summary

@@ -20,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
-__all__ = ["keras", "tf", "register"]
+__all__ = ["keras", "tf", "register", "software_versions"]
 
 
 def _gpu_visible():
@@ -73,3 +73,21 @@ _register_cudnn_variants_only_with_a_gpu()
 def register(cls):
     """Registers a custom layer or model as serialisable under ``keras_har>``."""
     return keras.saving.register_keras_serializable(package="keras_har")(cls)
+
+
+def software_versions():
+    """The versions a result was computed with, for its result file: Python, TensorFlow, tf_keras, NumPy, keras_har.
+
+    Example:
+    >>> from keras_har.backend import software_versions
+    >>> sorted(software_versions())
+    ['keras_har', 'numpy', 'python', 'tensorflow', 'tf_keras']
+    """
+    import platform
+
+    import numpy as np
+
+    from keras_har import __version__
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__, "tf_keras": keras.__version__,
+            "numpy": np.__version__, "keras_har": __version__}

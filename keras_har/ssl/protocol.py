@@ -434,8 +434,8 @@ def plot_study(results, path, title=None):
     axes[0][0].set_ylabel("macro-F1")
     axes[0][-1].legend()
     if title:
-        figure.suptitle(title)
+        figure.suptitle(title, wrap=True)  # wrapped: one panel is narrower than a long title
     figure.tight_layout()
     with atomic.atomic_path(path, suffix=".png") as temporary:
-        figure.savefig(temporary, dpi=120, format="png")
+        figure.savefig(temporary, dpi=120, format="png", bbox_inches="tight")
     plt.close(figure)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from helpers import BENCHMARKS, load_benchmark_script
+from helpers import BENCHMARKS, EXAMPLES, load_benchmark_script
 
 DOC = (BENCHMARKS.parent / "BENCHMARKS.md").read_text(encoding="utf-8")
 CV = BENCHMARKS / "results" / "cv_full"
@@ -53,6 +53,14 @@ def test_benchmark_tables_are_the_scripts_output(script, result, min_lines, caps
     assert bench.main(["--table", str(BENCHMARKS / "results" / result)]) == 0
     table = capsys.readouterr().out.strip()
     assert table.count("\n") >= min_lines - 1
+    assert table in DOC
+
+
+def test_dont_freeze_paper_tables_are_the_examples_output(capsys):
+    example = load_benchmark_script("dont_freeze", EXAMPLES)
+    example.main(["--table", str(BENCHMARKS / "results" / "dont_freeze_paper")])
+    table = capsys.readouterr().out.strip()
+    assert "| pool->hapt | cpc | finetune − frozen |" in table
     assert table in DOC
 
 

@@ -1,11 +1,13 @@
 """examples/dont_freeze.py end to end on two toy datasets, with the paper preset's per-fold pooled pretraining."""
 
 import json
+import platform
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import keras_har
 from helpers import EXAMPLES, load_benchmark_script
 from keras_har.datasets.splits import subject_kfold
 
@@ -96,8 +98,11 @@ def test_paper_preset_pretrains_per_fold_without_the_test_subjects_and_resumes(t
     assert (differences["pairs"] == 1).all()
     for name in ("summary.csv", "dont_freeze.png", "pretraining_loss.png"):
         assert (output / name).stat().st_size > 0
+    assert json.loads((output / "versions.json").read_text())["keras_har"] == keras_har.__version__
     example.main(["--table", str(output)])
-    assert "| pool->target | reconstruction | finetune − frozen | " in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert "| pool->target | reconstruction | finetune − frozen | " in table
+    assert f"Versions: python {platform.python_version()}, tensorflow " in table
 
     # A rerun finds the pretrained model and every fit, and trains nothing (nor builds the pool).
     from keras_har import ssl
