@@ -58,10 +58,12 @@ def pretrain(
     over; a call whose run had already finished trains nothing and returns
     its result. A checkpoint written with other settings (another pretext
     configuration, windows, or any argument below but ``verbose`` and
-    ``callbacks``) is refused. A resumed run draws the same windows and
-    reaches the same weights as an uninterrupted one when the pretext draws
-    no random numbers inside the model (CPC, reconstruction and multitask;
-    tested for CPC); SimCLR's augmentations and dropout draw new ones.
+    ``callbacks``) is refused. A resumed run draws the same windows as an
+    uninterrupted one, and reaches the same weights bit for bit when nothing
+    inside the model draws random numbers (tested for CPC on TinierHAR's
+    backbone). Dropout (the CNN+GRU encoder has some) and SimCLR's
+    augmentations are not restored: a resumed run continues the same
+    training with other random draws.
 
     Args:
         pretext: a `keras_har.ssl.PretextModel` (CPC, Reconstruction, ...).
