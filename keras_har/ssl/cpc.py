@@ -20,6 +20,12 @@ def find_sequence_layer(encoder, sequence_layer=None):
     outputs: each of those summarises its window's earlier steps (and, when
     bidirectional, its later ones), so CPC's context would share information
     with the very step it is asked to predict.
+
+    The price: CPC's loss reads nothing after this layer, so the encoder's
+    recurrent layer (and any layer after it but the 256-feature projection)
+    gets no gradient and keeps its initial weights. A frozen CPC encoder
+    therefore gives features of an untrained recurrent layer over pretrained
+    convolutions; fine-tuning is what first trains that layer.
     """
     names = [layer.name for layer in encoder.layers]
     if sequence_layer is None:

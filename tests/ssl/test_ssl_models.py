@@ -7,7 +7,7 @@ import pytest
 
 import keras_har
 from keras_har import ssl
-from keras_har.backend import keras
+from keras_har.backend import keras, tf
 from model_harness import check_model
 
 SHAPE = (32, 3)
@@ -74,6 +74,20 @@ def test_cpc_targets_do_not_see_the_end_of_the_window():
         b, _ = cpc._taps(second, training=False)
         half = a.shape[1] // 2
         assert np.array_equal(np.asarray(a)[:, :half], np.asarray(b)[:, :half]) != leaks, cpc.sequence_layer
+
+
+def test_cpc_leaves_the_encoders_recurrent_layer_untrained():
+    # Documented in find_sequence_layer (and BENCHMARKS.md): CPC's loss reads the encodings that feed
+    # the encoder's BiGRU, so the BiGRU gets no gradient; the convolutions and CPC's own heads do.
+    model = ssl.CPC(_larger(), prediction_steps=3)
+    with tf.GradientTape() as tape:
+        loss = model.pretext_loss(WINDOWS, training=True)
+    gradients = dict(zip([v.name for v in model.trainable_variables],
+                         tape.gradient(loss, model.trainable_variables)))
+    untrained = sorted(name for name, gradient in gradients.items() if gradient is None)
+    assert untrained and all(name.startswith("sequence/") for name in untrained)
+    assert {v.name for v in model.encoder.get_layer("sequence").trainable_variables} == set(untrained)
+    assert gradients["block1_conv/kernel:0"] is not None
 
 
 def test_cpc_errors_name_the_argument():
