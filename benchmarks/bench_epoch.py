@@ -47,7 +47,6 @@ Examples:
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -322,14 +321,9 @@ def main(argv=None):
             print(table(json.load(handle)))
         return 0
     from keras_har import atomic
+    from keras_har.backend import software_versions
 
-    versions = {"python": platform.python_version(), "cpu_count": os.cpu_count()}
-    try:
-        import tensorflow
-
-        versions["tensorflow"] = tensorflow.__version__
-    except ImportError:  # pragma: no cover
-        pass
+    versions = {**software_versions(), "cpu_count": os.cpu_count()}
     if args.profile:
         rows, epoch = profile(args)
         result = {"study": "profile", "dataset": args.dataset, "batch": BATCH, "steps": args.steps,

@@ -21,7 +21,6 @@ Example:
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -115,7 +114,7 @@ def main(argv=None):
     args = parse_args(argv)
     import keras_har
     from keras_har import atomic
-    from keras_har.backend import tf
+    from keras_har.backend import software_versions
 
     dataset = keras_har.datasets.load_dataset(args.dataset, data_home=args.data_home)
     labels = list(args.settings)
@@ -135,8 +134,7 @@ def main(argv=None):
         "config": {
             "dataset": dataset.name, "model": args.model, "filters": args.filters, "gru_units": args.gru_units,
             "protocol": args.protocol, "folds": args.folds, "epochs": args.epochs, "seed": args.seed,
-            "repeats": args.repeats, "cpu_count": os.cpu_count(), "python": platform.python_version(),
-            "tensorflow": tf.__version__, "keras_har": getattr(keras_har, "__version__", None),
+            "repeats": args.repeats, "cpu_count": os.cpu_count(), **software_versions(),
         },
         "settings": {label: args.settings[label] for label in labels},
         "trials": trials,
