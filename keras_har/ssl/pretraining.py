@@ -113,7 +113,7 @@ def pretrain(
     if checkpoint is not None:
         settings = {
             "pretext": type(pretext).__name__, "config": _jsonable(pretext.get_config()),
-            "windows": list(sampler.windows.shape), "windows_sha256": _digest(sampler.windows),
+            "windows": list(sampler.windows.shape), "windows_sha256": arrays_fingerprint([sampler.windows]),
             "epochs": epochs, "batch_size": batch_size, "fraction": fraction, "learning_rate": learning_rate,
             "acceleration_channels": acceleration_channels, "weighted": weighted, "seed": seed, "patience": patience,
         }
@@ -130,8 +130,12 @@ def pretrain(
     return history
 
 
-def _digest(array):
-    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
+def arrays_fingerprint(arrays):
+    """A short hash of arrays' bytes, in order: a resume refuses other windows or another encoder."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:16]
 
 
 class _PretrainCheckpoint(keras.callbacks.Callback):
@@ -152,7 +156,6 @@ class _PretrainCheckpoint(keras.callbacks.Callback):
         self.sampler = sampler
         self.stopping = stopping
         self.loss = []
-        self.stopped = False
         self._stopping_state = None
 
     def restore(self):
@@ -175,11 +178,10 @@ class _PretrainCheckpoint(keras.callbacks.Callback):
         self.sampler.rng.bit_generator.state = record["sampler_rng"]
         self.sampler.on_epoch_end()
         self.loss = list(record["loss"])
-        self.stopped = record["stopped"]
         if self.stopping is not None:
             self._stopping_state = dict(record["early_stopping"], best_weights=(
                 _unpack(arrays, "best", record["best_weights"]) if record["best_weights"] else None))
-        return self.stopped or len(self.loss) >= self.settings["epochs"]
+        return record["stopped"] or len(self.loss) >= self.settings["epochs"]
 
     def finished_history(self):
         """The history of a finished run, with its final weights (the best ones under early stopping)."""

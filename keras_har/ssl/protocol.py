@@ -1,6 +1,5 @@
 """The label-scarce protocol of "Don't freeze": k windows per class, CV by subject, macro-F1."""
 
-import hashlib
 import os
 import tempfile
 
@@ -21,6 +20,7 @@ from keras_har.ssl.finetune import (
     build_classifier,
 )
 from keras_har.ssl.pretext_model import PretextModel
+from keras_har.ssl.pretraining import arrays_fingerprint
 from keras_har.training import Recipe
 
 # windows_per_class is the k asked for; fewest_windows_per_class is the k the
@@ -53,10 +53,7 @@ def copy_pretext(pretext):
 
 def weights_fingerprint(model):
     """A short hash of a model's weights: a resumed study refuses another encoder."""
-    digest = hashlib.sha256()
-    for weights in model.get_weights():
-        digest.update(np.ascontiguousarray(weights).tobytes())
-    return digest.hexdigest()[:16]
+    return arrays_fingerprint(model.get_weights())
 
 
 def _builder(pretrained, mode, pretext_weight):
