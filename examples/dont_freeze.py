@@ -15,7 +15,11 @@ Two presets:
 - ``--preset paper`` (the paper's protocol as far as our data allows):
   accelerometer channels only, resampled to 50 Hz, 2 s windows (re-windowed
   from the raw recordings of a built-in dataset); the CNN+GRU encoder with
-  256 features (`keras_har.ssl.CNNGRUEncoder`); one 5-fold subject split
+  256 features and a forward GRU (``--encoder cnngru-causal``,
+  `keras_har.ssl.make_encoder`), which CPC and multitask pretrain as their
+  context network, as in the CPC for HAR the paper builds on (with
+  ``--encoder cnngru``'s bidirectional GRU, CPC cannot: the GRU stays at its
+  initial weights until fine-tuning); one 5-fold subject split
   shared by 3 seeds (``--split-seed``; the paper draws a new split with
   each seed, which would need a pretraining per seed and fold); for each
   target fold, the pretext is pretrained on the **pool**: every window of
@@ -59,13 +63,21 @@ PRESETS = {
     "reduced": dict(sampling_rate_hz=50.0, window_sec=4.0, channels="acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z",
                     encoder="tinierhar", pool="source", pretrain_epochs=20, pretrain_patience=0, seeds="0",
                     split_seed=None),
-    "paper": dict(sampling_rate_hz=50.0, window_sec=2.0, channels="acc_x,acc_y,acc_z", encoder="cnngru",
+    "paper": dict(sampling_rate_hz=50.0, window_sec=2.0, channels="acc_x,acc_y,acc_z", encoder="cnngru-causal",
                   pool="all-but-test", pretrain_epochs=50, pretrain_patience=5, seeds="0,1,2", split_seed=0),
 }
+
+# What a study folder's results depend on, written to SETTINGS_FILE by the first call and checked by every
+# later one (--fold-indices, --folds, --targets and --pretexts may differ between the calls that share it).
+SETTINGS_FILE = "study.json"
+STUDY_SETTINGS = ("preset", "datasets", "directions", "pool", "encoder", "channels", "sampling_rate_hz",
+                  "window_sec", "pretrain_epochs", "pretrain_patience", "pretrain_learning_rate", "fraction",
+                  "prediction_steps", "windows_per_class", "epochs", "n_splits", "seeds", "split_seed")
 
 
 def parse_args(argv=None):
     from keras_har.commands.evaluate import parse_fold_indices
+    from keras_har.commands.pretrain import ENCODERS
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="reduced",
@@ -82,7 +94,9 @@ def parse_args(argv=None):
                         help="pretrain on the source of each direction, once; or, per target fold, on every "
                              "dataset but that fold's test subjects")
     parser.add_argument("--pretexts", default="cpc,multitask,reconstruction,simclr", help="comma-separated pretexts")
-    parser.add_argument("--encoder", choices=("tinierhar", "cnngru"), default=None)
+    parser.add_argument("--encoder", choices=ENCODERS, default=None,
+                        help="the encoder (see `keras_har.ssl.make_encoder`): tinierhar, cnngru (bidirectional GRU) "
+                             "or cnngru-causal (forward GRU, which CPC trains as its context network)")
     parser.add_argument("--channels", default=None, help="comma-separated channel names every dataset has")
     parser.add_argument("--sampling-rate-hz", type=float, default=None)
     parser.add_argument("--window-sec", type=float, default=None)
@@ -129,14 +143,6 @@ def load(name, args):
     return ssl.resample_dataset(dataset, args.sampling_rate_hz, window_length, channels=args.channels.split(","))
 
 
-def make_encoder(kind, window_shape):
-    import keras_har
-
-    if kind == "tinierhar":
-        return keras_har.TinierHARBackbone(input_shape=window_shape)
-    return keras_har.ssl.CNNGRUEncoder(input_shape=window_shape)
-
-
 def acceleration_channels(args):
     """Indices of the acceleration channels, which the variance-weighted sampler scores."""
     names = args.channels.split(",")
@@ -161,7 +167,7 @@ def pretrained_model(pretext_name, unlabelled, directory, args, seed):
     if pretext_name == "simclr":
         kwargs["seed"] = seed
     window_shape = tuple(windows.shape[1:])
-    pretext = ssl.get_pretext_class(pretext_name)(make_encoder(args.encoder, window_shape), **kwargs)
+    pretext = ssl.get_pretext_class(pretext_name)(ssl.make_encoder(args.encoder, window_shape), **kwargs)
     checkpoint = directory.with_name(f"{directory.name}.checkpoint.npz")
     print(f"pretraining {pretext_name} on {len(windows)} windows -> {directory}")
     history = ssl.pretrain(pretext, windows, epochs=args.pretrain_epochs, fraction=args.fraction,
@@ -242,7 +248,7 @@ def _scratch(args, dataset, study, output, target):
     from keras_har.backend import keras
 
     keras.utils.set_random_seed(study["seeds"][0])
-    architecture = ssl.PretextModel(make_encoder(args.encoder, tuple(dataset.X.shape[1:]))).feature_model()
+    architecture = ssl.PretextModel(ssl.make_encoder(args.encoder, tuple(dataset.X.shape[1:]))).feature_model()
     table = ssl.label_scarce_study(architecture, dataset, modes=["scratch"], folds=args.folds,
                                    fold_indices=args.fold_indices, **study,
                                    output_dir=output / "fits" / f"scratch_{target}")
@@ -322,11 +328,15 @@ def main(argv=None):
         return None
     import pandas as pd
 
-    from keras_har import atomic, ssl
+    from keras_har import atomic, run_settings, ssl
     from keras_har.backend import software_versions
 
     output = pathlib.Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
+    # The pretrained encoders and fits in --output are reused on a rerun: refuse other settings.
+    run_settings.check_or_write(output / SETTINGS_FILE, {key: getattr(args, key) for key in STUDY_SETTINGS},
+                                holds="a study run with other settings",
+                                remedy="give those settings again, or another --output")
     recipe = ssl.FINETUNE_RECIPE
     if args.epochs is not None:
         recipe = dataclasses.replace(recipe, epochs=args.epochs)

@@ -135,3 +135,10 @@ def test_export_train_refuses_a_standardizer_it_would_not_use(tmp_path):
     with pytest.raises(ValueError, match=r"--standardizer goes with --model .*Received: standardizer='s\.json'"):
         export_main(["--train", "--standardizer", "s.json", "--output", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()
+
+
+def test_command_encoders_match_the_ssl_module():
+    from keras_har import ssl
+    from keras_har.commands import pretrain
+
+    assert pretrain.ENCODERS == ssl.ENCODERS

@@ -3,6 +3,9 @@
 import pathlib
 
 CHECKPOINT_FILE = "checkpoint.npz"
+# The choices of --encoder: keras_har.ssl.ENCODERS, written out so that the
+# parser does not import TensorFlow.
+ENCODERS = ("tinierhar", "cnngru", "cnngru-causal")
 
 
 def add_parser(subparsers, name):
@@ -25,7 +28,10 @@ def add_parser(subparsers, name):
                              "repeat to pool")
     parser.add_argument("--output", required=True, help="output folder DIR")
     parser.add_argument("--data-home", default=None, help="folder with the datasets (default: $KERAS_HAR_DATA)")
-    parser.add_argument("--encoder", choices=("tinierhar", "cnngru"), default="tinierhar")
+    parser.add_argument("--encoder", choices=ENCODERS, default="tinierhar",
+                        help="tinierhar: TinierHAR's feature extractor; cnngru: convolutions and a bidirectional "
+                             "GRU, 256 features; cnngru-causal: convolutions and a forward GRU of 256 units, which "
+                             "CPC and multitask pretrain as their context network (default: tinierhar)")
     parser.add_argument("--sampling-rate-hz", type=float, default=None, help="common rate (default: first dataset's)")
     parser.add_argument("--window-sec", type=float, default=None, help="common window (default: first dataset's)")
     parser.add_argument("--epochs", type=int, default=20)
@@ -62,10 +68,7 @@ def run(args):
 
     keras.utils.set_random_seed(args.seed)
     window_shape = windows.shape[1:]
-    if args.encoder == "tinierhar":
-        encoder = keras_har.TinierHARBackbone(input_shape=window_shape)
-    else:
-        encoder = ssl.CNNGRUEncoder(input_shape=window_shape)
+    encoder = ssl.make_encoder(args.encoder, window_shape)
     kwargs = {}
     if pretext_class in (ssl.CPC, ssl.MultiTask):
         kwargs["prediction_steps"] = args.prediction_steps

@@ -9,7 +9,7 @@ Finetune encoders for better Self-Supervised HAR" (arXiv:2307.01168).
 
 from keras_har.ssl import augmentations
 from keras_har.ssl.augmentations import AUGMENTATIONS, Augmenter
-from keras_har.ssl.cnn_gru_encoder import CNNGRUEncoder
+from keras_har.ssl.cnn_gru_encoder import ENCODERS, CNNGRUEncoder, make_encoder
 from keras_har.ssl.cpc import CPC
 from keras_har.ssl.finetune import (
     HEAD_UNITS,
@@ -56,7 +56,7 @@ from keras_har.ssl.sim_clr import SimCLR
 
 __all__ = [
     "AUGMENTATIONS", "Augmenter", "CNNGRUEncoder", "CPC", "FINETUNE_RECIPE", "HEAD_UNITS", "MODES", "MultiTask", "PRETEXTS",
-    "ENCODER_FILE",
+    "ENCODER_FILE", "ENCODERS", "make_encoder",
     "PretextModel", "PretextRegularizedClassifier", "Reconstruction", "SimCLR", "VarianceSampler",
     "WINDOWS_PER_CLASS", "augmentations", "build_classifier", "classifier_on", "copy_pretext",
     "get_pretext_class", "info_nce_loss", "label_scarce_study", "load_encoder", "load_metadata", "load_pretext",

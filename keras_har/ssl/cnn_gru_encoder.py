@@ -9,27 +9,39 @@ _POOLED_BLOCKS = 2
 
 @register
 class CNNGRUEncoder(keras.Model):
-    """Conv1D blocks, a bidirectional GRU and mean pooling: 256 features.
+    """Conv1D blocks, a GRU and mean pooling: 256 features.
 
     The "larger encoder" next to TinierHAR's tiny one in the self-supervised
     study (Dumbrava et al., "Don't freeze: Finetune encoders for better
     Self-Supervised HAR", arXiv:2307.01168, use convolutional and recurrent
     encoders of this size). Each block is Conv1D (same padding), BatchNorm,
-    ReLU, and a max-pool by 2 in the first two blocks; a bidirectional GRU
-    then gives per-step encodings (layer ``"sequence"``, ``(batch, T/4,
-    2 * gru_units)``), averaged over time in layer ``"pooling"``.
+    ReLU, and a max-pool by 2 in the first two blocks; a GRU then gives
+    per-step encodings (layer ``"sequence"``, ``(batch, T/4, features)``),
+    averaged over time in layer ``"pooling"``.
+
+    The GRU is bidirectional by default (128 units each way). With
+    ``bidirectional=False`` it runs forward only, so each step's output
+    summarises the window up to that step: that is the causal context network
+    of CPC (Haresamudram et al., IMWUT 2021: convolutions, then a 256-unit
+    GRU), and `keras_har.ssl.CPC` then pretrains it as its context network
+    instead of adding one of its own (`ENCODERS`' ``"cnngru-causal"``:
+    ``bidirectional=False, gru_units=256``).
 
     Args:
         input_shape: ``(T, C)``.
         filters: filters of each convolutional block.
         kernel_size: convolution kernel length in samples.
-        gru_units: GRU units per direction; the features are ``2 * gru_units`` wide.
+        gru_units: GRU units per direction; the features are ``2 * gru_units``
+            wide when bidirectional, ``gru_units`` otherwise.
         dropout: dropout rate before the GRU.
+        bidirectional: whether the GRU also runs backwards.
         name: model name.
 
     Example:
     >>> import keras_har
     >>> keras_har.ssl.CNNGRUEncoder(input_shape=(128, 6)).output_shape
+    (None, 256)
+    >>> keras_har.ssl.CNNGRUEncoder(input_shape=(128, 6), gru_units=256, bidirectional=False).output_shape
     (None, 256)
     """
 
@@ -40,6 +52,7 @@ class CNNGRUEncoder(keras.Model):
         kernel_size=5,
         gru_units=128,
         dropout=0.2,
+        bidirectional=True,
         name="cnn_gru_encoder",
         **kwargs,
     ):
@@ -65,9 +78,13 @@ class CNNGRUEncoder(keras.Model):
             if index < _POOLED_BLOCKS:
                 x = keras.layers.MaxPooling1D(2, name=f"{prefix}_pool")(x)
         x = keras.layers.Dropout(dropout, name="dropout")(x)
-        x = keras.layers.Bidirectional(
-            keras.layers.GRU(gru_units, return_sequences=True, reset_after=True), name="sequence"
-        )(x)
+        if bidirectional:
+            recurrent = keras.layers.Bidirectional(
+                keras.layers.GRU(gru_units, return_sequences=True, reset_after=True), name="sequence"
+            )
+        else:
+            recurrent = keras.layers.GRU(gru_units, return_sequences=True, reset_after=True, name="sequence")
+        x = recurrent(x)
         outputs = keras.layers.GlobalAveragePooling1D(name="pooling")(x)
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
         # === Config ===
@@ -76,6 +93,7 @@ class CNNGRUEncoder(keras.Model):
         self.kernel_size = kernel_size
         self.gru_units = gru_units
         self.dropout = dropout
+        self.bidirectional = bool(bidirectional)
 
     def get_config(self):
         return {
@@ -84,9 +102,33 @@ class CNNGRUEncoder(keras.Model):
             "kernel_size": self.kernel_size,
             "gru_units": self.gru_units,
             "dropout": self.dropout,
+            "bidirectional": self.bidirectional,
             "name": self.name,
         }
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         return cls(**config)
+
+
+# The encoders of the self-supervised studies, by the names the command line uses.
+ENCODERS = ("tinierhar", "cnngru", "cnngru-causal")
+
+
+def make_encoder(kind, window_shape):
+    """A new encoder of one of `ENCODERS` for windows of ``window_shape`` ``(T, C)``.
+
+    ``"tinierhar"``: `keras_har.TinierHARBackbone`; ``"cnngru"``:
+    `CNNGRUEncoder` with its bidirectional GRU; ``"cnngru-causal"``:
+    `CNNGRUEncoder` with one forward GRU of 256 units, which CPC pretrains as
+    its context network.
+    """
+    if kind == "tinierhar":
+        from keras_har.models.tinier_har import TinierHARBackbone
+
+        return TinierHARBackbone(input_shape=window_shape)
+    if kind == "cnngru":
+        return CNNGRUEncoder(input_shape=window_shape)
+    if kind == "cnngru-causal":
+        return CNNGRUEncoder(input_shape=window_shape, gru_units=256, bidirectional=False)
+    raise ValueError(f"`kind` must be one of {ENCODERS}. Received: kind={kind!r}")

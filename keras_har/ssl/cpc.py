@@ -21,11 +21,14 @@ def find_sequence_layer(encoder, sequence_layer=None):
     bidirectional, its later ones), so CPC's context would share information
     with the very step it is asked to predict.
 
-    The price: CPC's loss reads nothing after this layer, so the encoder's
-    recurrent layer (and any layer after it but the 256-feature projection)
-    gets no gradient and keeps its initial weights. A frozen CPC encoder
-    therefore gives features of an untrained recurrent layer over pretrained
-    convolutions; fine-tuning is what first trains that layer.
+    When the encoder's recurrent layer runs forward only (`find_context_layer`),
+    CPC uses it as its context network, so CPC trains it. A bidirectional one
+    cannot be: its backward half reads the steps CPC predicts. CPC's loss
+    then reads nothing after this layer, so the recurrent layer (and any
+    layer after it but the 256-feature projection) gets no gradient and keeps
+    its initial weights. A frozen CPC encoder of that kind gives features of
+    an untrained recurrent layer over pretrained convolutions; fine-tuning is
+    what first trains that layer.
     """
     names = [layer.name for layer in encoder.layers]
     if sequence_layer is None:
@@ -45,6 +48,23 @@ def find_sequence_layer(encoder, sequence_layer=None):
             f"Received: sequence_layer={sequence_layer!r}"
         )
     return sequence_layer
+
+
+def find_context_layer(encoder, sequence_layer):
+    """Name of the encoder's forward-only recurrent layer reading ``sequence_layer``, or None.
+
+    A recurrent layer (GRU, LSTM, any ``keras.layers.RNN``) that reads the
+    per-step encodings (dropout layers in between allowed), returns
+    sequences and runs forward: its output at step ``t`` depends only on
+    steps up to ``t``, which is what CPC's context ``c_t`` must be. A
+    bidirectional or backward layer does not qualify.
+    """
+    for layer in encoder.layers:
+        if not isinstance(layer, keras.layers.RNN) or isinstance(layer, keras.layers.Bidirectional):
+            continue
+        if layer.return_sequences and not layer.go_backwards and _layer_feeding(layer) == sequence_layer:
+            return layer.name
+    return None
 
 
 def _layer_feeding(layer):
@@ -89,19 +109,26 @@ class CPC(PretextModel):
     They are projected to ``z_t`` (``feature_dim`` wide; with the shared
     ``"projection"`` layer when ``D`` equals the encoder's output width, so
     that the pooled features fine-tuning reads live in the same space), a
-    GRU context network gives ``c_t``, and ``prediction_steps`` linear maps
+    context network gives ``c_t``, and ``prediction_steps`` linear maps
     ``W_k`` predict ``z_{t+k}`` from ``c_t``. The loss is InfoNCE with the
     other windows of the batch as negatives, averaged over ``k``.
 
-    Layers after ``sequence_layer`` (the encoder's recurrent layer and
-    pooling) get no signal from CPC; fine-tuning trains them, a frozen
-    encoder keeps them at their initial values. `keras_har.ssl.MultiTask`'s
-    reconstruction trains the whole encoder.
+    The context network is the encoder's own recurrent layer when that runs
+    forward only (`find_context_layer`; ``CNNGRUEncoder(bidirectional=False)``),
+    as in Haresamudram et al., whose features for fine-tuning are the
+    encoder's and the context network's: CPC then trains the whole encoder
+    but its pooling. Otherwise CPC adds a GRU of ``context_units`` of its
+    own (``context_layer`` is None) and the layers after ``sequence_layer``
+    (the encoder's recurrent layer and pooling) get no signal from CPC;
+    fine-tuning trains them, a frozen encoder keeps them at their initial
+    values. `keras_har.ssl.MultiTask`'s reconstruction trains the whole
+    encoder either way.
 
     Args:
         encoder: a keras.Model from windows to features.
         feature_dim: width of ``z`` and of the fine-tuning features.
-        context_units: GRU units of the context network.
+        context_units: GRU units of CPC's own context network, which it
+            adds only when the encoder has no forward-only recurrent layer.
         prediction_steps: how many future steps ``k = 1..K`` are predicted.
         sequence_layer: encoder layer giving per-step encodings; found
             automatically from ``"sequence"``, ``"recurrent"``, ``"reshape"``.
@@ -142,22 +169,31 @@ class CPC(PretextModel):
             raise ValueError(f"`context_units` must be a positive integer. Received: context_units={context_units!r}")
         self.context_units = context_units
         self.prediction_steps = prediction_steps
-        # One pass of the encoder gives both the steps and the pooled output.
-        # object.__setattr__ keeps this view (which owns no weights of its
-        # own) out of Keras's layer tracking.
-        object.__setattr__(self, "_taps", keras.Model(encoder.inputs, [step_output, encoder.output]))
+        self.context_layer = find_context_layer(encoder, self.sequence_layer)
+        # One pass of the encoder gives the steps, the encoder's context (if
+        # it has one) and the pooled output. object.__setattr__ keeps this
+        # view (which owns no weights of its own) out of Keras's layer tracking.
+        taps = [step_output, encoder.output]
+        if self.context_layer is not None:
+            taps.insert(1, encoder.get_layer(self.context_layer).output)
+        object.__setattr__(self, "_taps", keras.Model(encoder.inputs, taps))
         # === Layers ===
         self.step_projection = None
         if step_width != self.encoder_width and step_width != feature_dim:
             self.step_projection = keras.layers.Dense(feature_dim, name="step_projection")
             self.step_projection.build((None, None, step_width))
         z_width = feature_dim if (self.projection is not None or self.step_projection is not None) else step_width
-        self.context_network = keras.layers.GRU(context_units, return_sequences=True, name="context")
-        self.context_network.build((None, None, z_width))
+        if self.context_layer is None:
+            self.context_network = keras.layers.GRU(context_units, return_sequences=True, name="context")
+            self.context_network.build((None, None, z_width))
+            context_width = context_units
+        else:
+            self.context_network = None
+            context_width = int(encoder.get_layer(self.context_layer).output.shape[-1])
         self.predictors = []
         for step in range(1, prediction_steps + 1):
             predictor = keras.layers.Dense(z_width, use_bias=False, name=f"predictor_{step}")
-            predictor.build((None, None, context_units))
+            predictor.build((None, None, context_width))
             self.predictors.append(predictor)
 
     def step_encodings(self, steps):
@@ -168,9 +204,17 @@ class CPC(PretextModel):
             return self.project(steps)
         return steps
 
-    def cpc_loss(self, steps, training=None):
-        encodings = self.step_encodings(steps)
-        context = self.context_network(encodings, training=training)
+    def encode(self, windows, training=None):
+        """``(z, c, pooled)``: step encodings, contexts and pooled encoder output, from one encoder pass."""
+        if self.context_layer is None:
+            steps, pooled = self._taps(windows, training=training)
+            encodings = self.step_encodings(steps)
+            return encodings, self.context_network(encodings, training=training), pooled
+        steps, context, pooled = self._taps(windows, training=training)
+        return self.step_encodings(steps), context, pooled
+
+    def cpc_loss(self, encodings, context):
+        """InfoNCE of predicting ``z_{t+k}`` from ``c_t``, averaged over ``k``."""
         losses = [
             info_nce_loss(predictor(context[:, :-step]), encodings[:, step:])
             for step, predictor in enumerate(self.predictors, start=1)
@@ -178,8 +222,8 @@ class CPC(PretextModel):
         return tf.add_n(losses) / len(losses)
 
     def pretext_loss(self, windows, training=None):
-        steps, _ = self._taps(windows, training=training)
-        return self.cpc_loss(steps, training=training)
+        encodings, context, _ = self.encode(windows, training=training)
+        return self.cpc_loss(encodings, context)
 
     def get_config(self):
         config = super().get_config()

@@ -56,9 +56,9 @@ class MultiTask(CPC):
 
     def pretext_losses(self, windows, training=None):
         """``(cpc_loss, reconstruction_loss)`` of a batch, unweighted."""
-        steps, pooled = self._taps(windows, training=training)
+        encodings, context, pooled = self.encode(windows, training=training)
         reconstructions = self.decoder(self.project(pooled), training=training)
-        return self.cpc_loss(steps, training=training), reconstruction_loss(windows, reconstructions)
+        return self.cpc_loss(encodings, context), reconstruction_loss(windows, reconstructions)
 
     def pretext_loss(self, windows, training=None):
         cpc, reconstruction = self.pretext_losses(windows, training=training)

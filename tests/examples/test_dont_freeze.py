@@ -28,7 +28,7 @@ def test_paper_preset_refuses_a_pool_without_a_shared_split():
     example = load_benchmark_script("dont_freeze", EXAMPLES)
     args = example.parse_args(["--preset", "paper"])
     assert (args.channels, args.window_sec, args.sampling_rate_hz, args.encoder) == ("acc_x,acc_y,acc_z", 2.0, 50.0,
-                                                                                     "cnngru")
+                                                                                     "cnngru-causal")
     assert (args.pool, args.seeds, args.split_seed, args.pretrain_epochs) == ("all-but-test", "0,1,2", 0, 50)
     assert example.parse_args(["--preset", "paper", "--encoder", "tinierhar"]).encoder == "tinierhar"
     with pytest.raises(SystemExit):
@@ -36,12 +36,17 @@ def test_paper_preset_refuses_a_pool_without_a_shared_split():
 
 
 
-def test_a_target_outside_the_datasets_is_refused_by_name(tmp_path):
+def test_a_target_outside_the_datasets_and_a_rerun_with_other_settings_are_refused_by_name(tmp_path):
     example = load_benchmark_script("dont_freeze", EXAMPLES)
     target = _npz(tmp_path / "target.npz", 0)
+    argv = ["--preset", "paper", "--datasets", target, "--targets", "hapt", "--window-sec", "1",
+            "--sampling-rate-hz", "25", "--output", str(tmp_path / "study")]
     with pytest.raises(SystemExit, match=r"--targets must be among --datasets .*Received: \['hapt'\]"):
-        example.main(["--preset", "paper", "--datasets", target, "--targets", "hapt", "--window-sec", "1",
-                      "--sampling-rate-hz", "25", "--output", str(tmp_path / "study")])
+        example.main(argv)
+    # The first call recorded its settings; the folder's encoders and fits are not reused with another encoder.
+    assert json.loads((tmp_path / "study" / "study.json").read_text())["encoder"] == "cnngru-causal"
+    with pytest.raises(ValueError, match=r"holds a study run with other settings.*Differs in: \['encoder'\]"):
+        example.main(argv + ["--encoder", "cnngru"])
 
 
 def test_table_prints_each_cell_with_its_interval_and_n(tmp_path, capsys):

@@ -90,6 +90,59 @@ def test_cpc_leaves_the_encoders_recurrent_layer_untrained():
     assert gradients["block1_conv/kernel:0"] is not None
 
 
+def _causal():
+    # The paper preset's encoder ("cnngru-causal"), with smaller convolutions: a forward GRU of 256 units.
+    return ssl.CNNGRUEncoder(input_shape=SHAPE, filters=(8, 16), gru_units=256, bidirectional=False)
+
+
+@pytest.mark.parametrize("pretext_class", [ssl.CPC, ssl.MultiTask])
+def test_cpc_trains_a_forward_recurrent_layer_as_its_context(pretext_class):
+    model = pretext_class(_causal(), prediction_steps=3)
+    assert model.context_layer == "sequence" and model.context_network is None
+    assert not any(v.name.startswith("context/") for v in model.trainable_variables)
+    with tf.GradientTape() as tape:
+        loss = model.pretext_loss(WINDOWS, training=True)
+    gradients = dict(zip([v.name for v in model.trainable_variables],
+                         tape.gradient(loss, model.trainable_variables)))
+    assert [name for name, gradient in gradients.items() if gradient is None] == []
+    assert any(name.startswith("sequence/") for name in gradients)
+    # A bidirectional encoder keeps CPC's own context GRU.
+    assert ssl.CPC(_larger(), prediction_steps=3).context_layer is None
+
+
+def test_cpc_context_from_a_forward_encoder_does_not_see_later_steps():
+    first = np.random.default_rng(1).normal(size=(1, *SHAPE)).astype("float32")
+    second = first.copy()
+    second[:, -8:] += 1.0  # the last quarter
+    model = ssl.CPC(_causal(), prediction_steps=3)
+    (z_a, c_a, _), (z_b, c_b, _) = (model.encode(w, training=False) for w in (first, second))
+    # 8 steps of 4 samples; step 3 (samples 12-15) reaches samples 6-21 through the two convolutions and pools,
+    # so steps 0-3 see none of the change, in z and, the GRU running forward, in c.
+    for a, b in ((z_a, z_b), (c_a, c_b)):
+        np.testing.assert_array_equal(np.asarray(a)[:, :4], np.asarray(b)[:, :4])
+        assert not np.array_equal(np.asarray(a)[:, -1], np.asarray(b)[:, -1])
+
+
+def test_cpc_on_a_forward_encoder_config_file_and_training_step(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = ssl.CPC(_causal(), prediction_steps=3)
+    assert model.encoder.get_config()["bidirectional"] is False
+
+    def same_loss(model, restored):
+        assert restored.context_layer == "sequence"
+        assert float(restored.pretext_loss(WINDOWS, training=False)) == float(model.pretext_loss(WINDOWS, training=False))
+
+    check_model(model, WINDOWS, tmp_path, fit="unsupervised", compare=same_loss)
+
+
+def test_make_encoder_gives_each_named_encoder():
+    widths = {kind: ssl.make_encoder(kind, SHAPE).output_shape[-1] for kind in ssl.ENCODERS}
+    assert widths == {"tinierhar": 32, "cnngru": 256, "cnngru-causal": 256}
+    assert ssl.make_encoder("cnngru-causal", SHAPE).get_layer("sequence").__class__.__name__ == "GRU"
+    with pytest.raises(ValueError, match=r"Received: kind='lstm'"):
+        ssl.make_encoder("lstm", SHAPE)
+
+
 def test_cpc_errors_name_the_argument():
     with pytest.raises(ValueError, match=r"Received: prediction_steps=8"):
         ssl.CPC(_tinier(), prediction_steps=8)  # T' = 32 / 4 = 8 steps
