@@ -32,6 +32,10 @@ Two presets:
   both datasets at 50 Hz, 4 s windows, the 6 channels acc x/y/z, gyro x/y/z
   they share, pretraining once on the other dataset (``--directions``).
 
+``--pretext-weight W`` adds one more row per pretext, ``finetune+pretext``:
+finetuning that keeps the pretext loss at weight W (the paper's open
+question 3), compared with plain finetuning.
+
 Writes to ``--output``: ``results.csv`` (one row per fit), ``summary.csv``
 (mean, std, 95% CI and n per target, pretext, mode and k),
 ``differences.csv`` (finetune - frozen, finetune - scratch and frozen -
@@ -67,6 +71,9 @@ PRESETS = {
                   pool="all-but-test", pretrain_epochs=50, pretrain_patience=5, seeds="0,1,2", split_seed=0),
 }
 
+# The mode of the fits that keep the pretext loss while finetuning (--pretext-weight), and its comparison.
+CONTINUED = "finetune+pretext"
+COMPARISONS = (("finetune", "frozen"), ("finetune", "scratch"), ("frozen", "scratch"), (CONTINUED, "finetune"))
 # What a study folder's results depend on, written to SETTINGS_FILE by the first call and checked by every
 # later one (--fold-indices, --folds, --targets and --pretexts may differ between the calls that share it).
 SETTINGS_FILE = "study.json"
@@ -107,6 +114,9 @@ def parse_args(argv=None):
     parser.add_argument("--fraction", type=float, default=0.1, help="share of unlabelled windows drawn per epoch")
     parser.add_argument("--prediction-steps", type=int, default=12, help="CPC future steps")
     parser.add_argument("--windows-per-class", default="1,2,5,10,50,100")
+    parser.add_argument("--pretext-weight", type=float, default=0.0,
+                        help=f"above 0, one more row per pretext, '{CONTINUED}': finetuning that keeps the pretext "
+                             "loss with this weight (the paper's open question 3; default: 0, no such row)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="most fine-tuning epochs per fit, with early stopping on a fifth of the labelled "
                              "windows (default: keras_har.ssl.FINETUNE_RECIPE)")
@@ -217,9 +227,13 @@ def run_pooled(args, data, study, output):
                 directory = output / "pretrained" / f"{pretext_name}_{target}_fold{fold}"
                 pretext, loss = pretrained_model(pretext_name, pool, directory, args, seed=args.split_seed)
                 losses.append(dict(target=target, pretext=pretext_name, fold=fold, loss=loss))
+                fits = output / "fits" / f"{pretext_name}_{target}_fold{fold}"
                 table = ssl.label_scarce_study(pretext, dataset, modes=["frozen", "finetune"], fold_indices=[fold],
-                                               **study, output_dir=output / "fits" / f"{pretext_name}_{target}_fold{fold}")
+                                               **study, output_dir=fits)
                 tables.append(table.assign(source="pool", target=target, pretext=pretext_name))
+                if args.pretext_weight > 0:
+                    table = _continued(args, pretext, dataset, study, fits, folds=None, fold_indices=[fold])
+                    tables.append(table.assign(source="pool", target=target, pretext=pretext_name))
     return tables, losses
 
 
@@ -235,11 +249,25 @@ def run_directions(args, data, study, output):
             pretext, loss = pretrained_model(pretext_name, unlabelled, output / "pretrained" / f"{pretext_name}_{source}",
                                              args, seed=study["seeds"][0])
             losses.append(dict(target=target, pretext=pretext_name, fold="all", loss=loss))
+            fits = output / "fits" / f"{pretext_name}_{source}_to_{target}"
             table = ssl.label_scarce_study(pretext, data[target], modes=["frozen", "finetune"], folds=args.folds,
-                                           fold_indices=args.fold_indices, **study,
-                                           output_dir=output / "fits" / f"{pretext_name}_{source}_to_{target}")
+                                           fold_indices=args.fold_indices, **study, output_dir=fits)
             tables.append(table.assign(source=source, target=target, pretext=pretext_name))
+            if args.pretext_weight > 0:
+                table = _continued(args, pretext, data[target], study, fits, folds=args.folds,
+                                   fold_indices=args.fold_indices)
+                tables.append(table.assign(source=source, target=target, pretext=pretext_name))
     return tables, losses
+
+
+def _continued(args, pretext, dataset, study, fits, *, folds, fold_indices):
+    """The finetune fits that keep the pretext loss at --pretext-weight, as mode CONTINUED, beside ``fits``."""
+    from keras_har import ssl
+
+    table = ssl.label_scarce_study(pretext, dataset, modes=["finetune"], folds=folds, fold_indices=fold_indices,
+                                   pretext_weight=args.pretext_weight, **study,
+                                   output_dir=fits.with_name(f"{fits.name}_pretext{args.pretext_weight:g}"))
+    return table.assign(mode=CONTINUED)
 
 
 def _scratch(args, dataset, study, output, target):
@@ -371,7 +399,7 @@ def main(argv=None):
     plotted = plotted.assign(source=plotted["source"] + "->" + plotted["target"]).drop(columns="target")
     ssl.plot_study(plotted, output / "dont_freeze.png",
                    title=f"{args.encoder} encoder, macro-F1 on held-out subjects (95% CI)")
-    differences = ssl.study_differences(plotted)
+    differences = ssl.study_differences(plotted, comparisons=COMPARISONS)
     ssl.save_csv(differences, output / "differences.csv")
     atomic.write_json(output / "versions.json", software_versions())
     print(summary.to_string(index=False))

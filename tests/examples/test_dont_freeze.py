@@ -133,7 +133,8 @@ def test_reduced_preset_pretrains_once_on_the_source(tmp_path, monkeypatch):
 
     def study(pretrained, dataset, *, modes, seeds, fold_indices, folds, **kwargs):
         # The fits are tested above; here only what each study is given, and the tables built from it.
-        studies.append((dataset.name, tuple(modes), folds, kwargs["split_seed"], kwargs["output_dir"].name))
+        studies.append((dataset.name, tuple(modes), folds, kwargs["split_seed"], kwargs.get("pretext_weight", 0.0),
+                        kwargs["output_dir"].name))
         rows = [dict.fromkeys(ssl.protocol.RESULT_COLUMNS, 1) | dict(mode=mode, seed=0, fold=0, macro_f1=0.5)
                 for mode in modes]
         return pd.DataFrame(rows)
@@ -142,11 +143,17 @@ def test_reduced_preset_pretrains_once_on_the_source(tmp_path, monkeypatch):
     output = tmp_path / "study"
     example.main(["--directions", f"{other}:{target}", "--pretexts", "reconstruction", "--encoder", "tinierhar",
                   "--windows-per-class", "1", "--n-splits", "2", "--folds", "1", "--epochs", "1",
-                  "--pretrain-epochs", "1", "--window-sec", "1", "--sampling-rate-hz", "25", "--output", str(output)])
-    assert studies == [("target", ("scratch",), 1, None, "scratch_target"),
-                       ("target", ("frozen", "finetune"), 1, None, "reconstruction_other_to_target")]
+                  "--pretrain-epochs", "1", "--window-sec", "1", "--sampling-rate-hz", "25", "--pretext-weight", "0.5",
+                  "--output", str(output)])
+    # The continued-pretext-loss row: finetune fits that keep the pretext loss, in a folder of their own.
+    assert studies == [("target", ("scratch",), 1, None, 0.0, "scratch_target"),
+                       ("target", ("frozen", "finetune"), 1, None, 0.0, "reconstruction_other_to_target"),
+                       ("target", ("finetune",), 1, None, 0.5, "reconstruction_other_to_target_pretext0.5")]
     metadata = json.loads((output / "pretrained" / "reconstruction_other" / "pretrain.json").read_text())
     assert metadata["windows"] == 18 and metadata["channel_names"] == CHANNELS  # the source alone, all 6 channels
     results = pd.read_csv(output / "results.csv")
-    assert sorted(results["mode"]) == ["finetune", "frozen", "scratch"] and set(results["source"]) == {"other"}
-    assert len(pd.read_csv(output / "differences.csv")) == 3
+    assert sorted(results["mode"]) == ["finetune", "finetune+pretext", "frozen", "scratch"]
+    assert set(results["source"]) == {"other"}
+    differences = pd.read_csv(output / "differences.csv")
+    assert differences[["mode", "baseline"]].values.tolist()[-1] == ["finetune+pretext", "finetune"]
+    assert len(differences) == 4
