@@ -77,36 +77,27 @@ COMPARISONS = (("finetune", "frozen"), ("finetune", "scratch"), ("frozen", "scra
 # What a study folder's results depend on, written to SETTINGS_FILE by the first call and checked by every
 # later one (--fold-indices, --folds, --targets and --pretexts may differ between the calls that share it).
 SETTINGS_FILE = "study.json"
-STUDY_SETTINGS = ("preset", "datasets", "directions", "pool", "encoder", "channels", "sampling_rate_hz",
+STUDY_SETTINGS = ("preset", "datasets", "directions", "pool", "encoder", "gru_units", "channels", "sampling_rate_hz",
                   "window_sec", "pretrain_epochs", "pretrain_patience", "pretrain_learning_rate", "fraction",
                   "prediction_steps", "windows_per_class", "epochs", "n_splits", "seeds", "split_seed")
 
 
-def parse_args(argv=None):
-    from keras_har.commands.evaluate import parse_fold_indices
+def add_study_arguments(parser):
+    """The settings dont_freeze.py shares with pretext_search.py: data, encoder, pretraining, fine-tuning."""
     from keras_har.commands.pretrain import ENCODERS
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="reduced",
-                        help="the defaults of the settings below (see the module docstring)")
     parser.add_argument("--data-home", default=os.environ.get("KERAS_HAR_DATA"),
                         help="folder with hapt/ and usc_had/ (default: $KERAS_HAR_DATA)")
-    parser.add_argument("--output", default="runs/dont_freeze", help="output folder")
     parser.add_argument("--datasets", default="hapt,usc_had",
                         help="the datasets (names or .npz paths): each is a target, and the others pretrain for it")
-    parser.add_argument("--targets", default=None, help="evaluate only on these of --datasets (default: all)")
-    parser.add_argument("--directions", default=",".join(DIRECTIONS),
-                        help="source:target pairs, comma-separated (pool 'source' only)")
-    parser.add_argument("--pool", choices=("source", "all-but-test"), default=None,
-                        help="pretrain on the source of each direction, once; or, per target fold, on every "
-                             "dataset but that fold's test subjects")
-    parser.add_argument("--pretexts", default="cpc,multitask,reconstruction,simclr", help="comma-separated pretexts")
-    parser.add_argument("--encoder", choices=ENCODERS, default=None,
-                        help="the encoder (see `keras_har.ssl.make_encoder`): tinierhar, cnngru (bidirectional GRU) "
-                             "or cnngru-causal (forward GRU, which CPC trains as its context network)")
     parser.add_argument("--channels", default=None, help="comma-separated channel names every dataset has")
     parser.add_argument("--sampling-rate-hz", type=float, default=None)
     parser.add_argument("--window-sec", type=float, default=None)
+    parser.add_argument("--encoder", choices=ENCODERS, default=None,
+                        help="the encoder (see `keras_har.ssl.make_encoder`): tinierhar, cnngru (bidirectional GRU) "
+                             "or cnngru-causal (forward GRU, which CPC trains as its context network)")
+    parser.add_argument("--gru-units", type=int, default=None,
+                        help="the encoder's width, GRU units per direction (default: the encoder's own)")
     parser.add_argument("--pretrain-epochs", type=int, default=None, help="most pretraining epochs")
     parser.add_argument("--pretrain-patience", type=int, default=None,
                         help="stop pretraining after this many epochs without a lower pretext loss (0: never)")
@@ -114,27 +105,50 @@ def parse_args(argv=None):
     parser.add_argument("--fraction", type=float, default=0.1, help="share of unlabelled windows drawn per epoch")
     parser.add_argument("--prediction-steps", type=int, default=12, help="CPC future steps")
     parser.add_argument("--windows-per-class", default="1,2,5,10,50,100")
-    parser.add_argument("--pretext-weight", type=float, default=0.0,
-                        help=f"above 0, one more row per pretext, '{CONTINUED}': finetuning that keeps the pretext "
-                             "loss with this weight (the paper's open question 3; default: 0, no such row)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="most fine-tuning epochs per fit, with early stopping on a fifth of the labelled "
                              "windows (default: keras_har.ssl.FINETUNE_RECIPE)")
     parser.add_argument("--n-splits", type=int, default=5, help="folds of the subject split")
-    parser.add_argument("--folds", type=int, default=None, help="run only the first FOLDS folds")
-    parser.add_argument("--fold-indices", type=parse_fold_indices, default=None, metavar="LIST",
-                        help="run only these folds, e.g. '0-1' (processes with other folds can share --output)")
     parser.add_argument("--seeds", default=None)
     parser.add_argument("--split-seed", type=int, default=None,
                         help="one subject split for every seed (pool 'all-but-test' needs one)")
+
+
+def apply_preset(args, preset):
+    """Fills every setting ``args`` has but left unset (None) with ``preset``'s value."""
+    for key, value in PRESETS[preset].items():
+        if hasattr(args, key) and getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
+
+
+def parse_args(argv=None):
+    from keras_har.commands.evaluate import parse_fold_indices
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="reduced",
+                        help="the defaults of the settings below (see the module docstring)")
+    parser.add_argument("--output", default="runs/dont_freeze", help="output folder")
+    add_study_arguments(parser)
+    parser.add_argument("--targets", default=None, help="evaluate only on these of --datasets (default: all)")
+    parser.add_argument("--directions", default=",".join(DIRECTIONS),
+                        help="source:target pairs, comma-separated (pool 'source' only)")
+    parser.add_argument("--pool", choices=("source", "all-but-test"), default=None,
+                        help="pretrain on the source of each direction, once; or, per target fold, on every "
+                             "dataset but that fold's test subjects")
+    parser.add_argument("--pretexts", default="cpc,multitask,reconstruction,simclr", help="comma-separated pretexts")
+    parser.add_argument("--pretext-weight", type=float, default=0.0,
+                        help=f"above 0, one more row per pretext, '{CONTINUED}': finetuning that keeps the pretext "
+                             "loss with this weight (the paper's open question 3; default: 0, no such row)")
+    parser.add_argument("--folds", type=int, default=None, help="run only the first FOLDS folds")
+    parser.add_argument("--fold-indices", type=parse_fold_indices, default=None, metavar="LIST",
+                        help="run only these folds, e.g. '0-1' (processes with other folds can share --output)")
     parser.add_argument("--table", metavar="DIR", default=None,
                         help="print the markdown tables of a finished --output folder and exit (runs nothing)")
     args = parser.parse_args(argv)
     if args.table is not None:
         return args
-    for key, value in PRESETS[args.preset].items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+    apply_preset(args, args.preset)
     if args.pool == "all-but-test" and args.split_seed is None:
         parser.error("--pool all-but-test pretrains one encoder per fold, so every seed must share the folds: "
                      "give --split-seed")
@@ -177,7 +191,8 @@ def pretrained_model(pretext_name, unlabelled, directory, args, seed):
     if pretext_name == "simclr":
         kwargs["seed"] = seed
     window_shape = tuple(windows.shape[1:])
-    pretext = ssl.get_pretext_class(pretext_name)(ssl.make_encoder(args.encoder, window_shape), **kwargs)
+    encoder = ssl.make_encoder(args.encoder, window_shape, args.gru_units)
+    pretext = ssl.get_pretext_class(pretext_name)(encoder, **kwargs)
     checkpoint = directory.with_name(f"{directory.name}.checkpoint.npz")
     print(f"pretraining {pretext_name} on {len(windows)} windows -> {directory}")
     history = ssl.pretrain(pretext, windows, epochs=args.pretrain_epochs, fraction=args.fraction,
@@ -186,14 +201,15 @@ def pretrained_model(pretext_name, unlabelled, directory, args, seed):
     loss = [float(v) for v in history.history["loss"]]
     ssl.save_pretrained(pretext, directory, metadata={
         "loss": loss, "windows": int(len(windows)), "sampling_rate_hz": args.sampling_rate_hz,
-        "window_length": int(window_shape[0]), "channel_names": args.channels.split(","),
+        "window_length": int(window_shape[0]), "channel_names": args.channels.split(","), "encoder": args.encoder,
+        "gru_units": args.gru_units,
         "learning_rate": args.pretrain_learning_rate, "epochs_max": args.pretrain_epochs,
         "patience": args.pretrain_patience})
     checkpoint.unlink()  # the epoch state is only needed until the pretext is saved
     return pretext, loss
 
 
-def _standardised(*arrays):
+def standardised(*arrays):
     """A function giving the arrays concatenated and standardised, computed on its first call only."""
     import functools
 
@@ -222,7 +238,7 @@ def run_pooled(args, data, study, output):
         print(f"scratch on {target}: {time.time() - started:.0f} s")
         for fold in selected:
             # One pool per fold, shared by the pretexts (and not built when they are all pretrained).
-            pool = _standardised(*others, dataset.X[folds[fold][0]])
+            pool = standardised(*others, dataset.X[folds[fold][0]])
             for pretext_name in args.pretexts.split(","):
                 directory = output / "pretrained" / f"{pretext_name}_{target}_fold{fold}"
                 pretext, loss = pretrained_model(pretext_name, pool, directory, args, seed=args.split_seed)
@@ -244,7 +260,7 @@ def run_directions(args, data, study, output):
     tables, losses = [], []
     for source, target in (tuple(pair.split(":")) for pair in args.directions.split(",")):
         tables.append(_scratch(args, data[target], study, output, target).assign(source=source, target=target))
-        unlabelled = _standardised(data[source].X)
+        unlabelled = standardised(data[source].X)
         for pretext_name in args.pretexts.split(","):
             pretext, loss = pretrained_model(pretext_name, unlabelled, output / "pretrained" / f"{pretext_name}_{source}",
                                              args, seed=study["seeds"][0])
@@ -276,7 +292,8 @@ def _scratch(args, dataset, study, output, target):
     from keras_har.backend import keras
 
     keras.utils.set_random_seed(study["seeds"][0])
-    architecture = ssl.PretextModel(ssl.make_encoder(args.encoder, tuple(dataset.X.shape[1:]))).feature_model()
+    encoder = ssl.make_encoder(args.encoder, tuple(dataset.X.shape[1:]), args.gru_units)
+    architecture = ssl.PretextModel(encoder).feature_model()
     table = ssl.label_scarce_study(architecture, dataset, modes=["scratch"], folds=args.folds,
                                    fold_indices=args.fold_indices, **study,
                                    output_dir=output / "fits" / f"scratch_{target}")
@@ -308,7 +325,7 @@ def plot_losses(losses, path):
     plt.close(figure)
 
 
-def _cell(mean, low, high, n, signed=False):
+def cell(mean, low, high, n, signed=False):
     """``0.512 [0.47, 0.55] (9)``: a mean, its 95% CI and n; no interval for one value."""
     sign = "+" if signed else ""
     if n < 2:
@@ -333,13 +350,13 @@ def markdown_tables(folder):
     header = " | ".join(f"k={k}" for k in ks)
     lines = [f"| data | pretext | mode | {header} |", "|---|---|---|" + "---|" * len(ks)]
     for (data, pretext, mode), rows in summary.groupby(["data", "pretext", "mode"], sort=False):
-        cells = {row.windows_per_class: _cell(row.macro_f1_mean, row.macro_f1_ci95_low, row.macro_f1_ci95_high,
+        cells = {row.windows_per_class: cell(row.macro_f1_mean, row.macro_f1_ci95_low, row.macro_f1_ci95_high,
                                               int(row.fits)) for row in rows.itertuples()}
         lines.append(f"| {data} | {pretext} | {mode} | " + " | ".join(cells.get(k, "-") for k in ks) + " |")
     lines += ["", f"| data | pretext | difference | {header} |", "|---|---|---|" + "---|" * len(ks)]
     for (data, pretext, mode, baseline), rows in differences.groupby(["data", "pretext", "mode", "baseline"],
                                                                        sort=False):
-        cells = {row.windows_per_class: _cell(row.difference_mean, row.difference_ci95_low, row.difference_ci95_high,
+        cells = {row.windows_per_class: cell(row.difference_mean, row.difference_ci95_low, row.difference_ci95_high,
                                               int(row.pairs), signed=True) for row in rows.itertuples()}
         lines.append(f"| {data} | {pretext} | {mode} − {baseline} | "
                      + " | ".join(cells.get(k, "-") for k in ks) + " |")

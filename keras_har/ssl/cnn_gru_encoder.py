@@ -115,20 +115,22 @@ class CNNGRUEncoder(keras.Model):
 ENCODERS = ("tinierhar", "cnngru", "cnngru-causal")
 
 
-def make_encoder(kind, window_shape):
+def make_encoder(kind, window_shape, gru_units=None):
     """A new encoder of one of `ENCODERS` for windows of ``window_shape`` ``(T, C)``.
 
     ``"tinierhar"``: `keras_har.TinierHARBackbone`; ``"cnngru"``:
     `CNNGRUEncoder` with its bidirectional GRU; ``"cnngru-causal"``:
     `CNNGRUEncoder` with one forward GRU of 256 units, which CPC pretrains as
-    its context network.
+    its context network. ``gru_units`` (the encoder's width: recurrent units
+    per direction) replaces the default (16, 128 and 256) when given.
     """
+    if kind not in ENCODERS:
+        raise ValueError(f"`kind` must be one of {ENCODERS}. Received: kind={kind!r}")
+    width = {} if gru_units is None else {"gru_units": gru_units}
     if kind == "tinierhar":
         from keras_har.models.tinier_har import TinierHARBackbone
 
-        return TinierHARBackbone(input_shape=window_shape)
+        return TinierHARBackbone(input_shape=window_shape, **width)
     if kind == "cnngru":
-        return CNNGRUEncoder(input_shape=window_shape)
-    if kind == "cnngru-causal":
-        return CNNGRUEncoder(input_shape=window_shape, gru_units=256, bidirectional=False)
-    raise ValueError(f"`kind` must be one of {ENCODERS}. Received: kind={kind!r}")
+        return CNNGRUEncoder(input_shape=window_shape, **width)
+    return CNNGRUEncoder(input_shape=window_shape, **({"gru_units": 256} | width), bidirectional=False)

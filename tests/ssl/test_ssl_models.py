@@ -130,7 +130,8 @@ def test_cpc_on_a_forward_encoder_config_file_and_training_step(tmp_path):
 
     def same_loss(model, restored):
         assert restored.context_layer == "sequence"
-        assert float(restored.pretext_loss(WINDOWS, training=False)) == float(model.pretext_loss(WINDOWS, training=False))
+        expected = float(model.pretext_loss(WINDOWS, training=False))
+        assert float(restored.pretext_loss(WINDOWS, training=False)) == expected
 
     check_model(model, WINDOWS, tmp_path, fit="unsupervised", compare=same_loss)
 
@@ -139,6 +140,8 @@ def test_make_encoder_gives_each_named_encoder():
     widths = {kind: ssl.make_encoder(kind, SHAPE).output_shape[-1] for kind in ssl.ENCODERS}
     assert widths == {"tinierhar": 32, "cnngru": 256, "cnngru-causal": 256}
     assert ssl.make_encoder("cnngru-causal", SHAPE).get_layer("sequence").__class__.__name__ == "GRU"
+    # The width: GRU units per direction.
+    assert [ssl.make_encoder(kind, SHAPE, gru_units=8).output_shape[-1] for kind in ssl.ENCODERS] == [16, 16, 8]
     with pytest.raises(ValueError, match=r"Received: kind='lstm'"):
         ssl.make_encoder("lstm", SHAPE)
 
