@@ -71,3 +71,14 @@ class FailingBuilder:
 
     def __call__(self, input_shape, num_classes):
         raise RuntimeError("this builder always fails")
+
+
+def toy_windows_npz(path, seed, channels, subjects=4, per_subject=6, classes=3, window_length=64):
+    """An .npz of labelled windows at 50 Hz whose scale grows with the class, ``subjects`` x ``per_subject`` of them."""
+    rng = np.random.default_rng(seed)
+    count = subjects * per_subject
+    y = np.arange(count) % classes
+    x = rng.normal(size=(count, window_length, len(channels))) * (1 + y[:, None, None])
+    np.savez(path, x=x.astype("float32"), y=y, subjects=np.repeat(np.arange(subjects), per_subject),
+             sampling_rate_hz=50.0, channel_names=np.array(channels))
+    return str(path)

@@ -8,20 +8,14 @@ import pandas as pd
 import pytest
 
 import keras_har
-from helpers import EXAMPLES, load_benchmark_script
+from helpers import EXAMPLES, load_benchmark_script, toy_windows_npz
 from keras_har.datasets.splits import subject_kfold
 
 CHANNELS = ["acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z"]
 
 
-def _npz(path, seed, subjects=4, per_subject=6, classes=3):
-    rng = np.random.default_rng(seed)
-    count = subjects * per_subject
-    y = np.arange(count) % classes
-    x = rng.normal(size=(count, 64, len(CHANNELS))) * (1 + y[:, None, None])
-    np.savez(path, x=x.astype("float32"), y=y, subjects=np.repeat(np.arange(subjects), per_subject),
-             sampling_rate_hz=50.0, channel_names=np.array(CHANNELS))
-    return str(path)
+def _npz(path, seed, subjects=4):
+    return toy_windows_npz(path, seed, CHANNELS, subjects=subjects)
 
 
 def test_paper_preset_refuses_a_pool_without_a_shared_split():
