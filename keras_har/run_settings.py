@@ -15,6 +15,16 @@ import os
 from keras_har import atomic
 
 
+class _Absent:
+    """A key that one of two compared settings lacks."""
+
+    def __repr__(self):
+        return "(absent)"
+
+
+_ABSENT = _Absent()
+
+
 def check_or_write(path, settings, *, holds, remedy, write=True):
     """Writes ``settings`` to ``path``, or checks them against the file already there.
 
@@ -66,12 +76,19 @@ def compare(previous, settings, *, where, holds, remedy):
     Traceback (most recent call last):
     ...
     ValueError: runs/a holds another run; use a new folder. Differs in: ['epochs'] (stored: epochs=1). Received: epochs=2
+    >>> keras_har.run_settings.compare({"epochs": 1}, {"epochs": 1, "units": None}, where="runs/a",
+    ...                                holds="another run", remedy="use a new folder")
+    Traceback (most recent call last):
+    ...
+    ValueError: runs/a holds another run; use a new folder. Differs in: ['units'] (stored: units=(absent)). Received: units=None
     """
     settings = json.loads(json.dumps(settings))
     if previous != settings:
-        changed = sorted(key for key in set(previous) | set(settings) if previous.get(key) != settings.get(key))
+        # A key only one side has differs too, even where the other side's value is None.
+        changed = sorted(key for key in set(previous) | set(settings)
+                         if previous.get(key, _ABSENT) != settings.get(key, _ABSENT))
         raise ValueError(
             f"{where} holds {holds}; {remedy}. Differs in: {changed} (stored: "
-            + ", ".join(f"{k}={previous.get(k)!r}" for k in changed)
-            + "). Received: " + ", ".join(f"{k}={settings.get(k)!r}" for k in changed)
+            + ", ".join(f"{k}={previous.get(k, _ABSENT)!r}" for k in changed)
+            + "). Received: " + ", ".join(f"{k}={settings.get(k, _ABSENT)!r}" for k in changed)
         )
