@@ -56,7 +56,7 @@ def test_benchmark_tables_are_the_scripts_output(script, result, min_lines, caps
     assert table in DOC
 
 
-@pytest.mark.parametrize("folder", ["dont_freeze_paper_bigru"])
+@pytest.mark.parametrize("folder", ["dont_freeze_paper", "dont_freeze_paper_bigru"])
 def test_dont_freeze_paper_tables_are_the_examples_output(folder, capsys):
     example = load_benchmark_script("dont_freeze", EXAMPLES)
     example.main(["--table", str(BENCHMARKS / "results" / folder)])
