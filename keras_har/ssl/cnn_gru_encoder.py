@@ -22,10 +22,13 @@ class CNNGRUEncoder(keras.Model):
     The GRU is bidirectional by default (128 units each way). With
     ``bidirectional=False`` it runs forward only, so each step's output
     summarises the window up to that step: that is the causal context network
-    of CPC (Haresamudram et al., IMWUT 2021: convolutions, then a 256-unit
-    GRU), and `keras_har.ssl.CPC` then pretrains it as its context network
+    of CPC, and `keras_har.ssl.CPC` then pretrains it as its context network
     instead of adding one of its own (`ENCODERS`' ``"cnngru-causal"``:
-    ``bidirectional=False, gru_units=256``).
+    ``bidirectional=False, gru_units=256``). CPC for HAR (Haresamudram et
+    al., IMWUT 2021, official code) differs in the details: its convolution
+    blocks (32, 64, 128 filters) have dropout but no BatchNorm and no pooling,
+    its GRU has two layers of 256 units, and its classifier reads the GRU's
+    last step rather than the mean over steps.
 
     Args:
         input_shape: ``(T, C)``.

@@ -115,9 +115,9 @@ class CPC(PretextModel):
 
     The context network is the encoder's own recurrent layer when that runs
     forward only (`find_context_layer`; ``CNNGRUEncoder(bidirectional=False)``),
-    as in Haresamudram et al., whose features for fine-tuning are the
-    encoder's and the context network's: CPC then trains the whole encoder
-    but its pooling. Otherwise CPC adds a GRU of ``context_units`` of its
+    as in Haresamudram et al., whose classifier reads the context network's
+    output (its last step; a pooled encoder averages the steps): CPC then
+    trains the whole encoder but its pooling. Otherwise CPC adds a GRU of ``context_units`` of its
     own (``context_layer`` is None) and the layers after ``sequence_layer``
     (the encoder's recurrent layer and pooling) get no signal from CPC;
     fine-tuning trains them, a frozen encoder keeps them at their initial
