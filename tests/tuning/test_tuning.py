@@ -216,7 +216,7 @@ def test_search_with_another_export_recurrence_is_refused(tmp_path):
     # A merged search records neither the recurrence nor an unset max_instructions: the settings
     # of searches from before these options stay the same, and those searches still resume.
     assert "export_recurrence" not in stored and "max_instructions" not in stored["budget"]
-    with pytest.raises(ValueError, match=r"Differs in: \['export_recurrence'\] \(stored: export_recurrence=None\)\. "
+    with pytest.raises(ValueError, match=r"Differs in: \['export_recurrence'\] \(stored: export_recurrence=\(absent\)\)\. "
                                          r"Received: export_recurrence='fused'"):
         run_search(tiny_data(), max_trials=1, epochs=1, directory=str(tmp_path), project_name="merged", budget=over,
                    export_recurrence="fused")
