@@ -47,7 +47,10 @@ models under ``pretrained/`` with their loss curves in
 skips the finished pretraining and fits, continues a killed pretraining from
 its last finished epoch, and ``--fold-indices`` splits a run
 across processes that share ``--output``; a last call without it gathers
-every fold into the tables. ``--table DIR`` prints a finished folder's
+every fold into the tables. ``--merge DIR... --output OUT`` writes the
+tables of study folders of the same settings (``study.json``; folds run on
+other machines, or committed results) from their ``results.csv``, training
+nothing. ``--table DIR`` prints a finished folder's
 tables as markdown (cells: mean [95% CI] (n)).
 
 Example:
@@ -145,8 +148,11 @@ def parse_args(argv=None):
                         help="run only these folds, e.g. '0-1' (processes with other folds can share --output)")
     parser.add_argument("--table", metavar="DIR", default=None,
                         help="print the markdown tables of a finished --output folder and exit (runs nothing)")
+    parser.add_argument("--merge", nargs="+", metavar="DIR", default=None,
+                        help="write the tables of these study folders (of one study's settings, e.g. folds run on "
+                             "other machines) into --output, from their results.csv; trains nothing")
     args = parser.parse_args(argv)
-    if args.table is not None:
+    if args.table is not None or args.merge is not None:
         return args
     apply_preset(args, args.preset)
     if args.pool == "all-but-test" and args.split_seed is None:
@@ -371,10 +377,11 @@ def main(argv=None):
     if args.table is not None:
         print(markdown_tables(args.table))
         return None
+    if args.merge is not None:
+        return merge_folders(args.merge, pathlib.Path(args.output))
     import pandas as pd
 
-    from keras_har import atomic, run_settings, ssl
-    from keras_har.backend import software_versions
+    from keras_har import run_settings, ssl
 
     output = pathlib.Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
@@ -404,18 +411,32 @@ def main(argv=None):
     tables, losses = run(args, data, study, output)
 
     results = pd.concat(tables, ignore_index=True)
+    plot_losses(losses, output / "pretraining_loss.png")
+    return write_tables(results, output, args.encoder)
+
+
+# A fit is identified by these columns of results.csv.
+FIT_KEYS = ["source", "target", "pretext", "mode", "windows_per_class", "seed", "fold"]
+
+
+def write_tables(results, output, encoder):
+    """results.csv, summary.csv, differences.csv, versions.json and the Figure-2 plot of a study's fits."""
+    import pandas as pd
+
+    from keras_har import atomic, ssl
+    from keras_har.backend import software_versions
+
     ssl.save_csv(results, output / "results.csv")
     summary = ssl.summarize(results)
     ssl.save_csv(summary, output / "summary.csv")
-    plot_losses(losses, output / "pretraining_loss.png")
     # Scratch does not depend on the pretext: draw its line in every panel, and pair it with each pretext's fits.
-    pretexts = args.pretexts.split(",")
+    pretexts = sorted(set(results["pretext"]) - {"none"})
     scratch = results[results["mode"] == "scratch"]
     pretrained = results[results["mode"] != "scratch"]
     plotted = pd.concat([pretrained] + [scratch.assign(pretext=p) for p in pretexts], ignore_index=True)
     plotted = plotted.assign(source=plotted["source"] + "->" + plotted["target"]).drop(columns="target")
     ssl.plot_study(plotted, output / "dont_freeze.png",
-                   title=f"{args.encoder} encoder, macro-F1 on held-out subjects (95% CI)")
+                   title=f"{encoder} encoder, macro-F1 on held-out subjects (95% CI)")
     differences = ssl.study_differences(plotted, comparisons=COMPARISONS)
     ssl.save_csv(differences, output / "differences.csv")
     atomic.write_json(output / "versions.json", software_versions())
@@ -423,6 +444,42 @@ def main(argv=None):
     print(differences.to_string(index=False))
     return summary
 
+
+def merge_folders(folders, output):
+    """The tables of several study folders of the same settings (e.g. folds run on other machines), in ``output``.
+
+    Reads each folder's ``results.csv`` and ``study.json``; refuses folders of other settings, and a fit
+    (`FIT_KEYS`) found twice with different macro-F1. Trains nothing.
+    """
+    import pandas as pd
+
+    from keras_har import run_settings
+
+    tables, settings = [], None
+    for folder in map(pathlib.Path, folders):
+        missing = [name for name in ("results.csv", SETTINGS_FILE) if not (folder / name).is_file()]
+        if missing:
+            raise SystemExit(f"--merge: {folder} lacks {', '.join(missing)}; give finished study folders. "
+                             f"Received: --merge {' '.join(map(str, folders))}")
+        stored = json.loads((folder / SETTINGS_FILE).read_text())
+        if settings is None:
+            settings = stored
+        run_settings.compare(settings, stored, where=str(folders[0]), holds=f"a study run with other settings "
+                             f"than {folder}'s", remedy="merge only folders of one study")
+        tables.append(pd.read_csv(folder / "results.csv"))
+    results = pd.concat(tables, ignore_index=True)
+    conflicting = results.groupby(FIT_KEYS)["macro_f1"].nunique()
+    conflicting = conflicting[conflicting > 1]
+    if len(conflicting):
+        raise ValueError(f"--merge: {len(conflicting)} fits differ between the folders, e.g. "
+                         f"{ {key: getattr(value, 'item', lambda: value)() for key, value in zip(FIT_KEYS, conflicting.index[0])} }; "
+                         "they are not runs of one study. "
+                         f"Received: --merge {' '.join(map(str, folders))}")
+    results = results.drop_duplicates(FIT_KEYS).sort_values(FIT_KEYS, ignore_index=True)
+    output.mkdir(parents=True, exist_ok=True)
+    run_settings.check_or_write(output / SETTINGS_FILE, settings, holds="a study run with other settings",
+                                remedy="give another --output")
+    return write_tables(results, output, settings["encoder"])
 
 if __name__ == "__main__":
     main()

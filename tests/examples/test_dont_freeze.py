@@ -68,6 +68,44 @@ def test_table_prints_each_cell_with_its_interval_and_n(tmp_path, capsys):
     assert "| pool->hapt | cpc | finetune − frozen | +0.100 [+0.100, +0.100] (4) | -0.050 (1) |" in lines
 
 
+def test_merge_builds_one_study_from_folders_of_other_folds_and_refuses_other_settings(tmp_path, capsys):
+    from keras_har import ssl
+
+    example = load_benchmark_script("dont_freeze", EXAMPLES)
+    settings = {"encoder": "cnngru-causal", "seeds": "0,1"}
+    for fold in (0, 1):  # each folder: one fold, both seeds, of frozen, finetune and scratch at k=1
+        folder = tmp_path / f"fold{fold}"
+        folder.mkdir()
+        rows = [dict(source="pool", target="hapt", pretext="none" if mode == "scratch" else "cpc", mode=mode,
+                     windows_per_class=1, seed=seed, fold=fold, macro_f1=base + 0.1 * fold + 0.01 * seed)
+                for mode, base in (("frozen", 0.2), ("finetune", 0.3), ("scratch", 0.1)) for seed in (0, 1)]
+        ssl.save_csv(pd.DataFrame(rows), folder / "results.csv")
+        (folder / "study.json").write_text(json.dumps(settings))
+    # fold 1's folder also holds fold 0's fits (the same values): merged once.
+    both = pd.concat([pd.read_csv(tmp_path / "fold1" / "results.csv"), pd.read_csv(tmp_path / "fold0" / "results.csv")])
+    ssl.save_csv(both, tmp_path / "fold1" / "results.csv")
+    output = tmp_path / "merged"
+    example.main(["--merge", str(tmp_path / "fold0"), str(tmp_path / "fold1"), "--output", str(output)])
+    results = pd.read_csv(output / "results.csv")
+    assert len(results) == 12 and set(results["fold"]) == {0, 1}
+    assert json.loads((output / "study.json").read_text()) == settings
+    example.main(["--table", str(output)])
+    assert "| pool->hapt | cpc | finetune − frozen | +0.100 [+0.100, +0.100] (4) |" in capsys.readouterr().out
+    assert (output / "dont_freeze.png").stat().st_size > 0
+    # A fit with two values, a folder of other settings, and a folder without results are refused by name.
+    ssl.save_csv(both.assign(macro_f1=both["macro_f1"] + 0.5), tmp_path / "fold1" / "results.csv")
+    # Fold 0's 6 fits now differ between the two folders.
+    with pytest.raises(ValueError, match=r"--merge: 6 fits differ between the folders, e\.g\. \{'source': 'pool', "
+                                         r"'target': 'hapt', 'pretext': 'cpc', 'mode': 'finetune', "
+                                         r"'windows_per_class': 1, 'seed': 0, 'fold': 0\}"):
+        example.main(["--merge", str(tmp_path / "fold0"), str(tmp_path / "fold1"), "--output", str(output)])
+    (tmp_path / "fold1" / "study.json").write_text(json.dumps(settings | {"encoder": "cnngru"}))
+    with pytest.raises(ValueError, match=r"other settings than .*fold1's.*Differs in: \['encoder'\]"):
+        example.main(["--merge", str(tmp_path / "fold0"), str(tmp_path / "fold1"), "--output", str(output)])
+    with pytest.raises(SystemExit, match=r"--merge: .*none lacks results.csv, study.json"):
+        example.main(["--merge", str(tmp_path / "none"), "--output", str(output)])
+
+
 @pytest.mark.slow  # pretraining and three fits, each traced afresh
 def test_paper_preset_pretrains_per_fold_without_the_test_subjects_and_resumes(tmp_path, monkeypatch, capsys):
     example = load_benchmark_script("dont_freeze", EXAMPLES)
