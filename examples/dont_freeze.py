@@ -117,6 +117,17 @@ def add_study_arguments(parser):
                         help="one subject split for every seed (pool 'all-but-test' needs one)")
 
 
+def fit_settings(args):
+    """`keras_har.ssl.label_scarce_study` keywords from the options: k values, seeds, split seed, recipe."""
+    from keras_har import ssl
+
+    recipe = ssl.FINETUNE_RECIPE
+    if args.epochs is not None:
+        recipe = dataclasses.replace(recipe, epochs=args.epochs)
+    return dict(windows_per_class=[int(k) for k in args.windows_per_class.split(",")],
+                seeds=[int(s) for s in args.seeds.split(",")], split_seed=args.split_seed, recipe=recipe)
+
+
 def apply_preset(args, preset):
     """Fills every setting ``args`` has but left unset (None) with ``preset``'s value."""
     for key, value in PRESETS[preset].items():
@@ -381,7 +392,7 @@ def main(argv=None):
         return merge_folders(args.merge, pathlib.Path(args.output))
     import pandas as pd
 
-    from keras_har import run_settings, ssl
+    from keras_har import run_settings
 
     output = pathlib.Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
@@ -389,11 +400,7 @@ def main(argv=None):
     run_settings.check_or_write(output / SETTINGS_FILE, {key: getattr(args, key) for key in STUDY_SETTINGS},
                                 holds="a study run with other settings",
                                 remedy="give those settings again, or another --output")
-    recipe = ssl.FINETUNE_RECIPE
-    if args.epochs is not None:
-        recipe = dataclasses.replace(recipe, epochs=args.epochs)
-    study = dict(windows_per_class=[int(k) for k in args.windows_per_class.split(",")], n_splits=args.n_splits,
-                 seeds=[int(s) for s in args.seeds.split(",")], split_seed=args.split_seed, recipe=recipe)
+    study = fit_settings(args) | dict(n_splits=args.n_splits)
     names = args.datasets.split(",") if args.pool == "all-but-test" else sorted(
         {name for pair in args.directions.split(",") for name in pair.split(":")})
     # Keyed by the dataset's name (an .npz file's stem), which also names the output folders.

@@ -195,8 +195,6 @@ def main(argv=None):
     if args.table is not None:
         print(markdown_table(args.table))
         return None
-    import dataclasses
-
     import pandas as pd
 
     from keras_har import atomic, run_settings, ssl
@@ -209,10 +207,7 @@ def main(argv=None):
                 if hasattr(args, key)}
     run_settings.check_or_write(output / SETTINGS_FILE, settings, holds="a search run with other settings",
                                 remedy="give those settings again, or another --output")
-    recipe = ssl.FINETUNE_RECIPE if args.epochs is None else dataclasses.replace(ssl.FINETUNE_RECIPE,
-                                                                                  epochs=args.epochs)
-    study = dict(windows_per_class=[int(k) for k in args.windows_per_class.split(",")],
-                 seeds=[int(s) for s in args.seeds.split(",")], split_seed=args.split_seed, recipe=recipe)
+    study = study_module.fit_settings(args)
     data = {}
     for given in args.datasets.split(","):
         dataset = study_module.load(given, args)
