@@ -42,14 +42,16 @@ Writes to ``--output``: ``results.csv`` (one row per fit), ``summary.csv``
 scratch, paired by seed and fold, with their 95% CI), ``versions.json``
 (the software that wrote the tables), ``dont_freeze.png``
 (the paper's Figure 2: macro-F1 against windows per class), the pretrained
-models under ``pretrained/`` with their loss curves in
+models under ``pretrained/`` with a copy of each one's ``pretrain.json``
+(its loss curve) as ``pretrain_NAME.json`` and the curves in
 ``pretraining_loss.png``, and every fit's files under ``fits/``. A rerun
 skips the finished pretraining and fits, continues a killed pretraining from
 its last finished epoch, and ``--fold-indices`` splits a run
 across processes that share ``--output``; a last call without it gathers
 every fold into the tables. ``--merge DIR... --output OUT`` writes the
 tables of study folders of the same settings (``study.json``; folds run on
-other machines, or committed results) from their ``results.csv``, training
+other machines, or committed results) from their ``results.csv``, and the
+loss curves from their pretrained models or ``pretrain_NAME.json``, training
 nothing. ``--table DIR`` prints a finished folder's
 tables as markdown (cells: mean [95% CI] (n)).
 
@@ -161,7 +163,8 @@ def parse_args(argv=None):
                         help="print the markdown tables of a finished --output folder and exit (runs nothing)")
     parser.add_argument("--merge", nargs="+", metavar="DIR", default=None,
                         help="write the tables of these study folders (of one study's settings, e.g. folds run on "
-                             "other machines) into --output, from their results.csv; trains nothing")
+                             "other machines) into --output, from their results.csv and pretraining loss curves; "
+                             "trains nothing")
     args = parser.parse_args(argv)
     if args.table is not None or args.merge is not None:
         return args
@@ -243,7 +246,7 @@ def run_pooled(args, data, study, output):
     from keras_har.evaluation import select_folds
 
     targets = args.targets.split(",") if args.targets else list(data)
-    tables, losses = [], []
+    tables = []
     for target in targets:
         dataset = data[target]
         folds = subject_kfold(dataset.subjects, args.n_splits, args.split_seed)
@@ -258,8 +261,7 @@ def run_pooled(args, data, study, output):
             pool = standardised(*others, dataset.X[folds[fold][0]])
             for pretext_name in args.pretexts.split(","):
                 directory = output / "pretrained" / f"{pretext_name}_{target}_fold{fold}"
-                pretext, loss = pretrained_model(pretext_name, pool, directory, args, seed=args.split_seed)
-                losses.append(dict(target=target, pretext=pretext_name, fold=fold, loss=loss))
+                pretext, _ = pretrained_model(pretext_name, pool, directory, args, seed=args.split_seed)
                 fits = output / "fits" / f"{pretext_name}_{target}_fold{fold}"
                 table = ssl.label_scarce_study(pretext, dataset, modes=["frozen", "finetune"], fold_indices=[fold],
                                                **study, output_dir=fits)
@@ -267,21 +269,20 @@ def run_pooled(args, data, study, output):
                 if args.pretext_weight > 0:
                     table = _continued(args, pretext, dataset, study, fits, folds=None, fold_indices=[fold])
                     tables.append(table.assign(source="pool", target=target, pretext=pretext_name))
-    return tables, losses
+    return tables
 
 
 def run_directions(args, data, study, output):
     """Pretrain once on each direction's source dataset, then run the target's cells."""
     from keras_har import ssl
 
-    tables, losses = [], []
+    tables = []
     for source, target in (tuple(pair.split(":")) for pair in args.directions.split(",")):
         tables.append(_scratch(args, data[target], study, output, target).assign(source=source, target=target))
         unlabelled = standardised(data[source].X)
         for pretext_name in args.pretexts.split(","):
-            pretext, loss = pretrained_model(pretext_name, unlabelled, output / "pretrained" / f"{pretext_name}_{source}",
-                                             args, seed=study["seeds"][0])
-            losses.append(dict(target=target, pretext=pretext_name, fold="all", loss=loss))
+            pretext, _ = pretrained_model(pretext_name, unlabelled, output / "pretrained" / f"{pretext_name}_{source}",
+                                          args, seed=study["seeds"][0])
             fits = output / "fits" / f"{pretext_name}_{source}_to_{target}"
             table = ssl.label_scarce_study(pretext, data[target], modes=["frozen", "finetune"], folds=args.folds,
                                            fold_indices=args.fold_indices, **study, output_dir=fits)
@@ -290,7 +291,7 @@ def run_directions(args, data, study, output):
                 table = _continued(args, pretext, data[target], study, fits, folds=args.folds,
                                    fold_indices=args.fold_indices)
                 tables.append(table.assign(source=source, target=target, pretext=pretext_name))
-    return tables, losses
+    return tables
 
 
 def _continued(args, pretext, dataset, study, fits, *, folds, fold_indices):
@@ -317,8 +318,40 @@ def _scratch(args, dataset, study, output, target):
     return table.assign(pretext="none")
 
 
-def plot_losses(losses, path):
-    """The pretext loss per epoch, one panel per pretext, one line per target and fold."""
+def gather_pretraining(folders, output):
+    """Each pretrained model's loss curve in ``folders``, as ``pretrain_NAME.json`` in ``output`` and drawn in
+    ``pretraining_loss.png``.
+
+    NAME is the model's folder under ``pretrained/`` (``PRETEXT_TARGET_foldN`` or ``PRETEXT_SOURCE``); its
+    ``pretrain.json`` is read from there, or from a ``pretrain_NAME.json`` already gathered (a committed
+    study folder holds those, without the models), the former first. The same model found in two folders
+    with another loss curve is refused. Returns the records by NAME.
+    """
+    from keras_har import atomic
+    from keras_har.ssl.pretraining import METADATA_FILE
+
+    records, found_in = {}, {}
+    for folder in map(pathlib.Path, folders):
+        # A folder's models outrank its gathered copies (a model pretrained again after a copy was gathered).
+        found = {path.parent.name: path for path in sorted((folder / "pretrained").glob(f"*/{METADATA_FILE}"))}
+        found = {path.stem.removeprefix("pretrain_"): path for path in sorted(folder.glob("pretrain_*.json"))} | found
+        for name, path in found.items():
+            record = json.loads(path.read_text())
+            if name in records and records[name]["loss"] != record["loss"]:
+                raise ValueError(f"--merge: the pretrained model {name} has another loss curve in {path} than in "
+                                 f"{found_in[name]}; they are not runs of one study.")
+            records[name], found_in[name] = record, path
+    output.mkdir(parents=True, exist_ok=True)
+    for name, record in records.items():
+        if found_in[name] != output / f"pretrain_{name}.json":
+            atomic.write_json(output / f"pretrain_{name}.json", record)
+    if records:
+        plot_losses(records, output / "pretraining_loss.png")
+    return records
+
+
+def plot_losses(records, path):
+    """The pretext loss per epoch, one panel per pretext, one line per pretrained model (target and fold)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -326,11 +359,13 @@ def plot_losses(losses, path):
 
     from keras_har import atomic
 
-    pretexts = sorted({row["pretext"] for row in losses})
+    # NAME = PRETEXT_rest (`gather_pretraining`); pretext names hold no underscore.
+    curves = sorted((*name.split("_", 1), record["loss"]) for name, record in records.items())
+    pretexts = sorted({pretext for pretext, _, _ in curves})
     figure, axes = plt.subplots(1, len(pretexts), figsize=(4.2 * len(pretexts), 3.2), squeeze=False)
     for axis, pretext in zip(axes[0], pretexts):
-        for row in (r for r in losses if r["pretext"] == pretext):
-            axis.plot(range(1, len(row["loss"]) + 1), row["loss"], label=f"{row['target']} fold {row['fold']}")
+        for label, loss in ((label, loss) for name, label, loss in curves if name == pretext):
+            axis.plot(range(1, len(loss) + 1), loss, label=label.replace("_fold", " fold "))
         axis.set_title(pretext)
         axis.set_xlabel("pretraining epoch")
         axis.grid(alpha=0.3)
@@ -415,10 +450,8 @@ def main(argv=None):
     args.directions = ",".join(":".join(loaded[n].name for n in pair.split(":")) for pair in args.directions.split(",")
                                ) if args.pool == "source" else args.directions
     run = run_pooled if args.pool == "all-but-test" else run_directions
-    tables, losses = run(args, data, study, output)
-
-    results = pd.concat(tables, ignore_index=True)
-    plot_losses(losses, output / "pretraining_loss.png")
+    results = pd.concat(run(args, data, study, output), ignore_index=True)
+    gather_pretraining([output], output)
     return write_tables(results, output, args.encoder)
 
 
@@ -486,6 +519,7 @@ def merge_folders(folders, output):
     output.mkdir(parents=True, exist_ok=True)
     run_settings.check_or_write(output / SETTINGS_FILE, settings, holds="a study run with other settings",
                                 remedy="give another --output")
+    gather_pretraining(folders, output)
     return write_tables(results, output, settings["encoder"])
 
 if __name__ == "__main__":

@@ -84,10 +84,25 @@ def test_merge_builds_one_study_from_folders_of_other_folds_and_refuses_other_se
     # fold 1's folder also holds fold 0's fits (the same values): merged once.
     both = pd.concat([pd.read_csv(tmp_path / "fold1" / "results.csv"), pd.read_csv(tmp_path / "fold0" / "results.csv")])
     ssl.save_csv(both, tmp_path / "fold1" / "results.csv")
+    # Loss curves: fold 0's from its pretrained model, fold 1's from a gathered copy (a committed folder).
+    (tmp_path / "fold0" / "pretrained" / "cpc_hapt_fold0").mkdir(parents=True)
+    (tmp_path / "fold0" / "pretrained" / "cpc_hapt_fold0" / "pretrain.json").write_text(json.dumps({"loss": [2.0, 1.5]}))
+    (tmp_path / "fold1" / "pretrain_cpc_hapt_fold1.json").write_text(json.dumps({"loss": [2.1, 1.4, 1.2]}))
     output = tmp_path / "merged"
     example.main(["--merge", str(tmp_path / "fold0"), str(tmp_path / "fold1"), "--output", str(output)])
     results = pd.read_csv(output / "results.csv")
     assert len(results) == 12 and set(results["fold"]) == {0, 1}
+    assert json.loads((output / "pretrain_cpc_hapt_fold0.json").read_text()) == {"loss": [2.0, 1.5]}
+    assert json.loads((output / "pretrain_cpc_hapt_fold1.json").read_text()) == {"loss": [2.1, 1.4, 1.2]}
+    assert (output / "pretraining_loss.png").stat().st_size > 0
+    # Merging the merged folder with a source folder again changes nothing; another curve for a model is refused.
+    example.main(["--merge", str(output), str(tmp_path / "fold1"), "--output", str(output)])
+    assert len(pd.read_csv(output / "results.csv")) == 12
+    (tmp_path / "fold1" / "pretrain_cpc_hapt_fold0.json").write_text(json.dumps({"loss": [2.0, 1.6]}))
+    with pytest.raises(ValueError, match=r"--merge: the pretrained model cpc_hapt_fold0 has another loss curve in "
+                                         r".*fold1/pretrain_cpc_hapt_fold0\.json than in .*fold0/pretrained"):
+        example.main(["--merge", str(tmp_path / "fold0"), str(tmp_path / "fold1"), "--output", str(tmp_path / "m2")])
+    (tmp_path / "fold1" / "pretrain_cpc_hapt_fold0.json").unlink()
     assert json.loads((output / "study.json").read_text()) == settings
     example.main(["--table", str(output)])
     assert "| pool->hapt | cpc | finetune − frozen | +0.100 [+0.100, +0.100] (4) |" in capsys.readouterr().out
@@ -135,6 +150,8 @@ def test_paper_preset_pretrains_per_fold_without_the_test_subjects_and_resumes(t
     assert (differences["pairs"] == 1).all()
     for name in ("summary.csv", "dont_freeze.png", "pretraining_loss.png"):
         assert (output / name).stat().st_size > 0
+    # The loss curve is gathered beside the tables, where a committed study folder keeps it.
+    assert json.loads((output / "pretrain_reconstruction_target_fold1.json").read_text()) == metadata
     assert json.loads((output / "versions.json").read_text())["keras_har"] == keras_har.__version__
     example.main(["--table", str(output)])
     table = capsys.readouterr().out
