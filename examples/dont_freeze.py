@@ -39,7 +39,9 @@ question 3), compared with plain finetuning.
 Writes to ``--output``: ``results.csv`` (one row per fit), ``summary.csv``
 (mean, std, 95% CI and n per target, pretext, mode and k),
 ``differences.csv`` (finetune - frozen, finetune - scratch and frozen -
-scratch, paired by seed and fold, with their 95% CI), ``versions.json``
+scratch, paired by seed and fold, with their 95% CI), ``trends.csv`` (how
+each difference changes per tenfold windows per class, fitted per seed and
+fold, with its 95% CI: `keras_har.ssl.difference_trends`), ``versions.json``
 (the software that wrote the tables), ``dont_freeze.png``
 (the paper's Figure 2: macro-F1 against windows per class), the pretrained
 models under ``pretrained/`` with a copy of each one's ``pretrain.json``
@@ -386,7 +388,8 @@ def cell(mean, low, high, n, signed=False):
 
 
 def markdown_tables(folder):
-    """Markdown of a study folder's ``summary.csv`` and ``differences.csv``: one row per cell, k as columns."""
+    """Markdown of a study folder's ``summary.csv`` and ``differences.csv`` (one row per cell, k as columns), and
+    of its ``trends.csv`` where it has one."""
     import pandas as pd
 
     folder = pathlib.Path(folder)
@@ -412,6 +415,14 @@ def markdown_tables(folder):
                                               int(row.pairs), signed=True) for row in rows.itertuples()}
         lines.append(f"| {data} | {pretext} | {mode} − {baseline} | "
                      + " | ".join(cells.get(k, "-") for k in ks) + " |")
+    trends = pd.read_csv(folder / "trends.csv") if (folder / "trends.csv").is_file() else pd.DataFrame()
+    if len(trends):
+        lines += ["", "| data | pretext | difference | change per tenfold windows per class | seed-folds falling |",
+                  "|---|---|---|---|---|"]
+        for row in trends.itertuples():
+            lines.append(f"| {row.source} | {row.pretext} | {row.mode} − {row.baseline} | "
+                         f"{cell(row.slope_mean, row.slope_ci95_low, row.slope_ci95_high, int(row.units), signed=True)}"
+                         f" | {row.units_falling} of {row.units} |")
     if (folder / "versions.json").is_file():
         versions = json.loads((folder / "versions.json").read_text())
         lines += ["", "Versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()) + "."]
@@ -479,6 +490,7 @@ def write_tables(results, output, encoder):
                    title=f"{encoder} encoder, macro-F1 on held-out subjects (95% CI)")
     differences = ssl.study_differences(plotted, comparisons=COMPARISONS)
     ssl.save_csv(differences, output / "differences.csv")
+    ssl.save_csv(ssl.difference_trends(plotted, comparisons=COMPARISONS), output / "trends.csv")
     atomic.write_json(output / "versions.json", software_versions())
     print(summary.to_string(index=False))
     print(differences.to_string(index=False))

@@ -35,6 +35,7 @@ from keras_har.ssl.pretraining import (
 from keras_har.ssl.protocol import (
     FINETUNE_RECIPE,
     copy_pretext,
+    difference_trends,
     label_scarce_study,
     mean_ci95,
     paired_differences,
@@ -59,7 +60,8 @@ __all__ = [
     "ENCODER_FILE", "ENCODERS", "make_encoder",
     "PretextModel", "PretextRegularizedClassifier", "Reconstruction", "SimCLR", "VarianceSampler",
     "WINDOWS_PER_CLASS", "augmentations", "build_classifier", "classifier_on", "copy_pretext",
-    "get_pretext_class", "info_nce_loss", "label_scarce_study", "load_encoder", "load_metadata", "load_pretext",
+    "difference_trends", "get_pretext_class", "info_nce_loss", "label_scarce_study",
+    "load_encoder", "load_metadata", "load_pretext",
     "load_windows", "mean_ci95", "paired_differences", "resample_dataset",
     "nt_xent_loss", "plot_study", "pool_windows", "pretrain", "reconstruction_loss",
     "resample_windows", "save_csv", "save_pretrained", "study_differences", "summarize", "variance_sampling_probabilities",

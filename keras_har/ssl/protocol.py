@@ -335,20 +335,8 @@ def paired_differences(results, mode="finetune", baseline="frozen"):
     Raises:
         ValueError: the table has no fit of ``mode`` or of ``baseline``.
     """
-    for name in (mode, baseline):
-        if not (results["mode"] == name).any():
-            raise ValueError(
-                f"The results have no fit of mode {name!r}; their modes are {sorted(set(results['mode']))}. "
-                f"Received: mode={mode!r}, baseline={baseline!r}"
-            )
     keys = _difference_keys(results)
-    pair_keys = keys + ["seed", "fold"]
-    left = results[results["mode"] == mode][pair_keys + ["macro_f1"]]
-    right = results[results["mode"] == baseline][pair_keys + ["macro_f1"]]
-    for name, side in ((mode, left), (baseline, right)):
-        if side.duplicated(pair_keys).any():
-            raise ValueError(f"The results hold mode {name!r} twice for one seed and fold; pairs would be ambiguous.")
-    pairs = left.merge(right, on=pair_keys, how="outer", suffixes=("", "_baseline"), indicator=True)
+    pairs = _pairs(results, mode, baseline)
     rows = []
     for key, cell in pairs.groupby(keys, sort=True):
         both = cell[cell["_merge"] == "both"]
@@ -363,6 +351,24 @@ def paired_differences(results, mode="finetune", baseline="frozen"):
         row.update(zip(_DIFFERENCE_COLUMNS, (len(both), mean, low, high, better, int(len(cell) - len(both)))))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _pairs(results, mode, baseline):
+    """The fits of ``mode`` and ``baseline`` joined on their cell, seed and fold (an outer join: ``_merge`` is
+    "both" for a pair); the baseline's score is ``macro_f1_baseline``."""
+    for name in (mode, baseline):
+        if not (results["mode"] == name).any():
+            raise ValueError(
+                f"The results have no fit of mode {name!r}; their modes are {sorted(set(results['mode']))}. "
+                f"Received: mode={mode!r}, baseline={baseline!r}"
+            )
+    pair_keys = _difference_keys(results) + ["seed", "fold"]
+    left = results[results["mode"] == mode][pair_keys + ["macro_f1"]]
+    right = results[results["mode"] == baseline][pair_keys + ["macro_f1"]]
+    for name, side in ((mode, left), (baseline, right)):
+        if side.duplicated(pair_keys).any():
+            raise ValueError(f"The results hold mode {name!r} twice for one seed and fold; pairs would be ambiguous.")
+    return left.merge(right, on=pair_keys, how="outer", suffixes=("", "_baseline"), indicator=True)
 
 
 # The columns of a paired difference, after its grouping columns (`_difference_keys`).
@@ -394,6 +400,65 @@ def study_differences(results, comparisons=COMPARISONS):
     table = pd.concat(tables, ignore_index=True)
     first = ["mode", "baseline"]
     return table[first + [c for c in table.columns if c not in first]]
+
+
+def difference_trends(results, comparisons=COMPARISONS):
+    """How each comparison's paired difference changes with the labels: its slope per tenfold more windows per class.
+
+    For each seed and fold, the differences ``mode - baseline`` (paired as in
+    `paired_differences`) at the windows per class it has are fitted by
+    least squares against log10 of the windows per class; the slope is the
+    change of the difference for ten times the labels. The table gives the
+    mean slope over the (seed, fold) units with its 95% CI (`mean_ci95`).
+    A gain that shrinks as labels grow, the "Don't freeze" paper's claim for
+    finetune - frozen, has a negative slope. Units with fewer than two
+    windows-per-class values are left out.
+
+    Args:
+        results: the study's table (`label_scarce_study`).
+        comparisons: ``(mode, baseline)`` pairs; those whose two modes the
+            results hold are reported.
+
+    Returns:
+        A `pandas.DataFrame`: ``mode``, ``baseline``, the grouping columns
+        present (``source``, ``target``, ``pretext``), ``units``,
+        ``slope_mean``, ``slope_ci95_low``, ``slope_ci95_high``,
+        ``units_falling`` (units with a negative slope) and
+        ``windows_per_class`` (the values fitted, e.g. "1,5,10,100").
+
+    Example:
+    >>> import pandas as pd
+    >>> from keras_har.ssl import difference_trends
+    >>> gain = {1: 0.2, 10: 0.1, 100: 0.0}  # finetune - frozen: 0.1 less per tenfold more labels
+    >>> results = pd.DataFrame([dict(pretext="cpc", mode=mode, windows_per_class=k, seed=seed, fold=0,
+    ...                              macro_f1=0.5 + (gain[k] if mode == "finetune" else 0.0))
+    ...                         for mode in ("finetune", "frozen") for k in gain for seed in (0, 1)])
+    >>> row = difference_trends(results).iloc[0]
+    >>> int(row["units"]), round(float(row["slope_mean"]), 6), row["windows_per_class"]
+    (2, -0.1, '1,10,100')
+    """
+    groups = [c for c in _difference_keys(results) if c != "windows_per_class"]
+    present, rows = set(results["mode"]), []
+    for mode, baseline in comparisons:
+        if mode not in present or baseline not in present:
+            continue
+        pairs = _pairs(results, mode, baseline)
+        pairs = pairs[pairs["_merge"] == "both"].assign(difference=lambda t: t["macro_f1"] - t["macro_f1_baseline"])
+        for key, cell in (pairs.groupby(groups, sort=True) if groups else [((), pairs)]):
+            slopes = [np.polyfit(np.log10(unit["windows_per_class"].to_numpy(np.float64)),
+                                 unit["difference"].to_numpy(), 1)[0]
+                      for _, unit in cell.groupby(["seed", "fold"]) if unit["windows_per_class"].nunique() > 1]
+            if not slopes:
+                continue
+            mean, low, high = mean_ci95(slopes)
+            row = dict(mode=mode, baseline=baseline, **dict(zip(groups, key if isinstance(key, tuple) else (key,))))
+            row.update(units=len(slopes), slope_mean=mean, slope_ci95_low=low, slope_ci95_high=high,
+                       units_falling=int((np.asarray(slopes) < 0).sum()),
+                       windows_per_class=",".join(str(k) for k in sorted(set(cell["windows_per_class"]))))
+            rows.append(row)
+    columns = ["mode", "baseline", *groups, "units", "slope_mean", "slope_ci95_low", "slope_ci95_high",
+               "units_falling", "windows_per_class"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def save_csv(table, path):

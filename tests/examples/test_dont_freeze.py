@@ -59,6 +59,7 @@ def test_table_prints_each_cell_with_its_interval_and_n(tmp_path, capsys):
     ssl.save_csv(ssl.summarize(results), tmp_path / "summary.csv")
     plotted = results.assign(source="pool->hapt").drop(columns="target")
     ssl.save_csv(ssl.study_differences(plotted), tmp_path / "differences.csv")
+    ssl.save_csv(ssl.difference_trends(plotted), tmp_path / "trends.csv")
     example.main(["--table", str(tmp_path)])
     lines = capsys.readouterr().out.splitlines()
     low, high = ssl.protocol.mean_ci95([0.2, 0.3, 0.21, 0.31])[1:]
@@ -66,6 +67,8 @@ def test_table_prints_each_cell_with_its_interval_and_n(tmp_path, capsys):
     assert f"| pool->hapt | cpc | frozen | 0.255 [{low:.3f}, {high:.3f}] (4) | 0.500 (1) |" in lines
     # Every pair differs by exactly +0.1: an interval of zero width.
     assert "| pool->hapt | cpc | finetune − frozen | +0.100 [+0.100, +0.100] (4) | -0.050 (1) |" in lines
+    # Only seed 0 of fold 0 has two k: its difference falls by 0.15 from k=1 to k=5, -0.15 / log10(5) per decade.
+    assert f"| pool->hapt | cpc | finetune − frozen | {-0.15 / np.log10(5):+.3f} (1) | 1 of 1 |" in lines
 
 
 def test_merge_builds_one_study_from_folders_of_other_folds_and_refuses_other_settings(tmp_path, capsys):

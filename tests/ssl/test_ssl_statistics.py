@@ -85,6 +85,26 @@ def test_study_differences_hold_every_comparison_whose_modes_ran():
     assert only_two[["mode", "baseline"]].values.tolist() == [["finetune", "frozen"]]
 
 
+def test_difference_trends_fit_each_seed_and_folds_differences_against_log_k():
+    # Seed 0: finetune - frozen 0.2, 0.1, 0.0 at k = 1, 10, 100 (slope -0.1 per decade); seed 1: 0.1, 0.15, 0.2
+    # (slope +0.05). Seed 0 of fold 1 has k=1 only (no slope, left out); k=1000 has no finetune fit (unpaired).
+    results = _results({("cpc", "frozen", 1): [0.5, 0.5, 0.5], ("cpc", "finetune", 1): [0.7, 0.6, 0.9],
+                        ("cpc", "frozen", 10): [0.5, 0.5], ("cpc", "finetune", 10): [0.6, 0.65],
+                        ("cpc", "frozen", 100): [0.5, 0.5], ("cpc", "finetune", 100): [0.5, 0.7],
+                        ("cpc", "frozen", 1000): [0.5, 0.5]})
+    table = ssl.difference_trends(results)
+    assert len(table) == 1  # no scratch fits: only finetune - frozen
+    row = table.iloc[0]
+    assert (row["mode"], row["baseline"], row["pretext"], row["units"]) == ("finetune", "frozen", "cpc", 2)
+    assert row["windows_per_class"] == "1,10,100" and row["units_falling"] == 1
+    expected = ssl.mean_ci95([-0.1, 0.05])
+    assert (row["slope_mean"], row["slope_ci95_low"], row["slope_ci95_high"]) == pytest.approx(expected)
+    # The reverse comparison has the negated slopes.
+    reverse = ssl.difference_trends(results, comparisons=[("frozen", "finetune")]).iloc[0]
+    assert reverse["slope_mean"] == pytest.approx(0.025) and reverse["units_falling"] == 1
+    assert ssl.difference_trends(results[results["windows_per_class"] == 1]).empty
+
+
 def test_paired_differences_refuse_a_missing_mode_and_duplicate_fits():
     results = _results({("cpc", "frozen", 1): [0.2, 0.3]})
     with pytest.raises(ValueError, match=r"no fit of mode 'finetune'; their modes are \['frozen'\]"):
