@@ -151,6 +151,9 @@ def plot_search(summary, path, title):
             axis.errorbar(lines["learning_rate"], lines["macro_f1_mean"], yerr=[low, high], marker="o", capsize=3,
                           label=f"{width} GRU units")
         axis.set_xscale("log")
+        rates = sorted(set(panel["learning_rate"]))
+        axis.set_xticks(rates, [f"{rate:g}" for rate in rates])
+        axis.set_xticks([], minor=True)  # the log axis's own minor labels would overlap the rates
         axis.set_title(f"{mode}, k={k}")
         axis.set_xlabel("pretext learning rate")
         axis.grid(alpha=0.3)

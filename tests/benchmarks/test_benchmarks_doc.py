@@ -65,6 +65,15 @@ def test_dont_freeze_paper_tables_are_the_examples_output(folder, capsys):
     assert table in DOC
 
 
+def test_pretext_search_table_is_the_examples_output(capsys):
+    example = load_benchmark_script("pretext_search", EXAMPLES)
+    example.main(["--table", str(BENCHMARKS / "results" / "pretext_search")])
+    table = capsys.readouterr().out.strip()
+    # 3 learning rates x 2 widths, frozen and finetuned.
+    assert table.count("| finetune |") == table.count("| frozen |") == 6 and "Best by finetune" in table
+    assert table in DOC
+
+
 def test_official_checkpoint_table_is_the_committed_one():
     table = (BENCHMARKS / "results" / "official_checkpoint.md").read_text(encoding="utf-8").strip()
     assert table in DOC
