@@ -123,7 +123,11 @@ def profile(model):
     """Counts a model's parameters and operations per window.
 
     Args:
-        model: a built Keras model (any keras_har model).
+        model: a built Keras model (any keras_har model). A training wrapper
+            whose extra layers do not run at inference (e.g.
+            `keras_har.ssl.PretextRegularizedClassifier`, whose pretext head
+            runs only in its training step) names the network that does as
+            ``inference_model``; that network is counted.
 
     Returns:
         A dict with ``params`` (trainable), ``non_trainable_params``,
@@ -139,6 +143,7 @@ def profile(model):
     """
     if not isinstance(model, keras.Model) or not model.built:
         raise ValueError(f"profile() needs a built Keras model. Received: model={model!r}")
+    model = getattr(model, "inference_model", model)
     rows = []
     for layer in _iter_layers(model):
         if isinstance(layer, keras.layers.InputLayer):

@@ -120,6 +120,11 @@ class PretextRegularizedClassifier(keras.Model):
         return self.classifier(windows, training=training)
 
     @property
+    def inference_model(self):
+        """The network a window runs through, the classifier: what `keras_har.profile` counts."""
+        return self.classifier
+
+    @property
     def metrics(self):
         return [self.loss_tracker, self.pretext_tracker]
 

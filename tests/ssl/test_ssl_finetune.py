@@ -153,9 +153,25 @@ def test_pretrain_and_finetune_commands(tmp_path, capsys):
     assert "pretrain.json" in capsys.readouterr().err
 
 
+def _cpc_on_a_forward_gru():
+    # CPC predicts the convolutions' encodings (a step projection of its own) and uses the encoder's GRU as context.
+    keras.utils.set_random_seed(0)
+    return ssl.CPC(ssl.make_encoder("cnngru-causal", SHAPE, gru_units=8), prediction_steps=2)
+
+
+def test_the_profile_of_a_pretext_regularized_classifier_is_its_classifiers():
+    # Issue 24: the pretext's training-only layers (CPC's step projection, predictors) have no inference graph.
+    model = ssl.PretextRegularizedClassifier(_cpc_on_a_forward_gru(), num_classes=3)
+    counts = keras_har.profile(model)
+    assert counts == keras_har.profile(model.classifier)
+    assert counts["params"] == sum(int(np.prod(w.shape)) for w in model.classifier.trainable_weights)
+    assert counts["params"] < sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
 @pytest.mark.slow  # several fits, each traced afresh
-def test_label_scarce_study_with_the_pretext_loss_running():
-    pretext = _pretrained()
+@pytest.mark.parametrize("make_pretext", [_pretrained, _cpc_on_a_forward_gru], ids=["reconstruction", "cpc"])
+def test_label_scarce_study_with_the_pretext_loss_running(make_pretext):
+    pretext = make_pretext()
     before = [w.copy() for w in pretext.get_weights()]
     table = ssl.label_scarce_study(pretext, _toy_dataset(), windows_per_class=[2], modes=["finetune"], n_splits=3,
                                    folds=1, recipe=ONE_EPOCH, pretext_weight=1.0, progress=False)
