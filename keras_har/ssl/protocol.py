@@ -386,15 +386,20 @@ def _difference_keys(results):
 COMPARISONS = (("finetune", "frozen"), ("finetune", "scratch"), ("frozen", "scratch"))
 
 
+def _comparisons_run(results, comparisons):
+    """The ``(mode, baseline)`` pairs of ``comparisons`` whose two modes the results hold."""
+    present = set(results["mode"])
+    return [(mode, baseline) for mode, baseline in comparisons if mode in present and baseline in present]
+
+
 def study_differences(results, comparisons=COMPARISONS):
     """`paired_differences` for every comparison whose two modes the results hold, in one table.
 
     Each row names its ``mode`` and ``baseline``; an empty table (with those
     columns) when no comparison has both modes.
     """
-    present = set(results["mode"])
     tables = [paired_differences(results, mode, baseline).assign(mode=mode, baseline=baseline)
-              for mode, baseline in comparisons if mode in present and baseline in present]
+              for mode, baseline in _comparisons_run(results, comparisons)]
     if not tables:
         return pd.DataFrame(columns=["mode", "baseline", *_difference_keys(results), *_DIFFERENCE_COLUMNS])
     table = pd.concat(tables, ignore_index=True)
@@ -438,10 +443,8 @@ def difference_trends(results, comparisons=COMPARISONS):
     (2, -0.1, '1,10,100')
     """
     groups = [c for c in _difference_keys(results) if c != "windows_per_class"]
-    present, rows = set(results["mode"]), []
-    for mode, baseline in comparisons:
-        if mode not in present or baseline not in present:
-            continue
+    rows = []
+    for mode, baseline in _comparisons_run(results, comparisons):
         pairs = _pairs(results, mode, baseline)
         pairs = pairs[pairs["_merge"] == "both"].assign(difference=lambda t: t["macro_f1"] - t["macro_f1_baseline"])
         for key, cell in (pairs.groupby(groups, sort=True) if groups else [((), pairs)]):
