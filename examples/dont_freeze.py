@@ -320,36 +320,50 @@ def _scratch(args, dataset, study, output, target):
     return table.assign(pretext="none")
 
 
-def gather_pretraining(folders, output):
-    """Each pretrained model's loss curve in ``folders``, as ``pretrain_NAME.json`` in ``output`` and drawn in
-    ``pretraining_loss.png``.
+def read_pretraining(folders):
+    """Each pretrained model's loss curve in ``folders``: ``{NAME: (record, path it was read from)}``.
 
     NAME is the model's folder under ``pretrained/`` (``PRETEXT_TARGET_foldN`` or ``PRETEXT_SOURCE``); its
     ``pretrain.json`` is read from there, or from a ``pretrain_NAME.json`` already gathered (a committed
     study folder holds those, without the models), the former first. The same model found in two folders
-    with another loss curve is refused. Returns the records by NAME.
+    with another loss curve is refused. Writes nothing.
     """
-    from keras_har import atomic
     from keras_har.ssl.pretraining import METADATA_FILE
 
-    records, found_in = {}, {}
+    curves = {}
     for folder in map(pathlib.Path, folders):
         # A folder's models outrank its gathered copies (a model pretrained again after a copy was gathered).
         found = {path.parent.name: path for path in sorted((folder / "pretrained").glob(f"*/{METADATA_FILE}"))}
         found = {path.stem.removeprefix("pretrain_"): path for path in sorted(folder.glob("pretrain_*.json"))} | found
         for name, path in found.items():
             record = json.loads(path.read_text())
-            if name in records and records[name]["loss"] != record["loss"]:
+            if name in curves and curves[name][0]["loss"] != record["loss"]:
                 raise ValueError(f"--merge: the pretrained model {name} has another loss curve in {path} than in "
-                                 f"{found_in[name]}; they are not runs of one study.")
-            records[name], found_in[name] = record, path
+                                 f"{curves[name][1]}; they are not runs of one study.")
+            curves[name] = (record, path)
+    return curves
+
+
+def write_pretraining(curves, output):
+    """The curves of `read_pretraining` as ``pretrain_NAME.json`` in ``output``, drawn in ``pretraining_loss.png``.
+
+    Returns the records by NAME.
+    """
+    from keras_har import atomic
+
     output.mkdir(parents=True, exist_ok=True)
-    for name, record in records.items():
-        if found_in[name] != output / f"pretrain_{name}.json":
+    for name, (record, path) in curves.items():
+        if path != output / f"pretrain_{name}.json":
             atomic.write_json(output / f"pretrain_{name}.json", record)
+    records = {name: record for name, (record, _) in curves.items()}
     if records:
         plot_losses(records, output / "pretraining_loss.png")
     return records
+
+
+def gather_pretraining(folders, output):
+    """`read_pretraining` of ``folders``, then `write_pretraining` into ``output``. Returns the records by NAME."""
+    return write_pretraining(read_pretraining(folders), output)
 
 
 def plot_losses(records, path):
@@ -528,10 +542,13 @@ def merge_folders(folders, output):
                          "they are not runs of one study. "
                          f"Received: --merge {' '.join(map(str, folders))}")
     results = results.drop_duplicates(FIT_KEYS).sort_values(FIT_KEYS, ignore_index=True)
+    # Every check before the first write: a refused merge leaves nothing behind in --output.
+    check = dict(holds="a study run with other settings", remedy="give another --output")
+    run_settings.check_or_write(output / SETTINGS_FILE, settings, write=False, **check)
+    curves = read_pretraining(folders)
     output.mkdir(parents=True, exist_ok=True)
-    run_settings.check_or_write(output / SETTINGS_FILE, settings, holds="a study run with other settings",
-                                remedy="give another --output")
-    gather_pretraining(folders, output)
+    run_settings.check_or_write(output / SETTINGS_FILE, settings, **check)
+    write_pretraining(curves, output)
     return write_tables(results, output, settings["encoder"])
 
 if __name__ == "__main__":

@@ -105,7 +105,15 @@ def test_merge_builds_one_study_from_folders_of_other_folds_and_refuses_other_se
     with pytest.raises(ValueError, match=r"--merge: the pretrained model cpc_hapt_fold0 has another loss curve in "
                                          r".*fold1/pretrain_cpc_hapt_fold0\.json than in .*fold0/pretrained"):
         example.main(["--merge", str(tmp_path / "fold0"), str(tmp_path / "fold1"), "--output", str(tmp_path / "m2")])
+    assert not (tmp_path / "m2").exists()  # refused before anything was written
     (tmp_path / "fold1" / "pretrain_cpc_hapt_fold0.json").unlink()
+    # An --output holding another study is refused, and keeps its files as they were.
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "study.json").write_text(json.dumps(settings | {"seeds": "0"}))
+    with pytest.raises(ValueError, match=r"other holds a study run with other settings; give another --output\. "
+                                         r"Differs in: \['seeds'\]"):
+        example.main(["--merge", str(tmp_path / "fold0"), str(tmp_path / "fold1"), "--output", str(tmp_path / "other")])
+    assert [path.name for path in (tmp_path / "other").iterdir()] == ["study.json"]
     assert json.loads((output / "study.json").read_text()) == settings
     example.main(["--table", str(output)])
     assert "| pool->hapt | cpc | finetune − frozen | +0.100 [+0.100, +0.100] (4) |" in capsys.readouterr().out
