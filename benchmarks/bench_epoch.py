@@ -29,7 +29,12 @@ pairs joined by commas:
 - ``cudnn``: ``skip`` (the package's default on a machine without a GPU,
   `keras_har.backend`) or ``register`` (Keras's own behaviour: every GRU
   traced in a graph also traces and registers its cuDNN variant); only the
-  first epoch differs.
+  first epoch differs;
+- ``precision``: ``float32`` (the package's default) or ``mixed_bfloat16``
+  (Keras's mixed-precision policy: variables in float32, the layers compute
+  in bfloat16; the logits too, so the loss reads bfloat16 logits). It
+  changes the arithmetic, so its macro-F1 is another model's; it can only
+  pay off on a CPU with bfloat16 instructions (AVX512-BF16, AMX).
 
 Reported per setting: the median over repeats of the median epoch (epoch 1,
 which traces the graph, is left out), epochs per minute over all processes,
@@ -54,22 +59,25 @@ import tempfile
 import time
 
 SETTING_KEYS = {"layers": ("fast", "stock"), "threads": None, "procs": None, "unroll": ("0", "1"),
-                "optimizer": ("early", "lazy"), "cudnn": ("skip", "register")}
+                "optimizer": ("early", "lazy"), "cudnn": ("skip", "register"),
+                "precision": ("float32", "mixed_bfloat16")}
+TEXT_KEYS = ("layers", "optimizer", "cudnn", "precision")
 BATCH = 256
 
 
 def parse_setting(text):
     """``"layers=fast,threads=1"`` -> ``{"layers": "fast", "threads": 1, "procs": 1, "unroll": 0, ...}``."""
-    setting = {"layers": "fast", "threads": 0, "procs": 1, "unroll": 0, "optimizer": "early", "cudnn": "skip"}
+    setting = {"layers": "fast", "threads": 0, "procs": 1, "unroll": 0, "optimizer": "early", "cudnn": "skip",
+               "precision": "float32"}
     for part in filter(None, (part.strip() for part in text.split(","))):
         key, _, value = part.partition("=")
         choices = SETTING_KEYS.get(key, ())
         if key not in SETTING_KEYS or (choices and value not in choices) or (choices is None and not value.isdigit()):
             raise argparse.ArgumentTypeError(
                 "expected key=value pairs: layers=fast|stock, threads=N, procs=N, unroll=0|1, optimizer=early|lazy, "
-                f"cudnn=skip|register, e.g. 'layers=fast,threads=1'. Received: {text!r}"
+                f"cudnn=skip|register, precision=float32|mixed_bfloat16, e.g. 'layers=fast,threads=1'. Received: {text!r}"
             )
-        setting[key] = value if key in ("layers", "optimizer", "cudnn") else int(value)
+        setting[key] = value if key in TEXT_KEYS else int(value)
     if setting["procs"] < 1:
         raise argparse.ArgumentTypeError(f"procs must be at least 1. Received: {text!r}")
     return setting
@@ -133,10 +141,15 @@ def worker(args):
         import keras_har.backend
 
         keras_har.backend._GPU_VISIBLE = True
+    if setting.get("precision", "float32") != "float32":
+        from keras_har.backend import keras
+
+        keras.mixed_precision.set_global_policy(setting["precision"])
     _, num_classes, train, val = fold_data(args.dataset, args.data_home)
     model = keras_har.TinierHAR(input_shape=train[0].shape[1:], num_classes=num_classes)
     fitted = keras_har.training.fit(model, train, val, epochs=args.epochs, verbose=0)
-    print(json.dumps({"seconds_per_epoch": fitted["seconds_per_epoch"], "n_train": int(len(train[1]))}))
+    print(json.dumps({"seconds_per_epoch": fitted["seconds_per_epoch"], "n_train": int(len(train[1])),
+                      "logits_dtype": model.output.dtype.name}))
     return 0
 
 
@@ -160,7 +173,7 @@ def run_setting(args, label, setting):
     seconds = statistics.mean(epochs)
     return {"setting": label, "seconds_per_epoch": seconds, "epochs_per_minute": 60.0 * len(runs) / seconds,
             "first_epoch_seconds": statistics.mean(run["seconds_per_epoch"][0] for run in runs),
-            "wall_seconds": wall, "n_train": runs[0]["n_train"]}
+            "wall_seconds": wall, "n_train": runs[0]["n_train"], "logits_dtype": runs[0]["logits_dtype"]}
 
 
 def summarise(trials, labels):

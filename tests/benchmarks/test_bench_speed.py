@@ -37,10 +37,13 @@ def test_bench_speed_writes_interleaved_trials_and_ratios(tmp_path, capsys):
 def test_epoch_settings_parse_with_defaults_and_refuse_unknown_keys():
     bench = load_benchmark_script("bench_epoch")
     assert bench.parse_setting("layers=stock,threads=1") == {"layers": "stock", "threads": 1, "procs": 1, "unroll": 0,
-                                                             "optimizer": "early", "cudnn": "skip"}
+                                                             "optimizer": "early", "cudnn": "skip",
+                                                             "precision": "float32"}
     assert bench.parse_setting("procs=2,optimizer=lazy,cudnn=register") == {
-        "layers": "fast", "threads": 0, "procs": 2, "unroll": 0, "optimizer": "lazy", "cudnn": "register"}
-    for bad in ("layers=slow", "cores=2", "procs=0", "threads=x", "optimizer=late", "cudnn=gpu"):
+        "layers": "fast", "threads": 0, "procs": 2, "unroll": 0, "optimizer": "lazy", "cudnn": "register",
+        "precision": "float32"}
+    assert bench.parse_setting("precision=mixed_bfloat16")["precision"] == "mixed_bfloat16"
+    for bad in ("layers=slow", "cores=2", "procs=0", "threads=x", "optimizer=late", "cudnn=gpu", "precision=float16"):
         with pytest.raises(Exception, match=r"Received: "):
             bench.parse_setting(bad)
 
@@ -51,19 +54,21 @@ def test_bench_epoch_times_each_setting_in_child_processes(tmp_path, capsys):
     npz = toy_npz(tmp_path, subjects_count=3, per_subject=20)
     output = tmp_path / "epoch.json"
     assert bench.main(["--dataset", str(npz), "--epochs", "2", "--repeats", "1", "--setting",
-                       "layers=stock,cudnn=register", "--setting", "layers=fast,procs=2,threads=1",
+                       "layers=stock,cudnn=register", "--setting", "layers=fast,procs=2,threads=1,precision=mixed_bfloat16",
                        "--output", str(output)]) == 0
     result = json.loads(output.read_text())
-    assert [trial["setting"] for trial in result["trials"]] == ["layers=stock,cudnn=register",
-                                                                "layers=fast,procs=2,threads=1"]
+    bf16 = "layers=fast,procs=2,threads=1,precision=mixed_bfloat16"
+    assert [trial["setting"] for trial in result["trials"]] == ["layers=stock,cudnn=register", bf16]
+    # The worker built the model under the setting's policy: its logits are computed in bfloat16.
+    assert [trial["logits_dtype"] for trial in result["trials"]] == ["float32", "bfloat16"]
     summary = result["summary"]
-    fast = summary["layers=fast,procs=2,threads=1"]
+    fast = summary[bf16]
     assert fast["epochs_per_minute"] == pytest.approx(2 * 60.0 / fast["seconds_per_epoch"])
     assert fast["throughput_ratio"] == pytest.approx(
         fast["epochs_per_minute"] / summary["layers=stock,cudnn=register"]["epochs_per_minute"])
     capsys.readouterr()
     assert bench.main(["--table", str(output)]) == 0
-    assert "| `layers=fast,procs=2,threads=1` |" in capsys.readouterr().out
+    assert f"| `{bf16}` |" in capsys.readouterr().out
 
 
 @pytest.mark.slow
