@@ -7,7 +7,13 @@ folder (nothing is resumed). Per setting it reports the median wall time of
 the whole protocol and the median seconds per epoch (each fold's median
 epoch, the first epoch's tracing left out, averaged over folds; with
 ``jobs > 1`` this is an epoch in one worker while others train beside it),
-and the ratio B / A. Numbers are only meaningful on quiet cores.
+and the ratio B / A. Numbers are only meaningful on quiet cores. Each trial
+also keeps its folds' macro-F1 and epochs run.
+
+``--table RESULT.json [--baseline CV_DIR]`` prints the markdown table of a
+finished comparison; with ``--baseline`` (a cross-validation output folder,
+such as the committed run of the same protocol) it adds each setting's
+per-fold macro-F1 difference from it, on the folds both ran.
 
 A setting is ``key=value`` pairs joined by commas: ``jobs`` (folds at once)
 and ``threads`` (TensorFlow threads per worker, `cross_validate`'s
@@ -17,14 +23,21 @@ and ``threads`` (TensorFlow threads per worker, `cross_validate`'s
 Example:
     KERAS_HAR_DATA=/data/har python benchmarks/bench_speed.py --dataset hapt --protocol paper \
         --a jobs=1 --b jobs=2,threads=1 --repeats 2 --output benchmarks/results/speed_jobs.json
+    python benchmarks/bench_speed.py --table benchmarks/results/speed_jobs.json \
+        --baseline benchmarks/results/cv_full/hapt_tinierhar
 """
 
 import argparse
+import json
 import os
 import statistics
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from cv_table import common_folds, load_run  # noqa: E402  (TensorFlow-free)
 
 SETTING_KEYS = {"jobs": "jobs", "threads": "threads_per_job"}
 
@@ -45,7 +58,11 @@ def parse_setting(text):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", required=True, help="dataset name or .npz file")
+    parser.add_argument("--table", default=None, metavar="RESULT_JSON",
+                        help="print the markdown table of a finished comparison and exit")
+    parser.add_argument("--baseline", default=None, metavar="CV_DIR",
+                        help="with --table: a cross-validation output folder to compare each fold's macro-F1 with")
+    parser.add_argument("--dataset", help="dataset name or .npz file")
     parser.add_argument("--data-home", default=os.environ.get("KERAS_HAR_DATA"),
                         help="datasets folder (default $KERAS_HAR_DATA)")
     parser.add_argument("--model", default="tinierhar")
@@ -59,8 +76,15 @@ def parse_args(argv=None):
     parser.add_argument("--b", dest="setting_b", default="jobs=2", help="the new setting (default jobs=2)")
     parser.add_argument("--repeats", type=int, default=2, help="runs of each setting")
     parser.add_argument("--work-dir", default=None, help="folder for the runs' outputs (default a temporary one)")
-    parser.add_argument("--output", required=True, help="results JSON")
+    parser.add_argument("--output", help="results JSON")
     args = parser.parse_args(argv)
+    if args.table:
+        return args
+    if args.baseline:
+        parser.error("--baseline goes with --table")
+    missing = [flag for flag, value in (("--dataset", args.dataset), ("--output", args.output)) if not value]
+    if missing:
+        parser.error(f"{' and '.join(missing)} required to run a comparison (or give --table RESULT_JSON)")
     args.settings = {args.setting_a: parse_setting(args.setting_a), args.setting_b: parse_setting(args.setting_b)}
     if len(args.settings) != 2:
         parser.error(f"--a and --b must differ. Received: --a={args.setting_a!r}, --b={args.setting_b!r}")
@@ -85,7 +109,14 @@ def run_once(dataset, args, setting, output_dir):
         "epochs_run_mean": results["epochs_run_mean"],
         "macro_f1_mean": results["macro_f1_mean"],
         "folds_run": results["folds_run"],
+        "folds": fold_records(results),
     }
+
+
+def fold_records(results):
+    """Each fold's index, macro-F1 and epochs run, from `cross_validate`'s results."""
+    return [{"fold": fold["fold"], "macro_f1": fold["macro_f1"], "epochs_run": fold["epochs_run"]}
+            for fold in results["folds"]]
 
 
 def summarise(trials, labels):
@@ -110,8 +141,50 @@ def table(summary, ratio, labels):
     return "\n".join(lines)
 
 
+def markdown_table(result, baseline=None):
+    """The comparison as markdown lines: per setting the median wall time, s/epoch, epochs and macro-F1 over
+    its runs, the wall-time ratio to the first setting and, with ``baseline`` (`cv_table.load_run`), the
+    per-fold macro-F1 difference from it (every run's folds pooled)."""
+    labels = list(result["settings"])
+    header = "| setting | runs | wall, all folds (min) | wall / first | s/epoch (one worker) | epochs run (mean) | macro-F1 |"
+    rule = "|---|---|---|---|---|---|---|"
+    if baseline is not None:
+        header += " macro-F1 − baseline per fold (mean ± std, range) | folds better |"
+        rule += "---|---|"
+    lines = [header, rule]
+    first = result["summary"][labels[0]]["wall_seconds"]
+    for label in labels:
+        row = result["summary"][label]
+        line = (f"| `{label}` | {row['runs']} | {row['wall_seconds'] / 60:.1f} | {row['wall_seconds'] / first:.2f}x "
+                f"| {row['seconds_per_epoch']:.2f} | {row['epochs_run_mean']:.1f} | {row['macro_f1_mean']:.4f} |")
+        if baseline is not None:
+            folds = [fold for trial in result["trials"] if trial["setting"] == label for fold in trial["folds"]]
+            _, f1, base_f1 = common_folds(folds, baseline[1])
+            if not len(f1):
+                line += " no fold in common | |"
+            else:
+                diff = f1 - base_f1
+                line += (f" {diff.mean():+.4f} ± {diff.std():.4f} ({diff.min():+.4f} to {diff.max():+.4f}) "
+                         f"| {int((diff > 0).sum())}/{len(diff)} |")
+        lines.append(line)
+    return lines
+
+
+def print_table(path, baseline_dir=None):
+    with open(path, encoding="utf-8") as file:
+        result = json.load(file)
+    missing = [trial["setting"] for trial in result["trials"] if "folds" not in trial]
+    if baseline_dir and missing:
+        raise SystemExit(f"bench_speed: {path} has no per-fold results for {missing}; it cannot be compared "
+                         f"with --baseline {baseline_dir}")
+    print("\n".join(markdown_table(result, load_run(baseline_dir) if baseline_dir else None)))
+    return 0
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.table:
+        return print_table(args.table, args.baseline)
     import keras_har
     from keras_har import atomic
     from keras_har.backend import software_versions

@@ -55,7 +55,7 @@ def _label(config):
             + (f" seed={seed}" if seed else ""))
 
 
-def _common_folds(folds, base_folds):
+def common_folds(folds, base_folds):
     """``(common, f1, base_f1)``: the run's folds the baseline also finished, with both macro-F1s."""
     base = {fold["fold"]: fold["macro_f1"] for fold in base_folds}
     common = [fold for fold in folds if fold["fold"] in base]
@@ -68,7 +68,7 @@ def paired_row(run, base_folds):
     """One markdown row comparing a run (``load_run(...)``) with a baseline's finished folds
     (``load_run(...)[1]``) on the folds both finished."""
     config, folds = run
-    common, f1, base_f1 = _common_folds(folds, base_folds)
+    common, f1, base_f1 = common_folds(folds, base_folds)
     if not common:
         return f"| {_label(config)} | no fold finished by both |"
     diff = f1 - base_f1
@@ -176,7 +176,7 @@ def plot_paired(base_run, loaded_runs, path):
     base_config, base_folds = base_run
     rows = []
     for config, folds in loaded_runs:
-        common, f1, base_f1 = _common_folds(folds, base_folds)
+        common, f1, base_f1 = common_folds(folds, base_folds)
         if common:
             rows.append((_label(config), 100.0 * (f1 - base_f1)))
     if not rows:

@@ -32,6 +32,47 @@ def test_bench_speed_writes_interleaved_trials_and_ratios(tmp_path, capsys):
         summary["jobs=2,threads=1"]["wall_seconds"] / summary["jobs=1"]["wall_seconds"])
     assert sorted(result["ratio"]) == ["seconds_per_epoch", "wall_seconds"]
     assert "ratio B/A" in capsys.readouterr().out
+    # Each trial keeps its folds as cross_validate wrote them.
+    for index, trial in enumerate(result["trials"]):
+        written = [json.loads(path.read_text()) for path in sorted((tmp_path / "runs" / f"run_{index:02d}" / "folds").glob("fold_*.json"))]
+        assert trial["folds"] == [{key: fold[key] for key in ("fold", "macro_f1", "epochs_run")} for fold in written]
+    # Against the first run's own folder: no difference for it, the second run's fold by fold for the other.
+    assert bench.main(["--table", str(output), "--baseline", str(tmp_path / "runs" / "run_00")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[2].startswith("| `jobs=1` | 1 |") and "| +0.0000 ± 0.0000 (+0.0000 to +0.0000) | 0/2 |" in lines[2]
+    diff = [b["macro_f1"] - a["macro_f1"] for a, b in zip(*(trial["folds"] for trial in result["trials"]))]
+    assert lines[3].endswith(f"| {sum(diff) / 2:+.4f} ± {abs(diff[0] - diff[1]) / 2:.4f} "
+                             f"({min(diff):+.4f} to {max(diff):+.4f}) | {sum(d > 0 for d in diff)}/2 |")
+
+
+def _speed_result(folds_a, folds_b):
+    trials = [{"setting": "jobs=1", "repeat": 0, "folds": folds_a}, {"setting": "jobs=2", "repeat": 0, "folds": folds_b}]
+    summary = {"jobs=1": {"wall_seconds": 600.0, "seconds_per_epoch": 3.0, "macro_f1_mean": 0.8, "epochs_run_mean": 100.0,
+                          "runs": 1},
+               "jobs=2": {"wall_seconds": 450.0, "seconds_per_epoch": 4.0, "macro_f1_mean": 0.81, "epochs_run_mean": 99.0,
+                          "runs": 1}}
+    return {"settings": {"jobs=1": {"jobs": 1}, "jobs=2": {"jobs": 2}}, "trials": trials, "summary": summary}
+
+
+def test_speed_table_gives_wall_ratio_and_per_fold_difference_from_a_baseline(tmp_path, capsys):
+    bench = load_benchmark_script("bench_speed")
+    fold = lambda index, f1: {"fold": index, "macro_f1": f1, "epochs_run": 100}  # noqa: E731
+    result = _speed_result([fold(0, 0.80), fold(1, 0.70)], [fold(0, 0.90), fold(1, 0.60), fold(2, 0.5)])
+    base = ({}, [fold(0, 0.75), fold(1, 0.70)])  # fold 2 is not in the baseline: not compared
+    lines = bench.markdown_table(result, base)
+    assert lines[2] == "| `jobs=1` | 1 | 10.0 | 1.00x | 3.00 | 100.0 | 0.8000 | +0.0250 ± 0.0250 (+0.0000 to +0.0500) | 1/2 |"
+    assert lines[3] == "| `jobs=2` | 1 | 7.5 | 0.75x | 4.00 | 99.0 | 0.8100 | +0.0250 ± 0.1250 (-0.1000 to +0.1500) | 1/2 |"
+    assert len(bench.markdown_table(result)[2].split("|")) == 9  # without a baseline: no difference columns
+    path = tmp_path / "speed.json"
+    del result["trials"][1]["folds"]
+    path.write_text(json.dumps(result))
+    with pytest.raises(SystemExit, match=r"speed\.json has no per-fold results for \['jobs=2'\]"):
+        bench.main(["--table", str(path), "--baseline", str(tmp_path)])
+    for argv, message in ((["--dataset", "hapt"], "--output required"), (["--output", "x.json"], "--dataset required"),
+                          (["--dataset", "hapt", "--output", "x.json", "--baseline", "d"], "--baseline goes with --table")):
+        with pytest.raises(SystemExit):
+            bench.main(argv)
+        assert message in capsys.readouterr().err
 
 
 def test_epoch_settings_parse_with_defaults_and_refuse_unknown_keys():
