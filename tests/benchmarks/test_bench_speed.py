@@ -35,7 +35,7 @@ def test_bench_speed_writes_interleaved_trials_and_ratios(tmp_path, capsys):
     # Each trial keeps its folds as cross_validate wrote them.
     for index, trial in enumerate(result["trials"]):
         written = [json.loads(path.read_text()) for path in sorted((tmp_path / "runs" / f"run_{index:02d}" / "folds").glob("fold_*.json"))]
-        assert trial["folds"] == [{key: fold[key] for key in ("fold", "macro_f1", "epochs_run")} for fold in written]
+        assert trial["folds"] == [{key: fold[key] for key in bench.FOLD_KEYS} for fold in written]
     # Against the first run's own folder: no difference for it, the second run's fold by fold for the other.
     assert bench.main(["--table", str(output), "--baseline", str(tmp_path / "runs" / "run_00")]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -46,7 +46,10 @@ def test_bench_speed_writes_interleaved_trials_and_ratios(tmp_path, capsys):
 
 
 def _speed_result(folds_a, folds_b):
-    trials = [{"setting": "jobs=1", "repeat": 0, "folds": folds_a}, {"setting": "jobs=2", "repeat": 0, "folds": folds_b}]
+    trials = [{"setting": "jobs=1", "repeat": 0, "folds": folds_a, "folds_run": 10, "epochs_run_mean": 100.0,
+               "wall_seconds": 600.0},
+              {"setting": "jobs=2", "repeat": 0, "folds": folds_b, "folds_run": 10, "epochs_run_mean": 99.0,
+               "wall_seconds": 450.0}]
     summary = {"jobs=1": {"wall_seconds": 600.0, "seconds_per_epoch": 3.0, "macro_f1_mean": 0.8, "epochs_run_mean": 100.0,
                           "runs": 1},
                "jobs=2": {"wall_seconds": 450.0, "seconds_per_epoch": 4.0, "macro_f1_mean": 0.81, "epochs_run_mean": 99.0,
@@ -60,9 +63,9 @@ def test_speed_table_gives_wall_ratio_and_per_fold_difference_from_a_baseline(tm
     result = _speed_result([fold(0, 0.80), fold(1, 0.70)], [fold(0, 0.90), fold(1, 0.60), fold(2, 0.5)])
     base = ({}, [fold(0, 0.75), fold(1, 0.70)])  # fold 2 is not in the baseline: not compared
     lines = bench.markdown_table(result, base)
-    assert lines[2] == "| `jobs=1` | 1 | 10.0 | 1.00x | 3.00 | 100.0 | 0.8000 | +0.0250 ± 0.0250 (+0.0000 to +0.0500) | 1/2 |"
-    assert lines[3] == "| `jobs=2` | 1 | 7.5 | 0.75x | 4.00 | 99.0 | 0.8100 | +0.0250 ± 0.1250 (-0.1000 to +0.1500) | 1/2 |"
-    assert len(bench.markdown_table(result)[2].split("|")) == 9  # without a baseline: no difference columns
+    assert lines[2] == "| `jobs=1` | 1 | 10.0 | 1.00x | 3.00 | 100.0 | 100.0 | 0.8000 | +0.0250 ± 0.0250 (+0.0000 to +0.0500) | 1/2 |"
+    assert lines[3] == "| `jobs=2` | 1 | 7.5 | 0.75x | 4.00 | 99.0 | 132.0 | 0.8100 | +0.0250 ± 0.1250 (-0.1000 to +0.1500) | 1/2 |"
+    assert len(bench.markdown_table(result)[2].split("|")) == 10  # without a baseline: no difference columns
     path = tmp_path / "speed.json"
     del result["trials"][1]["folds"]
     path.write_text(json.dumps(result))

@@ -92,3 +92,12 @@ def test_model_size_table_is_the_profile_command_output(capsys):
 def test_no_machine_paths_or_run_diary():
     for word in ("/work/", "/home/", "/tmp/", "session", " UTC"):
         assert word not in DOC, word
+
+
+def test_ten_fold_speed_table_is_the_scripts_output(capsys):
+    bench = load_benchmark_script("bench_speed")
+    assert bench.main(["--table", str(BENCHMARKS / "results" / "speed_10fold.json"),
+                       "--baseline", str(CV / "hapt_tinierhar")]) == 0
+    table = capsys.readouterr().out.strip()
+    assert table.count("\n") == 3  # a header, its rule and the two settings
+    assert table in DOC
