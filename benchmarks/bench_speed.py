@@ -8,7 +8,8 @@ the whole protocol and the median seconds per epoch (each fold's median
 epoch, the first epoch's tracing left out, averaged over folds; with
 ``jobs > 1`` this is an epoch in one worker while others train beside it),
 and the ratio B / A. Numbers are only meaningful on quiet cores. Each trial
-also keeps its folds' macro-F1 and epochs run.
+also keeps its folds' macro-F1, epochs run, median epoch and wall seconds
+(``FOLD_KEYS``).
 
 ``--table RESULT.json [--baseline CV_DIR]`` prints the markdown table of a
 finished comparison; with ``--baseline`` (a cross-validation output folder,
