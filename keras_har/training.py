@@ -343,17 +343,32 @@ class BestModelCheckpoint(keras.callbacks.Callback):
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Records the wall time of every training epoch (validation included)."""
+    """Records the wall time of every training epoch.
+
+    ``seconds``: from the epoch's start to this callback's ``on_epoch_end``, that is the training steps and
+    the validation. ``wall``: from the epoch's start to the next epoch's start (the last: to the end of
+    training), which adds the work between epochs: the ``on_epoch_end`` of the callbacks after this one
+    (checkpoint writes, TensorBoard), and the next epoch's input iterator. Put it first among the callbacks.
+    """
 
     def __init__(self):
         super().__init__()
         self.seconds = []
+        self.wall = []
+        self._start = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
+        now = time.perf_counter()
+        if self._start is not None and len(self.wall) < len(self.seconds):
+            self.wall.append(now - self._start)
+        self._start = now
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(time.perf_counter() - self._start)
+
+    def on_train_end(self, logs=None):
+        if self._start is not None and len(self.wall) < len(self.seconds):
+            self.wall.append(time.perf_counter() - self._start)
 
 
 def fit(
@@ -401,7 +416,11 @@ def fit(
 
     Returns:
         A dict: ``epochs_run``, ``best_epoch`` (1-based), ``best_val_loss``,
-        ``seconds_per_epoch`` (list), ``history`` (per-epoch logs).
+        ``seconds_per_epoch`` (list: training steps and validation of each
+        epoch), ``wall_per_epoch`` (list: the same plus the checkpoint and
+        TensorBoard writes and the input iterator between epochs; see
+        `EpochTimer`), ``fit_seconds`` (the whole ``model.fit``) and
+        ``history`` (per-epoch logs).
 
     Example:
     >>> import numpy as np, keras_har, keras_har.training
@@ -435,13 +454,17 @@ def fit(
                 log_dir=os.fspath(log_dir), histogram_freq=0, write_graph=False, profile_batch=0
             )
         )
+    start = time.perf_counter()
     history = model.fit(train_ds, validation_data=val_ds, epochs=int(epochs), callbacks=callbacks, verbose=verbose)
+    fit_seconds = time.perf_counter() - start
     logs = {key: [float(v) for v in values] for key, values in history.history.items()}
     return {
         "epochs_run": len(timer.seconds),
         "best_epoch": None if checkpoint.best_epoch is None else checkpoint.best_epoch + 1,
         "best_val_loss": checkpoint.best,
         "seconds_per_epoch": timer.seconds,
+        "wall_per_epoch": timer.wall,
+        "fit_seconds": fit_seconds,
         "history": logs,
     }
 

@@ -65,6 +65,33 @@ def test_plateau_schedule_and_early_stopping_watch_validation_loss():
     assert len(result["seconds_per_epoch"]) == 4
 
 
+def test_epoch_timer_wall_adds_the_work_between_epochs():
+    """``seconds`` ends at the timer's own on_epoch_end; ``wall`` runs to the next epoch's start, so it holds the
+    callbacks after the timer (here one that sleeps 50 ms an epoch, as a checkpoint write would take time)."""
+    import time
+
+    class Slow(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            time.sleep(0.05)
+
+    x, y = _toy_data()
+    model = _dense_model()
+    training.compile_model(model)
+    timer = training.EpochTimer()
+    start = time.perf_counter()
+    model.fit(x, y, epochs=3, callbacks=[timer, Slow()], verbose=0)
+    fit_seconds = time.perf_counter() - start
+    assert len(timer.seconds) == len(timer.wall) == 3
+    for seconds, wall in zip(timer.seconds, timer.wall):
+        assert wall >= seconds + 0.05  # the sleep is in every epoch's wall, the last one's included
+    assert sum(timer.wall) <= fit_seconds
+    # fit() reports both, and the whole model.fit around them.
+    result = training.fit(_dense_model(), (x, y), (x, y), epochs=2, verbose=0)
+    assert len(result["wall_per_epoch"]) == 2
+    assert all(wall >= seconds for seconds, wall in zip(result["seconds_per_epoch"], result["wall_per_epoch"]))
+    assert result["fit_seconds"] >= sum(result["wall_per_epoch"])
+
+
 def test_fit_restores_the_best_epoch_and_checkpoints_it(tmp_path):
     x, y = _toy_data()
     model = _small_model()
