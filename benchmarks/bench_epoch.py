@@ -5,10 +5,12 @@ standardised training windows, 10% kept for validation, as `run_fold` does):
 
 ``--profile``: where one training step goes. For each layer of TinierHAR the
 model is cut after that layer and one forward and backward pass of a batch
-of 256 is timed (the fastest of ``--steps``, stock and fast alternating);
-the table lists the cumulative time with the stock Keras layers and with the
-fast-training layers of `keras_har.layers.time_conv`, then one epoch of the
-recipe split into training steps, validation and the rest.
+of 256 is timed (the fastest of ``--steps``, the layer sets alternating);
+the table lists the cumulative time with the stock Keras layers, with the
+package's default (the fast-training depthwise convolution and max pool of
+`keras_har.layers.time_conv`, the fused batch norm), and with the unfused
+batch norm as well; then one epoch of the recipe split into training steps,
+validation and the work between epochs, and the cost of a checkpoint write.
 
 Settings (the default study): each ``--setting`` is run ``--repeats`` times in
 a fresh child process, interleaved (A B C, then C B A, ...), each fitting
@@ -60,22 +62,22 @@ import time
 
 SETTING_KEYS = {"layers": ("fast", "stock"), "threads": None, "procs": None, "unroll": ("0", "1"),
                 "optimizer": ("early", "lazy"), "cudnn": ("skip", "register"),
-                "precision": ("float32", "mixed_bfloat16")}
-TEXT_KEYS = ("layers", "optimizer", "cudnn", "precision")
+                "precision": ("float32", "mixed_bfloat16"), "bn": ("fused", "unfused")}
+TEXT_KEYS = ("layers", "optimizer", "cudnn", "precision", "bn")
 BATCH = 256
 
 
 def parse_setting(text):
     """``"layers=fast,threads=1"`` -> ``{"layers": "fast", "threads": 1, "procs": 1, "unroll": 0, ...}``."""
     setting = {"layers": "fast", "threads": 0, "procs": 1, "unroll": 0, "optimizer": "early", "cudnn": "skip",
-               "precision": "float32"}
+               "precision": "float32", "bn": "fused"}
     for part in filter(None, (part.strip() for part in text.split(","))):
         key, _, value = part.partition("=")
         choices = SETTING_KEYS.get(key, ())
         if key not in SETTING_KEYS or (choices and value not in choices) or (choices is None and not value.isdigit()):
             raise argparse.ArgumentTypeError(
                 "expected key=value pairs: layers=fast|stock, threads=N, procs=N, unroll=0|1, optimizer=early|lazy, "
-                f"cudnn=skip|register, precision=float32|mixed_bfloat16, e.g. 'layers=fast,threads=1'. Received: {text!r}"
+                f"cudnn=skip|register, precision=float32|mixed_bfloat16, bn=fused|unfused, e.g. 'layers=fast,threads=1'. Received: {text!r}"
             )
         setting[key] = value if key in TEXT_KEYS else int(value)
     if setting["procs"] < 1:
@@ -148,8 +150,10 @@ def worker(args):
     _, num_classes, train, val = fold_data(args.dataset, args.data_home)
     model = keras_har.TinierHAR(input_shape=train[0].shape[1:], num_classes=num_classes)
     fitted = keras_har.training.fit(model, train, val, epochs=args.epochs, verbose=0)
+    from keras_har.layers import time_conv
+
     print(json.dumps({"seconds_per_epoch": fitted["seconds_per_epoch"], "n_train": int(len(train[1])),
-                      "logits_dtype": model.output.dtype.name}))
+                      "logits_dtype": model.output.dtype.name, "bn": time_conv.batch_norm_training_route()}))
     return 0
 
 
@@ -158,7 +162,7 @@ def run_setting(args, label, setting):
                "--worker", json.dumps(setting)]
     if args.data_home:
         command += ["--data-home", args.data_home]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_HAR_BN_TRAINING=setting["bn"])
     start = time.perf_counter()
     children = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
                 for _ in range(setting["procs"])]
@@ -173,7 +177,8 @@ def run_setting(args, label, setting):
     seconds = statistics.mean(epochs)
     return {"setting": label, "seconds_per_epoch": seconds, "epochs_per_minute": 60.0 * len(runs) / seconds,
             "first_epoch_seconds": statistics.mean(run["seconds_per_epoch"][0] for run in runs),
-            "wall_seconds": wall, "n_train": runs[0]["n_train"], "logits_dtype": runs[0]["logits_dtype"]}
+            "wall_seconds": wall, "n_train": runs[0]["n_train"], "logits_dtype": runs[0]["logits_dtype"],
+            "bn": runs[0]["bn"]}
 
 
 def summarise(trials, labels):
@@ -194,14 +199,22 @@ def summarise(trials, labels):
     return summary
 
 
-def profile(args):
-    """Cumulative forward-and-backward time of TinierHAR cut after each block, stock against fast layers.
+#: The profile's layer sets: (layers, batch-norm training route) of each column.
+PROFILE_KINDS = {"stock": ("stock", "fused"), "fast": ("fast", "fused"), "unfused": ("fast", "unfused")}
 
-    Stock and fast steps alternate, and each cut reports the fastest of
-    ``--steps`` steps: the minimum is the time the step needs, whatever else
-    runs beside it.
+
+def profile(args):
+    """Cumulative forward-and-backward time of TinierHAR cut after each block, three layer sets side by side.
+
+    ``stock``: Keras's own layers; ``fast``: the package's default (the
+    reshaped depthwise convolution and max pool of `keras_har.layers.time_conv`,
+    the fused batch norm); ``unfused``: the same with the unfused batch norm
+    (``KERAS_HAR_BN_TRAINING=unfused``). The three steps alternate, and each
+    cut reports the fastest of ``--steps`` steps: the minimum is the time the
+    step needs, whatever else runs beside it.
     """
     from keras_har import tf_logging
+    from keras_har.layers import time_conv
 
     tf_logging.quiet_tensorflow()
     from keras_har.backend import keras, tf
@@ -209,8 +222,10 @@ def profile(args):
     _, num_classes, train, val = fold_data(args.dataset, args.data_home)
     x = tf.constant(train[0][:BATCH])
     steps = {}
-    for kind in ("stock", "fast"):
-        use_layers(kind)
+    route = os.environ.get(time_conv.BN_TRAINING_VARIABLE)
+    for kind, (layers, bn) in PROFILE_KINDS.items():
+        use_layers(layers)
+        os.environ[time_conv.BN_TRAINING_VARIABLE] = bn  # read when the step is traced, below
         import keras_har
 
         model = keras_har.TinierHAR(input_shape=train[0].shape[1:], num_classes=num_classes)
@@ -229,39 +244,51 @@ def profile(args):
             for _ in range(2):
                 step(x)
             steps.setdefault(cut, {})[kind] = step
+    if route is None:
+        os.environ.pop(time_conv.BN_TRAINING_VARIABLE)
+    else:
+        os.environ[time_conv.BN_TRAINING_VARIABLE] = route
+    use_layers("fast")
     rows = []
-    for cut, pair in steps.items():
-        best = {kind: float("inf") for kind in pair}
+    for cut, kinds in steps.items():
+        best = {kind: float("inf") for kind in kinds}
         for _ in range(args.steps):
-            for kind, step in pair.items():
+            for kind, step in kinds.items():
                 start = time.perf_counter()
                 step(x)
                 best[kind] = min(best[kind], time.perf_counter() - start)
-        rows.append({"up_to": cut, "stock_ms": 1000.0 * best["stock"], "fast_ms": 1000.0 * best["fast"]})
-        print(f"up to {cut:<14} stock {rows[-1]['stock_ms']:8.1f} ms, fast {rows[-1]['fast_ms']:8.1f} ms", flush=True)
+        rows.append({"up_to": cut, **{f"{kind}_ms": 1000.0 * best[kind] for kind in kinds}})
+        print(f"up to {cut:<14} " + ", ".join(f"{kind} {1000.0 * best[kind]:7.1f} ms" for kind in kinds), flush=True)
     return rows, epoch_breakdown(args, num_classes, train, val)
 
 
 def epoch_breakdown(args, num_classes, train, val):
-    """The epochs of the recipe (fast layers, with cross-validation's checkpoint and TensorBoard callbacks) split
-    into training steps, validation and the work between epochs.
+    """The epochs of the recipe (the package's layers and callbacks, as cross-validation runs them) split into
+    training steps, validation and the work between epochs, and the cost of one checkpoint write.
 
     One fit of ``--epochs`` epochs; each part is the mean over its epochs after the first (which traces). An
     epoch's whole time runs from its start to the next epoch's start (`keras_har.training.EpochTimer.wall`);
     validation is timed apart (``model.evaluate`` of the validation windows, as often); the training steps are
-    the timer's epoch less the validation; the rest is the whole less the timer's epoch: the checkpoint written
-    on every epoch that lowers the validation loss, TensorBoard, the next epoch's shuffled iterator.
+    the timer's epoch less the validation; the rest is the whole less the timer's epoch: TensorBoard, the next
+    epoch's shuffled iterator and the checkpoint writes that fell in the timed epochs
+    (`keras_har.training.BestModelCheckpoint` writes at most once a minute and at the end). A checkpoint write
+    (``save_model_atomic`` of the model) is timed apart, the mean of ``--epochs`` writes.
     """
     import numpy as np
 
+    from keras_har import training
     import keras_har
-    import keras_har.training as training
 
-    use_layers("fast")
     with tempfile.TemporaryDirectory() as work:
         model = keras_har.TinierHAR(input_shape=train[0].shape[1:], num_classes=num_classes)
+        checkpoint = os.path.join(work, "best.keras")
         full = training.fit(model, train, val, epochs=args.epochs, verbose=0, log_dir=os.path.join(work, "tb"),
-                            checkpoint_path=os.path.join(work, "best.keras"))
+                            checkpoint_path=checkpoint)
+        writes = []
+        for _ in range(args.epochs):
+            start = time.perf_counter()
+            training.save_model_atomic(model, checkpoint)
+            writes.append(time.perf_counter() - start)
     val_ds = training.make_dataset(*val)
     model.evaluate(val_ds, verbose=0)
     validation = []
@@ -269,31 +296,32 @@ def epoch_breakdown(args, num_classes, train, val):
         start = time.perf_counter()
         model.evaluate(val_ds, verbose=0)
         validation.append(time.perf_counter() - start)
-    losses = full["history"]["val_loss"]
-    improved = sum(loss < min(losses[:index]) for index, loss in enumerate(losses) if index >= 1)
-    whole, inner, check = (float(np.mean(values)) for values in (full["wall_per_epoch"][1:],
-                                                                 full["seconds_per_epoch"][1:], validation))
+    whole, inner, check, write = (float(np.mean(values)) for values in (
+        full["wall_per_epoch"][1:], full["seconds_per_epoch"][1:], validation, writes))
     return {"epoch_seconds": whole, "train_steps_seconds": inner - check, "validation_seconds": check,
-            "other_seconds": whole - inner, "checkpoints_written": int(improved), "epochs_timed": args.epochs - 1,
+            "other_seconds": whole - inner, "checkpoint_write_seconds": write,
+            "checkpoint_writes": int(full["checkpoint_writes"]), "epochs": args.epochs,
             "n_train": int(len(train[1])), "n_val": int(len(val[1]))}
 
 
 def table(result):
     if result["study"] == "profile":
-        lines = ["| model cut after | stock layers (ms, cumulative, fastest step) | fast layers (ms, cumulative, fastest step) | fast / stock |",
-                 "|---|---|---|---|"]
+        lines = ["| model cut after | stock layers | fast layers (the default) | fast layers, unfused batch norm "
+                 "| fast / stock | unfused / stock |", "|---|---|---|---|---|---|"]
         for row in result["rows"]:
-            lines.append(f"| {row['up_to']} | {row['stock_ms']:.1f} | {row['fast_ms']:.1f} | "
-                         f"{row['fast_ms'] / row['stock_ms']:.2f} |")
+            lines.append(f"| {row['up_to']} | {row['stock_ms']:.1f} | {row['fast_ms']:.1f} | {row['unfused_ms']:.1f} | "
+                         f"{row['fast_ms'] / row['stock_ms']:.2f} | {row['unfused_ms'] / row['stock_ms']:.2f} |")
         epoch = result["epoch"]
-        written = (f", a checkpoint written on {epoch['checkpoints_written']} of {epoch['epochs_timed']}"
-                   if "checkpoints_written" in epoch else "")
-        lines += ["", f"| one epoch (fast layers, recipe callbacks{written}) | seconds | share |", "|---|---|---|"]
+        lines += ["", f"| one epoch (the default layers, recipe callbacks; epochs 2-{epoch['epochs']} of a fit) "
+                  "| seconds | share |", "|---|---|---|"]
         for key, name in (("train_steps_seconds", f"training steps ({epoch['n_train']} windows)"),
                           ("validation_seconds", f"validation ({epoch['n_val']} windows)"),
-                          ("other_seconds", "between epochs: checkpoint writes, TensorBoard, the next iterator")):
+                          ("other_seconds", "between epochs: TensorBoard, the next iterator")):
             lines.append(f"| {name} | {epoch[key]:.2f} | {epoch[key] / epoch['epoch_seconds']:.0%} |")
         lines.append(f"| whole epoch | {epoch['epoch_seconds']:.2f} | 100% |")
+        lines.append(f"| one checkpoint write, timed apart (the fit of {epoch['epochs']} epochs wrote "
+                     f"{epoch['checkpoint_writes']}) | {epoch['checkpoint_write_seconds']:.2f} | "
+                     f"{epoch['checkpoint_write_seconds'] / epoch['epoch_seconds']:.0%} |")
         return "\n".join(lines)
     lines = ["| setting | s/epoch (one process) | first epoch (s) | epochs/min (all processes) | throughput vs first "
              "| the same, per repeat | runs |", "|---|---|---|---|---|---|---|"]

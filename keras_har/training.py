@@ -55,6 +55,9 @@ VAL_FRACTION = 0.1
 VAL_SPLITS = ("random", "stratified")
 # Measured, not assumed: see the module docstring.
 JIT_COMPILE = False
+#: Least seconds between two writes of the best model during a fit (`BestModelCheckpoint`); it is always
+#: written at the end.
+CHECKPOINT_INTERVAL = 60.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -298,31 +301,47 @@ def load_model(path, *, argument="model"):
 class BestModelCheckpoint(keras.callbacks.Callback):
     """Keeps the weights with the lowest validation loss and restores them at the end.
 
-    When ``path`` is given, the best model is also written there as
-    ``.keras`` on every improvement, atomically. Like the official code, an
-    epoch counts as better only if its validation loss is strictly lower.
+    Like the official code, an epoch counts as better only if its validation
+    loss is strictly lower. The best weights are kept in memory on every
+    improvement. When ``path`` is given, the best model is also written there
+    as ``.keras``, atomically: on an improvement when ``min_interval``
+    seconds have passed since the last write, and at the end of training if
+    the file does not hold the best epoch yet. So a finished fit leaves the
+    best model (with the last epoch's optimizer state when it was written at
+    the end), and an interrupted one the best of at most ``min_interval``
+    seconds before. Writing on every improvement (``min_interval=0``, as
+    before) wrote on 482 of the 1,006 epochs of the ten HAPT paper folds,
+    each write a few tenths of a second (BENCHMARKS.md, "Training speed").
 
     Args:
         path: optional ``.keras`` file for the best model.
         monitor: the logged quantity to minimise.
+        min_interval: least seconds between two writes during training.
 
     Example:
     >>> import keras_har.training
     >>> checkpoint = keras_har.training.BestModelCheckpoint("/tmp/best.keras")
     """
 
-    def __init__(self, path=None, monitor="val_loss"):
+    def __init__(self, path=None, monitor="val_loss", min_interval=CHECKPOINT_INTERVAL):
         super().__init__()
         if path is not None and not os.fspath(path).endswith(".keras"):
             raise ValueError(f"The checkpoint must end in `.keras`. Received: path={path!r}")
+        if not min_interval >= 0:
+            raise ValueError(f"min_interval must be a number of seconds >= 0. Received: min_interval={min_interval!r}")
         self.path = None if path is None else os.fspath(path)
         self.monitor = monitor
+        self.min_interval = float(min_interval)
         self.best = np.inf
         self.best_epoch = None
         self.best_weights = None
+        self.writes = 0
+        self._written_epoch = None
+        self._last_write = None
 
     def on_train_begin(self, logs=None):
         self.best, self.best_epoch, self.best_weights = np.inf, None, None
+        self.writes, self._written_epoch, self._last_write = 0, None, None
 
     def on_epoch_end(self, epoch, logs=None):
         current = (logs or {}).get(self.monitor)
@@ -334,12 +353,20 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         if current < self.best:
             self.best, self.best_epoch = float(current), epoch
             self.best_weights = self.model.get_weights()
-            if self.path is not None:
-                save_model_atomic(self.model, self.path)
+            due = self._last_write is None or time.perf_counter() - self._last_write >= self.min_interval
+            if self.path is not None and due:
+                self._write()
 
     def on_train_end(self, logs=None):
         if self.best_weights is not None:
             self.model.set_weights(self.best_weights)
+            if self.path is not None and self._written_epoch != self.best_epoch:
+                self._write()
+
+    def _write(self):
+        save_model_atomic(self.model, self.path)
+        self.writes += 1
+        self._written_epoch, self._last_write = self.best_epoch, time.perf_counter()
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -419,8 +446,10 @@ def fit(
         ``seconds_per_epoch`` (list: training steps and validation of each
         epoch), ``wall_per_epoch`` (list: the same plus the checkpoint and
         TensorBoard writes and the input iterator between epochs; see
-        `EpochTimer`), ``fit_seconds`` (the whole ``model.fit``) and
-        ``history`` (per-epoch logs).
+        `EpochTimer`), ``fit_seconds`` (the whole ``model.fit``),
+        ``checkpoint_writes`` (times the best model was written to
+        ``checkpoint_path``; `BestModelCheckpoint`) and ``history``
+        (per-epoch logs).
 
     Example:
     >>> import numpy as np, keras_har, keras_har.training
@@ -465,6 +494,7 @@ def fit(
         "seconds_per_epoch": timer.seconds,
         "wall_per_epoch": timer.wall,
         "fit_seconds": fit_seconds,
+        "checkpoint_writes": checkpoint.writes,
         "history": logs,
     }
 

@@ -110,6 +110,34 @@ def test_fit_restores_the_best_epoch_and_checkpoints_it(tmp_path):
     assert sorted(os.listdir(tmp_path / "tb")) == ["train", "validation"]
 
 
+@pytest.mark.parametrize("min_interval, writes", [(0.0, [0, 1, 3]), (1e9, [0, 3])])
+def test_the_checkpoint_is_written_at_most_every_min_interval_and_at_the_end(tmp_path, min_interval, writes):
+    """Improvements at epochs 0, 1 and 3 (2 and 4 are worse). With no interval each one is written; with a long
+    one only the first, and the end of training writes the best (epoch 3) because the file holds an older one."""
+    model = _dense_model()
+    path = tmp_path / "best.keras"
+    checkpoint = training.BestModelCheckpoint(path, min_interval=min_interval)
+    checkpoint.set_model(model)
+    checkpoint.on_train_begin()
+    written = []
+    for epoch, loss in enumerate([1.0, 0.9, 0.95, 0.5, 0.7]):
+        model.set_weights([np.full_like(w, epoch) for w in model.get_weights()])
+        before = checkpoint.writes
+        checkpoint.on_epoch_end(epoch, {"val_loss": loss})
+        if checkpoint.writes > before:
+            written.append(epoch)
+            assert training.load_model(path).get_weights()[0][0, 0] == epoch
+    checkpoint.on_train_end()
+    assert written == writes[:len(written)] and checkpoint.writes == len(writes)
+    assert checkpoint.best_epoch == 3
+    # The model and the file end with the best epoch's weights, whatever was written during training.
+    assert model.get_weights()[0][0, 0] == 3
+    assert training.load_model(path).get_weights()[0][0, 0] == 3
+    assert sorted(os.listdir(tmp_path)) == ["best.keras"]
+    with pytest.raises(ValueError, match="min_interval must be a number of seconds >= 0"):
+        training.BestModelCheckpoint(path, min_interval=-1)
+
+
 def test_same_seed_gives_the_same_weights():
     x, y = _toy_data()
 

@@ -17,17 +17,52 @@ the same function:
   times, one depthwise convolution with C*F channels, and reshaped back;
 - `TimeMaxPooling2D`: the same reshape around a ``(p, 1)`` max pool (the
   gradient still goes to the first maximum, as in the stock op);
-- `TimeBatchNormalization`: the batch moments with ``tf.nn.moments`` and
-  ``tf.nn.batch_normalization`` instead of the fused kernel. The batch is
-  normalised with the biased variance and the moving variance is updated
-  with the unbiased one, as the fused kernel and PyTorch's BatchNorm2d do.
+- `TimeBatchNormalization`: by default TensorFlow's fused kernel, as the
+  stock layer. With ``KERAS_HAR_BN_TRAINING=unfused`` in the environment the
+  batch moments are computed with ``tf.nn.moments`` and
+  ``tf.nn.batch_normalization`` instead. Either way the batch is normalised
+  with the biased variance and the moving variance is updated with the
+  unbiased one, as PyTorch's BatchNorm2d does.
+
+Which route is faster depends on the CPU. On the Xeon of BENCHMARKS.md
+(AVX-512, oneDNN) a forward and backward pass of the unfused batch norm
+took 1.7-2.7x the fused kernel's on TinierHAR's maps with 4-8 filters,
+while the reshaped depthwise convolution and max pool took 0.57-1.10x and
+0.65-0.86x the stock ops', so the fused kernel is the default. The
+unfused route was part of the "fast layers" measured 1.27x faster than
+the stock ones on a 2-core AVX2 EPYC, where it was not timed on its own;
+``benchmarks/bench_epoch.py --setting bn=unfused`` times it on any machine.
 
 Inference (``training`` False or None, a frozen BatchNorm, export, QAT)
 runs the stock code, so a TFLite or TFLM graph is unchanged. The tests check
 outputs, gradients and moving statistics against the stock layers.
 """
 
+import os
+
 from keras_har.backend import keras, register, tf
+
+#: The environment variable that picks `TimeBatchNormalization`'s training route, and its values.
+BN_TRAINING_VARIABLE = "KERAS_HAR_BN_TRAINING"
+BN_TRAINING_ROUTES = ("fused", "unfused")
+
+
+def batch_norm_training_route():
+    """``"fused"`` (the default) or ``"unfused"``: `TimeBatchNormalization`'s route, from ``KERAS_HAR_BN_TRAINING``.
+
+    Read when a training graph is traced, so set it before training starts
+    (worker processes of ``evaluate --jobs`` inherit it).
+
+    Example:
+    >>> from keras_har.layers import time_conv
+    >>> time_conv.batch_norm_training_route()  # doctest: +SKIP
+    'fused'
+    """
+    route = os.environ.get(BN_TRAINING_VARIABLE, "").strip().lower() or "fused"
+    if route not in BN_TRAINING_ROUTES:
+        raise ValueError(f"{BN_TRAINING_VARIABLE} must be one of {list(BN_TRAINING_ROUTES)} (or unset: fused). "
+                         f"Received: {os.environ[BN_TRAINING_VARIABLE]!r}")
+    return route
 
 
 def _training(layer, training):
@@ -94,11 +129,13 @@ class TimeMaxPooling2D(keras.layers.MaxPooling2D):
 
 @register
 class TimeBatchNormalization(keras.layers.BatchNormalization):
-    """``BatchNormalization`` over the last axis, trained with unfused batch moments.
+    """``BatchNormalization`` over the last axis, optionally trained with unfused batch moments.
 
-    The stock fused kernel is used for inference, for a frozen layer
-    (``trainable=False``) and for any setting other than the plain one
-    (renorm, virtual batches, a mask, another axis, 16-bit inputs).
+    It trains with the stock fused kernel unless ``KERAS_HAR_BN_TRAINING=unfused``
+    (`batch_norm_training_route`; see the module's docstring for which is
+    faster where). The stock kernel is always used for inference, for a
+    frozen layer (``trainable=False``) and for any setting other than the
+    plain one (renorm, virtual batches, a mask, another axis, 16-bit inputs).
 
     Example:
     >>> import numpy as np
@@ -114,7 +151,7 @@ class TimeBatchNormalization(keras.layers.BatchNormalization):
 
     def call(self, inputs, training=None, mask=None):
         inputs = tf.convert_to_tensor(inputs)
-        if not (_training(self, training) and self._fast(inputs, mask)):
+        if not (_training(self, training) and self._fast(inputs, mask) and batch_norm_training_route() == "unfused"):
             return super().call(inputs, training=training, mask=mask)
         axes = list(range(inputs.shape.rank - 1))
         mean, variance = tf.nn.moments(inputs, axes)

@@ -1,6 +1,7 @@
 """benchmarks/bench_speed.py on a tiny dataset: it runs, interleaves A and B, and writes its JSON."""
 
 import json
+import os
 
 import pytest
 
@@ -82,12 +83,14 @@ def test_epoch_settings_parse_with_defaults_and_refuse_unknown_keys():
     bench = load_benchmark_script("bench_epoch")
     assert bench.parse_setting("layers=stock,threads=1") == {"layers": "stock", "threads": 1, "procs": 1, "unroll": 0,
                                                              "optimizer": "early", "cudnn": "skip",
-                                                             "precision": "float32"}
+                                                             "precision": "float32", "bn": "fused"}
     assert bench.parse_setting("procs=2,optimizer=lazy,cudnn=register") == {
         "layers": "fast", "threads": 0, "procs": 2, "unroll": 0, "optimizer": "lazy", "cudnn": "register",
-        "precision": "float32"}
+        "precision": "float32", "bn": "fused"}
     assert bench.parse_setting("precision=mixed_bfloat16")["precision"] == "mixed_bfloat16"
-    for bad in ("layers=slow", "cores=2", "procs=0", "threads=x", "optimizer=late", "cudnn=gpu", "precision=float16"):
+    assert bench.parse_setting("bn=unfused")["bn"] == "unfused"
+    for bad in ("layers=slow", "cores=2", "procs=0", "threads=x", "optimizer=late", "cudnn=gpu", "precision=float16",
+                "bn=fast"):
         with pytest.raises(Exception, match=r"Received: "):
             bench.parse_setting(bad)
 
@@ -97,14 +100,15 @@ def test_bench_epoch_times_each_setting_in_child_processes(tmp_path, capsys):
     bench = load_benchmark_script("bench_epoch")
     npz = toy_npz(tmp_path, subjects_count=3, per_subject=20)
     output = tmp_path / "epoch.json"
+    bf16 = "layers=fast,procs=2,threads=1,precision=mixed_bfloat16,bn=unfused"
     assert bench.main(["--dataset", str(npz), "--epochs", "2", "--repeats", "1", "--setting",
-                       "layers=stock,cudnn=register", "--setting", "layers=fast,procs=2,threads=1,precision=mixed_bfloat16",
-                       "--output", str(output)]) == 0
+                       "layers=stock,cudnn=register", "--setting", bf16, "--output", str(output)]) == 0
     result = json.loads(output.read_text())
-    bf16 = "layers=fast,procs=2,threads=1,precision=mixed_bfloat16"
     assert [trial["setting"] for trial in result["trials"]] == ["layers=stock,cudnn=register", bf16]
     # The worker built the model under the setting's policy: its logits are computed in bfloat16.
     assert [trial["logits_dtype"] for trial in result["trials"]] == ["float32", "bfloat16"]
+    # ... and read the batch-norm route from the environment the setting gave it.
+    assert [trial["bn"] for trial in result["trials"]] == ["fused", "unfused"]
     summary = result["summary"]
     fast = summary[bf16]
     assert fast["epochs_per_minute"] == pytest.approx(2 * 60.0 / fast["seconds_per_epoch"])
@@ -120,13 +124,18 @@ def test_bench_epoch_profile_splits_the_step_and_the_epoch(tmp_path, capsys):
     bench = load_benchmark_script("bench_epoch")
     npz = toy_npz(tmp_path, subjects_count=3, per_subject=20)
     output = tmp_path / "profile.json"
+    route = os.environ.get("KERAS_HAR_BN_TRAINING")
     assert bench.main(["--dataset", str(npz), "--profile", "--epochs", "2", "--steps", "1",
                        "--output", str(output)]) == 0
     result = json.loads(output.read_text())
     cuts = [row["up_to"] for row in result["rows"]]
     assert cuts[:2] == ["block1_add", "block2_add"] and cuts[-3:] == ["recurrent", "pooling", "logits"]
-    assert all(row["stock_ms"] > 0 and row["fast_ms"] > 0 for row in result["rows"])
+    assert all(row["stock_ms"] > 0 and row["fast_ms"] > 0 and row["unfused_ms"] > 0 for row in result["rows"])
+    # The profile sets the batch-norm route for each layer set while tracing, and gives the environment back.
+    assert os.environ.get("KERAS_HAR_BN_TRAINING") == route
     epoch = result["epoch"]
+    # The first improvement is written at once, the best again at the end unless it was the first.
+    assert 1 <= epoch["checkpoint_writes"] <= 2 and epoch["checkpoint_write_seconds"] > 0
     assert epoch["other_seconds"] == pytest.approx(
         epoch["epoch_seconds"] - epoch["train_steps_seconds"] - epoch["validation_seconds"])
     assert "| whole epoch |" in capsys.readouterr().out

@@ -5,7 +5,7 @@ import pytest
 
 import keras_har
 from keras_har.backend import keras, tf
-from keras_har.layers import TimeBatchNormalization, TimeDepthwiseConv2D, TimeMaxPooling2D
+from keras_har.layers import TimeBatchNormalization, TimeDepthwiseConv2D, TimeMaxPooling2D, time_conv
 from keras_har.training import build_optimizer
 
 SHAPE = (8, 20, 3, 4)
@@ -39,9 +39,11 @@ def _grads(layer, x):
         (TimeDepthwiseConv2D, keras.layers.DepthwiseConv2D, {"kernel_size": (3, 1), "padding": "valid"}),
         (TimeMaxPooling2D, keras.layers.MaxPooling2D, {"pool_size": (2, 1)}),
         (TimeBatchNormalization, keras.layers.BatchNormalization, {"momentum": 0.9, "epsilon": 1e-5}),
+        (TimeBatchNormalization, keras.layers.BatchNormalization, {"momentum": 0.9, "epsilon": 1e-5, "route": "unfused"}),
     ],
 )
-def test_training_step_matches_the_stock_layer(fast_class, stock_class, kwargs):
+def test_training_step_matches_the_stock_layer(fast_class, stock_class, kwargs, monkeypatch):
+    monkeypatch.setenv(time_conv.BN_TRAINING_VARIABLE, kwargs.pop("route", "fused"))
     fast, stock = _pair(fast_class, stock_class, **kwargs)
     x = tf.constant(np.random.default_rng(1).standard_normal(SHAPE).astype("float32"))
     y_fast, g_fast = _grads(fast, x)
@@ -59,12 +61,34 @@ def test_training_step_matches_the_stock_layer(fast_class, stock_class, kwargs):
     np.testing.assert_array_equal(fast(x, training=False).numpy(), stock(x, training=False).numpy())
 
 
-def test_moving_variance_is_updated_with_the_unbiased_batch_variance():
+@pytest.mark.parametrize("route", ["fused", "unfused", ""])
+def test_moving_variance_is_updated_with_the_unbiased_batch_variance(route, monkeypatch):
+    monkeypatch.setenv(time_conv.BN_TRAINING_VARIABLE, route)
     layer = TimeBatchNormalization(momentum=0.0)
     x = np.random.default_rng(2).standard_normal((4, 5, 2, 3)).astype("float32")
     layer(x, training=True)
     np.testing.assert_allclose(layer.moving_variance.numpy(), x.reshape(-1, 3).var(axis=0, ddof=1), rtol=1e-5)
     np.testing.assert_allclose(layer.moving_mean.numpy(), x.reshape(-1, 3).mean(axis=0), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("route, fused", [("fused", True), ("", True), ("unfused", False), (" Unfused ", False)])
+def test_the_environment_picks_the_batch_norm_training_route(route, fused, monkeypatch):
+    """The training graph holds TensorFlow's fused kernel, or the unfused moments instead of it."""
+    monkeypatch.setenv(time_conv.BN_TRAINING_VARIABLE, route)
+    layer = TimeBatchNormalization()
+    layer.build(SHAPE)
+    graph = tf.function(lambda x: layer(x, training=True)).get_concrete_function(
+        tf.TensorSpec(SHAPE, tf.float32)).graph
+    ops = {op.type for op in graph.get_operations()}
+    assert any(op.startswith("FusedBatchNorm") for op in ops) is fused
+    assert ("Mean" in ops) is not fused
+
+
+def test_an_unknown_batch_norm_route_is_refused(monkeypatch):
+    monkeypatch.setenv(time_conv.BN_TRAINING_VARIABLE, "fast")
+    layer = TimeBatchNormalization()
+    with pytest.raises(ValueError, match="KERAS_HAR_BN_TRAINING must be one of \\['fused', 'unfused'\\].*'fast'"):
+        layer(np.ones(SHAPE, "float32"), training=True)
 
 
 def test_a_frozen_batch_norm_keeps_its_statistics():
