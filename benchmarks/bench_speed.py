@@ -16,10 +16,17 @@ finished comparison; with ``--baseline`` (a cross-validation output folder,
 such as the committed run of the same protocol) it adds each setting's
 per-fold macro-F1 difference from it, on the folds both ran.
 
-A setting is ``key=value`` pairs joined by commas: ``jobs`` (folds at once)
-and ``threads`` (TensorFlow threads per worker, `cross_validate`'s
-``threads_per_job``). Prints a table and writes a JSON with the keys
-``config``, ``settings``, ``trials``, ``summary`` and ``ratio``.
+A setting is ``key=value`` pairs joined by commas: ``jobs`` (folds at once),
+``threads`` (TensorFlow threads per worker, `cross_validate`'s
+``threads_per_job``) and ``bn`` (``fused`` or ``unfused``: the training route
+of `keras_har.layers.TimeBatchNormalization`, set as ``KERAS_HAR_BN_TRAINING``
+for the run and its workers; left out, the environment's). ``--b none`` times
+setting A alone (no ratio), for a protocol too long to run twice. Prints a
+table and writes a JSON with the keys ``config``, ``settings``, ``trials``,
+``summary`` and ``ratio``.
+
+``--table`` may be given several times: the tables of several result files
+as one, each setting's wall time against the first file's first setting.
 
 Example:
     KERAS_HAR_DATA=/data/har python benchmarks/bench_speed.py --dataset hapt --protocol paper \
@@ -40,28 +47,31 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from cv_table import common_folds, load_run  # noqa: E402  (TensorFlow-free)
 
-SETTING_KEYS = {"jobs": "jobs", "threads": "threads_per_job"}
+SETTING_KEYS = {"jobs": "jobs", "threads": "threads_per_job", "bn": "bn"}
+BN_ROUTES = ("fused", "unfused")
 FOLD_KEYS = ("fold", "macro_f1", "epochs_run", "seconds_per_epoch", "fold_seconds")
 
 
 def parse_setting(text):
-    """``"jobs=2,threads=1"`` -> ``{"jobs": 2, "threads_per_job": 1}`` (`cross_validate` arguments)."""
+    """``"jobs=2,threads=1,bn=fused"`` -> ``{"jobs": 2, "threads_per_job": 1, "bn": "fused"}`` (`cross_validate`
+    arguments, and the batch-norm route `run_once` puts in the environment)."""
     setting = {}
     for part in filter(None, (part.strip() for part in text.split(","))):
         key, _, value = part.partition("=")
-        if key not in SETTING_KEYS or not value.isdigit():
+        valid = value in BN_ROUTES if key == "bn" else value.isdigit()
+        if key not in SETTING_KEYS or not valid:
             raise argparse.ArgumentTypeError(
-                f"expected key=value pairs with keys {sorted(SETTING_KEYS)} and integer values, e.g. "
-                f"'jobs=2,threads=1'. Received: {text!r}"
+                f"expected key=value pairs: jobs=N, threads=N, bn=fused|unfused, e.g. 'jobs=2,threads=1'. "
+                f"Received: {text!r}"
             )
-        setting[SETTING_KEYS[key]] = int(value)
+        setting[SETTING_KEYS[key]] = value if key == "bn" else int(value)
     return setting
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--table", default=None, metavar="RESULT_JSON",
-                        help="print the markdown table of a finished comparison and exit")
+    parser.add_argument("--table", action="append", default=None, metavar="RESULT_JSON",
+                        help="print the markdown table of a finished comparison and exit (repeatable: one table)")
     parser.add_argument("--baseline", default=None, metavar="CV_DIR",
                         help="with --table: a cross-validation output folder to compare each fold's macro-F1 with")
     parser.add_argument("--dataset", help="dataset name or .npz file")
@@ -75,7 +85,8 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=int, default=None, help="epoch cap per fold (default the reference's 150)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--a", dest="setting_a", default="jobs=1", help="the old setting (default jobs=1)")
-    parser.add_argument("--b", dest="setting_b", default="jobs=2", help="the new setting (default jobs=2)")
+    parser.add_argument("--b", dest="setting_b", default="jobs=2",
+                        help="the new setting (default jobs=2; 'none': time --a alone)")
     parser.add_argument("--repeats", type=int, default=2, help="runs of each setting")
     parser.add_argument("--work-dir", default=None, help="folder for the runs' outputs (default a temporary one)")
     parser.add_argument("--output", help="results JSON")
@@ -87,8 +98,12 @@ def parse_args(argv=None):
     missing = [flag for flag, value in (("--dataset", args.dataset), ("--output", args.output)) if not value]
     if missing:
         parser.error(f"{' and '.join(missing)} required to run a comparison (or give --table RESULT_JSON)")
-    args.settings = {args.setting_a: parse_setting(args.setting_a), args.setting_b: parse_setting(args.setting_b)}
-    if len(args.settings) != 2:
+    labels = [args.setting_a] + ([] if args.setting_b == "none" else [args.setting_b])
+    try:
+        args.settings = {label: parse_setting(label) for label in labels}
+    except argparse.ArgumentTypeError as error:
+        parser.error(f"--a/--b: {error}")
+    if len(args.settings) != len(labels):
         parser.error(f"--a and --b must differ. Received: --a={args.setting_a!r}, --b={args.setting_b!r}")
     if args.repeats < 1:
         parser.error(f"--repeats must be a positive integer. Received: --repeats={args.repeats}")
@@ -96,6 +111,24 @@ def parse_args(argv=None):
 
 
 def run_once(dataset, args, setting, output_dir):
+    """One cross-validation under a setting (its ``bn`` put in the environment for the run), timed."""
+    from keras_har.layers import time_conv
+
+    setting = dict(setting)
+    route = setting.pop("bn", None)
+    before = os.environ.get(time_conv.BN_TRAINING_VARIABLE)
+    if route is not None:  # read when the training graph is traced, here or in the workers, which inherit it
+        os.environ[time_conv.BN_TRAINING_VARIABLE] = route
+    try:
+        return _run_once(dataset, args, setting, output_dir)
+    finally:
+        if before is None:
+            os.environ.pop(time_conv.BN_TRAINING_VARIABLE, None)
+        else:
+            os.environ[time_conv.BN_TRAINING_VARIABLE] = before
+
+
+def _run_once(dataset, args, setting, output_dir):
     from keras_har.evaluation import cross_validate
 
     model_kwargs = {key: value for key, value in (("filters", args.filters), ("gru_units", args.gru_units))
@@ -127,6 +160,8 @@ def summarise(trials, labels):
         summary[label] = {key: statistics.median(run[key] for run in runs)
                           for key in ("wall_seconds", "seconds_per_epoch", "macro_f1_mean", "epochs_run_mean")}
         summary[label]["runs"] = len(runs)
+    if len(labels) == 1:
+        return summary, None
     old, new = (summary[label] for label in labels)
     ratio = {key: new[key] / old[key] for key in ("wall_seconds", "seconds_per_epoch")}
     return summary, ratio
@@ -138,15 +173,17 @@ def table(summary, ratio, labels):
         row = summary[label]
         lines.append(f"{label:<24} {row['wall_seconds']:>9.1f} {row['seconds_per_epoch']:>9.3f} "
                      f"{row['macro_f1_mean']:>9.4f} {row['epochs_run_mean']:>7.1f} {row['runs']:>5}")
-    lines.append(f"{'ratio B/A':<24} {ratio['wall_seconds']:>9.3f} {ratio['seconds_per_epoch']:>9.3f}")
+    if ratio is not None:
+        lines.append(f"{'ratio B/A':<24} {ratio['wall_seconds']:>9.3f} {ratio['seconds_per_epoch']:>9.3f}")
     return "\n".join(lines)
 
 
-def markdown_table(result, baseline=None):
+def markdown_table(results, baseline=None):
     """The comparison as markdown lines: per setting the median wall time, s/epoch, epochs and macro-F1 over
     its runs, the wall-time ratio to the first setting and, with ``baseline`` (`cv_table.load_run`), the
-    per-fold macro-F1 difference from it (every run's folds pooled)."""
-    labels = list(result["settings"])
+    per-fold macro-F1 difference from it (every run's folds pooled). ``results``: one result or a list of them,
+    whose rows follow one another (a setting label in two files gets two rows)."""
+    results = [results] if isinstance(results, dict) else list(results)
     header = ("| setting | runs | wall, all folds (min) | wall / first | s/epoch (one worker) | epochs run (mean) "
               "| epochs per wall minute | macro-F1 |")
     rule = "|---|---|---|---|---|---|---|---|"
@@ -154,8 +191,8 @@ def markdown_table(result, baseline=None):
         header += " macro-F1 − baseline per fold (mean ± std, range) | folds better |"
         rule += "---|---|"
     lines = [header, rule]
-    first = result["summary"][labels[0]]["wall_seconds"]
-    for label in labels:
+    first = results[0]["summary"][next(iter(results[0]["settings"]))]["wall_seconds"]
+    for result, label in ((result, label) for result in results for label in result["settings"]):
         row = result["summary"][label]
         # All folds' epochs over the whole wall time: what the hardware delivers, tracing and checkpoints included.
         throughput = statistics.median(60.0 * trial["folds_run"] * trial["epochs_run_mean"] / trial["wall_seconds"]
@@ -176,14 +213,16 @@ def markdown_table(result, baseline=None):
     return lines
 
 
-def print_table(path, baseline_dir=None):
-    with open(path, encoding="utf-8") as file:
-        result = json.load(file)
-    missing = [trial["setting"] for trial in result["trials"] if "folds" not in trial]
-    if baseline_dir and missing:
-        raise SystemExit(f"bench_speed: {path} has no per-fold results for {missing}; it cannot be compared "
-                         f"with --baseline {baseline_dir}")
-    print("\n".join(markdown_table(result, load_run(baseline_dir) if baseline_dir else None)))
+def print_table(paths, baseline_dir=None):
+    results = []
+    for path in [paths] if isinstance(paths, str) else paths:
+        with open(path, encoding="utf-8") as file:
+            results.append(json.load(file))
+        missing = [trial["setting"] for trial in results[-1]["trials"] if "folds" not in trial]
+        if baseline_dir and missing:
+            raise SystemExit(f"bench_speed: {path} has no per-fold results for {missing}; it cannot be compared "
+                             f"with --baseline {baseline_dir}")
+    print("\n".join(markdown_table(results, load_run(baseline_dir) if baseline_dir else None)))
     return 0
 
 

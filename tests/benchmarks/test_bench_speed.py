@@ -11,8 +11,29 @@ from helpers import load_benchmark_script, toy_npz
 def test_settings_parse_into_cross_validate_arguments():
     bench = load_benchmark_script("bench_speed")
     assert bench.parse_setting("jobs=2,threads=1") == {"jobs": 2, "threads_per_job": 1}
-    with pytest.raises(Exception, match=r"Received: 'cores=2'"):
-        bench.parse_setting("cores=2")
+    assert bench.parse_setting("jobs=2,bn=unfused") == {"jobs": 2, "bn": "unfused"}
+    for bad in ("cores=2", "bn=fast", "jobs=x"):
+        with pytest.raises(Exception, match=f"Received: '{bad}'"):
+            bench.parse_setting(bad)
+    # --b none: setting A alone.
+    args = bench.parse_args(["--dataset", "hapt", "--output", "x.json", "--a", "jobs=2,bn=fused", "--b", "none"])
+    assert args.settings == {"jobs=2,bn=fused": {"jobs": 2, "bn": "fused"}}
+
+
+def test_the_bn_setting_is_in_the_environment_for_the_run_only(monkeypatch):
+    """Workers of `cross_validate` inherit the environment, so the route reaches every fold; it is given back after."""
+    bench = load_benchmark_script("bench_speed")
+    seen = []
+    monkeypatch.setattr(bench, "_run_once", lambda dataset, args, setting, output_dir: seen.append(
+        (os.environ.get("KERAS_HAR_BN_TRAINING"), setting)) or {})
+    monkeypatch.setenv("KERAS_HAR_BN_TRAINING", "fused")
+    bench.run_once(None, None, {"jobs": 2, "bn": "unfused"}, "out")
+    bench.run_once(None, None, {"jobs": 1}, "out")
+    assert seen == [("unfused", {"jobs": 2}), ("fused", {"jobs": 1})]
+    assert os.environ["KERAS_HAR_BN_TRAINING"] == "fused"
+    monkeypatch.delenv("KERAS_HAR_BN_TRAINING")
+    bench.run_once(None, None, {"bn": "unfused"}, "out")
+    assert "KERAS_HAR_BN_TRAINING" not in os.environ
 
 
 @pytest.mark.slow
@@ -67,6 +88,17 @@ def test_speed_table_gives_wall_ratio_and_per_fold_difference_from_a_baseline(tm
     assert lines[2] == "| `jobs=1` | 1 | 10.0 | 1.00x | 3.00 | 100.0 | 100.0 | 0.8000 | +0.0250 ± 0.0250 (+0.0000 to +0.0500) | 1/2 |"
     assert lines[3] == "| `jobs=2` | 1 | 7.5 | 0.75x | 4.00 | 99.0 | 132.0 | 0.8100 | +0.0250 ± 0.1250 (-0.1000 to +0.1500) | 1/2 |"
     assert len(bench.markdown_table(result)[2].split("|")) == 10  # without a baseline: no difference columns
+    # Two result files as one table: the second file's rows follow, timed against the first file's first row.
+    alone = {"settings": {"jobs=2,bn=fused": {}}, "trials": [dict(result["trials"][1], setting="jobs=2,bn=fused",
+                                                                 wall_seconds=300.0)],
+             "summary": {"jobs=2,bn=fused": dict(result["summary"]["jobs=2"], wall_seconds=300.0)}}
+    both = bench.markdown_table([result, alone])
+    assert both[:4] == bench.markdown_table(result)
+    assert both[4].startswith("| `jobs=2,bn=fused` | 1 | 5.0 | 0.50x | 4.00 |") and len(both) == 5
+    trial = {"setting": "jobs=2,bn=fused", "wall_seconds": 300.0, "seconds_per_epoch": 4.0, "macro_f1_mean": 0.8,
+             "epochs_run_mean": 99.0}
+    summary, ratio = bench.summarise([trial], ["jobs=2,bn=fused"])  # one setting: no ratio
+    assert ratio is None and summary["jobs=2,bn=fused"]["wall_seconds"] == 300.0
     path = tmp_path / "speed.json"
     del result["trials"][1]["folds"]
     path.write_text(json.dumps(result))
