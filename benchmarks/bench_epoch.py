@@ -9,7 +9,8 @@ of 256 is timed (the fastest of ``--steps``, the layer sets alternating);
 the table lists the cumulative time with the stock Keras layers, with the
 package's default (the fast-training depthwise convolution and max pool of
 `keras_har.layers.time_conv`, the fused batch norm), and with the unfused
-batch norm as well; then one epoch of the recipe split into training steps,
+batch norm as well; then each fast-training layer alone against its stock
+op at every input shape it has in TinierHAR; then one epoch of the recipe split into training steps,
 validation and the work between epochs, and the cost of a checkpoint write.
 
 Settings (the default study): each ``--setting`` is run ``--repeats`` times in
@@ -221,14 +222,14 @@ def profile(args):
 
     _, num_classes, train, val = fold_data(args.dataset, args.data_home)
     x = tf.constant(train[0][:BATCH])
-    steps = {}
+    steps, models = {}, {}
     route = os.environ.get(time_conv.BN_TRAINING_VARIABLE)
     for kind, (layers, bn) in PROFILE_KINDS.items():
         use_layers(layers)
         os.environ[time_conv.BN_TRAINING_VARIABLE] = bn  # read when the step is traced, below
         import keras_har
 
-        model = keras_har.TinierHAR(input_shape=train[0].shape[1:], num_classes=num_classes)
+        model = models[kind] = keras_har.TinierHAR(input_shape=train[0].shape[1:], num_classes=num_classes)
         cuts = [layer.name for layer in model.layers if layer.name.endswith("_add")] + ["recurrent", "pooling",
                                                                                        model.layers[-1].name]
         for cut in cuts:
@@ -244,11 +245,6 @@ def profile(args):
             for _ in range(2):
                 step(x)
             steps.setdefault(cut, {})[kind] = step
-    if route is None:
-        os.environ.pop(time_conv.BN_TRAINING_VARIABLE)
-    else:
-        os.environ[time_conv.BN_TRAINING_VARIABLE] = route
-    use_layers("fast")
     rows = []
     for cut, kinds in steps.items():
         best = {kind: float("inf") for kind in kinds}
@@ -259,7 +255,72 @@ def profile(args):
                 best[kind] = min(best[kind], time.perf_counter() - start)
         rows.append({"up_to": cut, **{f"{kind}_ms": 1000.0 * best[kind] for kind in kinds}})
         print(f"up to {cut:<14} " + ", ".join(f"{kind} {1000.0 * best[kind]:7.1f} ms" for kind in kinds), flush=True)
-    return rows, epoch_breakdown(args, num_classes, train, val)
+    layers = layer_timings(args, models["fast"])
+    if route is None:
+        os.environ.pop(time_conv.BN_TRAINING_VARIABLE)
+    else:
+        os.environ[time_conv.BN_TRAINING_VARIABLE] = route
+    use_layers("fast")
+    return rows, layers, epoch_breakdown(args, num_classes, train, val)
+
+
+#: What each fast-training layer does instead of the stock op, for the per-layer table.
+ROUTES = {"DepthwiseConv2D": "reshaped to (T, 1, C*F)", "MaxPooling2D": "reshaped to (T, 1, C*F)",
+          "BatchNormalization": "unfused moments (bn=unfused)"}
+
+
+def layer_timings(args, model):
+    """Each fast-training layer alone against its stock op, at every input shape it has in ``model``.
+
+    A forward and backward pass of a batch of 256 random maps (the input's and the weights' gradients), the
+    stock op's and the fast route's alternating, the median of ``4 * --steps`` passes each. The batch norm's
+    two routes are its fused kernel and the unfused moments (``KERAS_HAR_BN_TRAINING``).
+    """
+    import numpy as np
+
+    from keras_har.backend import tf
+    from keras_har.layers import time_conv
+
+    shapes = {}
+    for layer in model.layers:
+        if type(layer) in time_conv.STOCK_CLASSES:
+            shapes.setdefault(type(layer), {}).setdefault(tuple(layer.input_shape[1:]), layer.get_config())
+    rows = []
+    rng = np.random.default_rng(0)
+    for fast_class, configs in shapes.items():
+        stock_class = time_conv.STOCK_CLASSES[fast_class]
+        for shape, config in configs.items():
+            x = tf.constant(rng.standard_normal((BATCH,) + shape).astype("float32"))
+            routes = {}
+            for kind in ("stock", "fast"):
+                batch_norm = fast_class is time_conv.TimeBatchNormalization
+                os.environ[time_conv.BN_TRAINING_VARIABLE] = "unfused" if kind == "fast" else "fused"
+                layer = (fast_class if kind == "fast" or batch_norm else stock_class).from_config(
+                    dict(config, name=f"{kind}_{config['name']}"))
+                layer.build((None,) + shape)
+
+                @tf.function
+                def step(batch, layer=layer):
+                    with tf.GradientTape() as tape:
+                        tape.watch(batch)
+                        out = layer(batch, training=True)
+                        loss = tf.reduce_sum(out * out)
+                    return tape.gradient(loss, [batch] + layer.trainable_weights)
+
+                step(x)  # traced now, under this route
+                routes[kind] = step
+            times = {kind: [] for kind in routes}
+            for _ in range(4 * args.steps):
+                for kind, step in routes.items():
+                    start = time.perf_counter()
+                    [tensor.numpy() for tensor in step(x)]
+                    times[kind].append(time.perf_counter() - start)
+            row = {"layer": stock_class.__name__, "input": [BATCH, *shape], "route": ROUTES[stock_class.__name__],
+                   **{f"{kind}_ms": 1000.0 * float(np.median(values)) for kind, values in times.items()}}
+            rows.append(row)
+            print(f"{row['layer']:<20} {str(tuple(row['input'])):<20} stock {row['stock_ms']:6.2f} ms, "
+                  f"fast route {row['fast_ms']:6.2f} ms", flush=True)
+    return rows
 
 
 def epoch_breakdown(args, num_classes, train, val):
@@ -311,6 +372,11 @@ def table(result):
         for row in result["rows"]:
             lines.append(f"| {row['up_to']} | {row['stock_ms']:.1f} | {row['fast_ms']:.1f} | {row['unfused_ms']:.1f} | "
                          f"{row['fast_ms'] / row['stock_ms']:.2f} | {row['unfused_ms'] / row['stock_ms']:.2f} |")
+        lines += ["", "| layer alone (forward and backward) | input | fast route | stock op (ms, median) "
+                  "| fast route (ms, median) | fast / stock |", "|---|---|---|---|---|---|"]
+        for row in result["layers"]:
+            lines.append(f"| {row['layer']} | {' x '.join(str(size) for size in row['input'])} | {row['route']} | "
+                         f"{row['stock_ms']:.2f} | {row['fast_ms']:.2f} | {row['fast_ms'] / row['stock_ms']:.2f} |")
         epoch = result["epoch"]
         lines += ["", f"| one epoch (the default layers, recipe callbacks; epochs 2-{epoch['epochs']} of a fit) "
                   "| seconds | share |", "|---|---|---|"]
@@ -374,9 +440,9 @@ def main(argv=None):
 
     versions = {**software_versions(), "cpu_count": os.cpu_count()}
     if args.profile:
-        rows, epoch = profile(args)
+        rows, layers, epoch = profile(args)
         result = {"study": "profile", "dataset": args.dataset, "batch": BATCH, "steps": args.steps,
-                  "epochs": args.epochs, **versions, "rows": rows, "epoch": epoch}
+                  "epochs": args.epochs, **versions, "rows": rows, "layers": layers, "epoch": epoch}
     else:
         labels = list(args.settings)
         trials = []

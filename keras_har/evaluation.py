@@ -454,6 +454,10 @@ def cross_validate(
         print(f"note: the folds ran with different TensorFlow thread settings {results['tensorflow_threads']} "
               f"(None: not recorded); each fold's are in its fold file. A fold's floats depend on them, so "
               f"these folds are not bit-for-bit what one setting gives")
+    if len(results["batch_norm_training"]) > 1:
+        print(f"note: the folds ran with different batch-norm training routes {results['batch_norm_training']} "
+              f"(KERAS_HAR_BN_TRAINING; None: not recorded); each fold's is in its fold file. They compute the same "
+              f"function, but not bit for bit")
     if "baseline_features_macro_f1_mean" in results:
         print(baseline_summary(results))
     return results
@@ -496,6 +500,7 @@ def run_fold(build, dataset, fold, index, output_dir, *, recipe=None, seed=0, ve
         of the best epoch then watch the loss on the training windows.
     """
     from keras_har.datasets.splits import Standardizer, train_val_split
+    from keras_har.layers import time_conv
     from keras_har.profiler import profile
 
     recipe = training.Recipe() if recipe is None else recipe
@@ -559,6 +564,8 @@ def run_fold(build, dataset, fold, index, output_dir, *, recipe=None, seed=0, ve
         # The floats of a fold depend on TensorFlow's thread counts (0: its
         # default, all cores), so each fold records the ones it ran with.
         "tensorflow_threads": _tensorflow_threads(),
+        # So do they on the batch norm's training route (`keras_har.layers.time_conv`).
+        "batch_norm_training": time_conv.batch_norm_training_route(),
         "confusion": scores["confusion"].tolist(),
         "standardizer": standardizer.to_dict(),
     }

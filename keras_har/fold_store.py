@@ -106,6 +106,8 @@ def summarise(config, fold_results, class_names, *, baseline_keys=(), baselines=
     # The distinct TensorFlow thread settings of the folds (None: a fold from before they were recorded).
     settings = {json.dumps(fold.get("tensorflow_threads"), sort_keys=True) for fold in fold_results}
     results["tensorflow_threads"] = [json.loads(setting) for setting in sorted(settings)]
+    # ... and their batch-norm training routes (None: not recorded).
+    results["batch_norm_training"] = sorted({fold.get("batch_norm_training") for fold in fold_results}, key=str)
     # A fold file may lack its confusion matrix (one rebuilt from a summary
     # holds only scores); the summed matrix says which folds it covers.
     with_confusion = [fold for fold in fold_results if fold.get("confusion") is not None]

@@ -173,10 +173,20 @@ def make_dataset(x, y=None, *, batch_size=BATCH_SIZE, shuffle=False, seed=0):
             raise ValueError(
                 f"`y` must hold one label per window, shape ({len(x)},). Received: y.shape={y.shape}"
             )
-    ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
+    # The windows' indices are shuffled and batched, and each batch gathered from the arrays at once: the
+    # same batches, in the same order, as shuffling and batching the windows themselves (a shuffle's
+    # order depends only on its seed and buffer size), without copying every window through the
+    # shuffle buffer one by one at the start of each epoch.
+    indices = tf.data.Dataset.range(len(x))
     if shuffle:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        indices = indices.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    windows = tf.constant(x)
+    if y is None:
+        ds = indices.batch(batch_size).map(lambda batch: tf.gather(windows, batch))
+    else:
+        labels = tf.constant(y)
+        ds = indices.batch(batch_size).map(lambda batch: (tf.gather(windows, batch), tf.gather(labels, batch)))
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def compile_model(

@@ -479,21 +479,31 @@ def test_cli_rejects_bad_jobs_naming_the_flag(capsys, tmp_path, flag, text):
 
 
 @pytest.mark.slow
-def test_folds_run_with_other_thread_settings_are_recorded_and_named(tmp_path, capsys):
+def test_folds_run_with_other_thread_settings_are_recorded_and_named(tmp_path, capsys, monkeypatch):
     data = _toy_dataset(subjects_count=3, per_subject=20, t=16)
     common = dict(protocol="loso", epochs=1, output_dir=tmp_path, verbose=0, baselines=False)
     here = evaluation._tensorflow_threads()
     other = 2 if here == {"intra_op": 1, "inter_op": 1} else 1
     # Fold 0 in this process; fold 1 in a worker with other thread counts; then the summary of both.
+    # Fold 1's worker inherits this process's environment: it also trains the batch norm unfused.
+    monkeypatch.delenv("KERAS_HAR_BN_TRAINING", raising=False)
     evaluation.cross_validate(CountingBuilder(), data, fold_indices=[0], **common)
+    monkeypatch.setenv("KERAS_HAR_BN_TRAINING", "unfused")
     evaluation.cross_validate(CountingBuilder(), data, fold_indices=[1], threads_per_job=other, **common)
+    monkeypatch.delenv("KERAS_HAR_BN_TRAINING")
     capsys.readouterr()
     results = evaluation.cross_validate(CountingBuilder(), data, fold_indices=[0, 1], **common)
     assert [fold["tensorflow_threads"] for fold in results["folds"]] == [
         here, {"intra_op": other, "inter_op": other}]
+    assert [fold["batch_norm_training"] for fold in results["folds"]] == ["fused", "unfused"]
+    assert results["batch_norm_training"] == ["fused", "unfused"]
     assert len(results["tensorflow_threads"]) == 2 and here in results["tensorflow_threads"]
     assert {"intra_op": other, "inter_op": other} in results["tensorflow_threads"]
-    assert "note: the folds ran with different TensorFlow thread settings" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "note: the folds ran with different TensorFlow thread settings" in out
+    assert "note: the folds ran with different batch-norm training routes ['fused', 'unfused']" in out
     # One setting: no note.
     alone = evaluation.cross_validate(CountingBuilder(), data, fold_indices=[0], **common)
-    assert alone["tensorflow_threads"] == [here] and "different TensorFlow thread" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert alone["tensorflow_threads"] == [here] and "different TensorFlow thread" not in out
+    assert alone["batch_norm_training"] == ["fused"] and "different batch-norm" not in out

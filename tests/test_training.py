@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from keras_har import training
-from keras_har.backend import keras
+from keras_har.backend import keras, tf
 
 
 def _toy_data(n=96, t=16, c=3, k=3, seed=0):
@@ -181,6 +181,30 @@ def test_make_dataset_batches_and_keeps_the_last_partial_batch():
     batches = list(training.make_dataset(x, y, batch_size=4, shuffle=True, seed=0))
     assert [int(b[0].shape[0]) for b in batches] == [4, 4, 2]
     assert sorted(np.concatenate([b[1].numpy() for b in batches]).tolist()) == sorted(y.tolist())
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_make_dataset_gives_the_batches_of_shuffling_the_windows_themselves(shuffle):
+    """Shuffling indices and gathering gives, epoch after epoch, the very batches of the pipeline that shuffles
+    and batches the windows (``from_tensor_slices(...).shuffle(n, seed).batch(...)``): same seed, same training."""
+    x, y = _toy_data(n=300)
+    x = x + np.arange(300, dtype="float32")[:, None, None]  # every window distinct
+    ours = training.make_dataset(x, y, batch_size=32, shuffle=shuffle, seed=3)
+    theirs = tf.data.Dataset.from_tensor_slices((x, y.astype("int64")))
+    if shuffle:
+        theirs = theirs.shuffle(300, seed=3, reshuffle_each_iteration=True)
+    theirs = theirs.batch(32)
+    orders = []
+    for _ in range(3):  # three epochs: reshuffled alike
+        pairs = list(zip(ours, theirs))
+        assert len(pairs) == 10
+        for (x_ours, y_ours), (x_theirs, y_theirs) in pairs:
+            np.testing.assert_array_equal(x_ours.numpy(), x_theirs.numpy())
+            np.testing.assert_array_equal(y_ours.numpy(), y_theirs.numpy())
+        orders.append(np.concatenate([x_ours.numpy()[:, 0, 0] for (x_ours, _), _ in pairs]))
+    assert (not np.array_equal(orders[0], orders[1])) is shuffle
+    x_only = np.concatenate([batch.numpy() for batch in training.make_dataset(x, batch_size=32)])
+    np.testing.assert_array_equal(x_only, x)
 
 
 @pytest.mark.parametrize(

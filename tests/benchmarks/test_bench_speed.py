@@ -163,6 +163,12 @@ def test_bench_epoch_profile_splits_the_step_and_the_epoch(tmp_path, capsys):
     cuts = [row["up_to"] for row in result["rows"]]
     assert cuts[:2] == ["block1_add", "block2_add"] and cuts[-3:] == ["recurrent", "pooling", "logits"]
     assert all(row["stock_ms"] > 0 and row["fast_ms"] > 0 and row["unfused_ms"] > 0 for row in result["rows"])
+    # Each fast-training layer alone, at each input shape it has in the model (T halves in the pooled blocks).
+    layers = result["layers"]
+    assert {row["layer"] for row in layers} == {"DepthwiseConv2D", "MaxPooling2D", "BatchNormalization"}
+    assert all(row["stock_ms"] > 0 and row["fast_ms"] > 0 and row["input"][0] == 256 for row in layers)
+    depthwise = [row["input"] for row in layers if row["layer"] == "DepthwiseConv2D"]
+    assert len(depthwise) == len({tuple(shape) for shape in depthwise}) >= 2
     # The profile sets the batch-norm route for each layer set while tracing, and gives the environment back.
     assert os.environ.get("KERAS_HAR_BN_TRAINING") == route
     epoch = result["epoch"]

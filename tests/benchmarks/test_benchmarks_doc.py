@@ -46,6 +46,7 @@ def test_usc_had_per_fold_rows_are_the_cv_table_output(capsys):
     ("bench_epoch", "epoch_speed.json", 4),
     ("bench_epoch", "epoch_optimizer.json", 2),
     ("bench_epoch", "epoch_cudnn.json", 2),
+    ("bench_epoch", "epoch_bfloat16.json", 2),
     ("bench_grid_device", "grid_device.json", 11),
 ])
 def test_benchmark_tables_are_the_scripts_output(script, result, min_lines, capsys):
@@ -97,7 +98,8 @@ def test_no_machine_paths_or_run_diary():
 def test_ten_fold_speed_table_is_the_scripts_output(capsys):
     bench = load_benchmark_script("bench_speed")
     assert bench.main(["--table", str(BENCHMARKS / "results" / "speed_10fold.json"),
+                       "--table", str(BENCHMARKS / "results" / "speed_10fold_fused.json"),
                        "--baseline", str(CV / "hapt_tinierhar")]) == 0
     table = capsys.readouterr().out.strip()
-    assert table.count("\n") == 3  # a header, its rule and the two settings
+    assert table.count("\n") == 4  # a header, its rule, the two settings of the first file and the second's one
     assert table in DOC
