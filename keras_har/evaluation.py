@@ -556,7 +556,9 @@ def run_fold(build, dataset, fold, index, output_dir, *, recipe=None, seed=0, ve
         # The median ignores the first epoch's graph tracing.
         "seconds_per_epoch": float(np.median(seconds)),
         "first_epoch_seconds": float(seconds[0]),
-        # All epochs with the work between them (checkpoints, TensorBoard), then the whole fold.
+        # The epochs' own time (training steps and validation), all epochs with the work between them
+        # (checkpoint writes, TensorBoard, the iterators), then the whole fold.
+        "epoch_seconds_sum": float(np.sum(seconds)),
         "fit_seconds": fitted["fit_seconds"],
         "fold_seconds": time.perf_counter() - fold_start,
         "params": int(counts["params"]),

@@ -379,11 +379,13 @@ def test_cli_output_that_cannot_be_written_is_one_line_before_any_work(monkeypat
 # --jobs: folds in parallel worker processes.
 
 # Keys of a fold file that depend on the clock, not on the training.
-_TIMING_KEYS = ("seconds_per_epoch", "first_epoch_seconds", "fold_seconds")
+_TIMING_KEYS = ("seconds_per_epoch", "first_epoch_seconds", "epoch_seconds_sum", "fit_seconds", "fold_seconds")
 
 
 def _fold_outcome(folder, index):
     fold = json.loads((folder / "folds" / f"fold_{index:02d}.json").read_text())
+    # The epochs' own time lies within the fit's, which lies within the fold's.
+    assert 0 < fold["epoch_seconds_sum"] <= fold["fit_seconds"] <= fold["fold_seconds"]
     arrays = np.load(folder / "folds" / f"fold_{index:02d}.npz")
     return ({key: value for key, value in fold.items() if key not in _TIMING_KEYS},
             arrays["y_true"].tolist(), arrays["y_pred"].tolist())
