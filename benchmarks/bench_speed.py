@@ -9,7 +9,9 @@ epoch, the first epoch's tracing left out, averaged over folds; with
 ``jobs > 1`` this is an epoch in one worker while others train beside it),
 and the ratio B / A. Numbers are only meaningful on quiet cores. Each trial
 also keeps its folds' macro-F1, epochs run, median epoch and wall seconds
-(``FOLD_KEYS``).
+(``FOLD_KEYS``), and their first epoch, the sum of their epochs and their
+whole fit (``FOLD_TIMES``): the fold's time outside its epochs is
+``fold_seconds - epoch_seconds_sum``.
 
 ``--table RESULT.json [--baseline CV_DIR]`` prints the markdown table of a
 finished comparison; with ``--baseline`` (a cross-validation output folder,
@@ -50,6 +52,8 @@ from cv_table import common_folds, load_run  # noqa: E402  (TensorFlow-free)
 SETTING_KEYS = {"jobs": "jobs", "threads": "threads_per_job", "bn": "bn"}
 BN_ROUTES = ("fused", "unfused")
 FOLD_KEYS = ("fold", "macro_f1", "epochs_run", "seconds_per_epoch", "fold_seconds")
+# Kept too where the fold records them (folds run before they existed lack them).
+FOLD_TIMES = ("first_epoch_seconds", "epoch_seconds_sum", "fit_seconds")
 
 
 def parse_setting(text):
@@ -149,8 +153,9 @@ def _run_once(dataset, args, setting, output_dir):
 
 
 def fold_records(results):
-    """Each fold's index, macro-F1, epochs run, median epoch and wall seconds, from `cross_validate`'s results."""
-    return [{key: fold[key] for key in FOLD_KEYS} for fold in results["folds"]]
+    """Each fold's index, macro-F1, epochs run, median epoch and wall seconds, and where recorded its first epoch,
+    the sum of its epochs and its whole fit, from `cross_validate`'s results."""
+    return [{key: fold[key] for key in FOLD_KEYS + FOLD_TIMES if key in fold} for fold in results["folds"]]
 
 
 def summarise(trials, labels):

@@ -2,11 +2,10 @@
 
 TinierHAR convolves along time only: its feature maps are ``(batch, T, C, F)``
 with C sensor channels as the image width and only F = 1 to 2M filters as
-the channels. TensorFlow's CPU kernels for depthwise convolution, max
-pooling and fused batch normalisation are slow with so few channels; on the
-2-core CPU of BENCHMARKS.md ("Training speed") the convolutional blocks
-took most of a HAPT-sized training step (``benchmarks/bench_epoch.py
---profile``).
+the channels. TensorFlow's CPU kernels for depthwise convolution and max
+pooling are slow with so few channels; on a 2-core AVX2 EPYC the
+convolutional blocks took most of a HAPT-sized training step
+(``benchmarks/bench_epoch.py --profile``).
 
 Each layer here is the stock layer with the same weights, configuration and
 inference graph. Only a call with ``training=True`` takes a faster route to
@@ -25,13 +24,14 @@ the same function:
   unbiased one, as PyTorch's BatchNorm2d does.
 
 Which route is faster depends on the CPU. On the Xeon of BENCHMARKS.md
-(AVX-512, oneDNN) a forward and backward pass of the unfused batch norm
-took 1.7-2.7x the fused kernel's on TinierHAR's maps with 4-8 filters,
-while the reshaped depthwise convolution and max pool took 0.57-1.10x and
-0.65-0.86x the stock ops', so the fused kernel is the default. The
-unfused route was part of the "fast layers" measured 1.27x faster than
-the stock ones on a 2-core AVX2 EPYC, where it was not timed on its own;
-``benchmarks/bench_epoch.py --setting bn=unfused`` times it on any machine.
+(AVX-512, oneDNN; ``bench_epoch.py --profile``) a forward and backward
+pass of the unfused batch norm took 1.72-2.60x the fused kernel's at
+TinierHAR's HAPT shapes, while the reshaped depthwise convolution took
+0.62-1.11x and the reshaped max pool 0.77-0.84x the stock ops', so the fused
+kernel is the default. The unfused route was part of the "fast layers"
+measured 1.27x faster than the stock ones on a 2-core AVX2 EPYC, where it
+was not timed on its own; ``benchmarks/bench_epoch.py --setting bn=unfused``
+times it on any machine.
 
 Inference (``training`` False or None, a frozen BatchNorm, export, QAT)
 runs the stock code, so a TFLite or TFLM graph is unchanged. The tests check

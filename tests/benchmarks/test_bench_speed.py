@@ -57,7 +57,7 @@ def test_bench_speed_writes_interleaved_trials_and_ratios(tmp_path, capsys):
     # Each trial keeps its folds as cross_validate wrote them.
     for index, trial in enumerate(result["trials"]):
         written = [json.loads(path.read_text()) for path in sorted((tmp_path / "runs" / f"run_{index:02d}" / "folds").glob("fold_*.json"))]
-        assert trial["folds"] == [{key: fold[key] for key in bench.FOLD_KEYS} for fold in written]
+        assert trial["folds"] == [{key: fold[key] for key in bench.FOLD_KEYS + bench.FOLD_TIMES} for fold in written]
     # Against the first run's own folder: no difference for it, the second run's fold by fold for the other.
     assert bench.main(["--table", str(output), "--baseline", str(tmp_path / "runs" / "run_00")]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
