@@ -175,8 +175,9 @@ def make_dataset(x, y=None, *, batch_size=BATCH_SIZE, shuffle=False, seed=0):
             )
     # The windows' indices are shuffled and batched, and each batch gathered from the arrays at once: the
     # same batches, in the same order, as shuffling and batching the windows themselves (a shuffle's
-    # order depends only on its seed and buffer size), without copying every window through the
-    # shuffle buffer one by one at the start of each epoch.
+    # order depends only on its seed and buffer size), without passing every window through the
+    # shuffle buffer one by one (a saving of hundredths of a second per HAPT epoch, small beside its
+    # training steps).
     indices = tf.data.Dataset.range(len(x))
     if shuffle:
         indices = indices.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
@@ -321,7 +322,7 @@ class BestModelCheckpoint(keras.callbacks.Callback):
     the end), and an interrupted one the best of at most ``min_interval``
     seconds before. Writing on every improvement (``min_interval=0``, as
     before) wrote on 482 of the 1,006 epochs of the ten HAPT paper folds,
-    each write a few tenths of a second (BENCHMARKS.md, "Training speed").
+    each write about 0.16 s on quiet cores (BENCHMARKS.md, "Training speed").
 
     Args:
         path: optional ``.keras`` file for the best model.
