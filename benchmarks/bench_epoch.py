@@ -223,10 +223,8 @@ def profile(args):
     _, num_classes, train, val = fold_data(args.dataset, args.data_home)
     x = tf.constant(train[0][:BATCH])
     steps, models = {}, {}
-    route = os.environ.get(time_conv.BN_TRAINING_VARIABLE)
     for kind, (layers, bn) in PROFILE_KINDS.items():
         use_layers(layers)
-        os.environ[time_conv.BN_TRAINING_VARIABLE] = bn  # read when the step is traced, below
         import keras_har
 
         model = models[kind] = keras_har.TinierHAR(input_shape=train[0].shape[1:], num_classes=num_classes)
@@ -242,8 +240,9 @@ def profile(args):
                     loss = tf.reduce_sum(out * out)
                 return tape.gradient(loss, sub.trainable_weights)
 
-            for _ in range(2):
-                step(x)
+            with time_conv.batch_norm_route(bn):  # read when the step is traced
+                for _ in range(2):
+                    step(x)
             steps.setdefault(cut, {})[kind] = step
     rows = []
     for cut, kinds in steps.items():
@@ -256,10 +255,6 @@ def profile(args):
         rows.append({"up_to": cut, **{f"{kind}_ms": 1000.0 * best[kind] for kind in kinds}})
         print(f"up to {cut:<14} " + ", ".join(f"{kind} {1000.0 * best[kind]:7.1f} ms" for kind in kinds), flush=True)
     layers = layer_timings(args, models["fast"])
-    if route is None:
-        os.environ.pop(time_conv.BN_TRAINING_VARIABLE)
-    else:
-        os.environ[time_conv.BN_TRAINING_VARIABLE] = route
     use_layers("fast")
     return rows, layers, epoch_breakdown(args, num_classes, train, val)
 
@@ -292,9 +287,8 @@ def layer_timings(args, model):
         for shape, config in configs.items():
             x = tf.constant(rng.standard_normal((BATCH,) + shape).astype("float32"))
             routes = {}
+            batch_norm = fast_class is time_conv.TimeBatchNormalization
             for kind in ("stock", "fast"):
-                batch_norm = fast_class is time_conv.TimeBatchNormalization
-                os.environ[time_conv.BN_TRAINING_VARIABLE] = "unfused" if kind == "fast" else "fused"
                 layer = (fast_class if kind == "fast" or batch_norm else stock_class).from_config(
                     dict(config, name=f"{kind}_{config['name']}"))
                 layer.build((None,) + shape)
@@ -307,7 +301,8 @@ def layer_timings(args, model):
                         loss = tf.reduce_sum(out * out)
                     return tape.gradient(loss, [batch] + layer.trainable_weights)
 
-                step(x)  # traced now, under this route
+                with time_conv.batch_norm_route("unfused" if kind == "fast" else "fused"):
+                    step(x)  # traced now, under this route
                 routes[kind] = step
             times = {kind: [] for kind in routes}
             for _ in range(4 * args.steps):

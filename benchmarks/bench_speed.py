@@ -120,16 +120,10 @@ def run_once(dataset, args, setting, output_dir):
 
     setting = dict(setting)
     route = setting.pop("bn", None)
-    before = os.environ.get(time_conv.BN_TRAINING_VARIABLE)
-    if route is not None:  # read when the training graph is traced, here or in the workers, which inherit it
-        os.environ[time_conv.BN_TRAINING_VARIABLE] = route
-    try:
+    if route is None:
         return _run_once(dataset, args, setting, output_dir)
-    finally:
-        if before is None:
-            os.environ.pop(time_conv.BN_TRAINING_VARIABLE, None)
-        else:
-            os.environ[time_conv.BN_TRAINING_VARIABLE] = before
+    with time_conv.batch_norm_route(route):  # read when a graph is traced, here or in the workers, which inherit it
+        return _run_once(dataset, args, setting, output_dir)
 
 
 def _run_once(dataset, args, setting, output_dir):

@@ -38,6 +38,7 @@ runs the stock code, so a TFLite or TFLM graph is unchanged. The tests check
 outputs, gradients and moving statistics against the stock layers.
 """
 
+import contextlib
 import os
 
 from keras_har.backend import keras, register, tf
@@ -63,6 +64,31 @@ def batch_norm_training_route():
         raise ValueError(f"{BN_TRAINING_VARIABLE} must be one of {list(BN_TRAINING_ROUTES)} (or unset: fused). "
                          f"Received: {os.environ[BN_TRAINING_VARIABLE]!r}")
     return route
+
+
+@contextlib.contextmanager
+def batch_norm_route(route):
+    """Sets ``KERAS_HAR_BN_TRAINING`` to ``route`` inside the block and gives the old value back after it.
+
+    Graphs traced inside, and worker processes started inside, train the batch norm that way.
+
+    Example:
+    >>> from keras_har.layers import time_conv
+    >>> with time_conv.batch_norm_route("unfused"):
+    ...     time_conv.batch_norm_training_route()
+    'unfused'
+    """
+    if route not in BN_TRAINING_ROUTES:
+        raise ValueError(f"route must be one of {list(BN_TRAINING_ROUTES)}. Received: route={route!r}")
+    before = os.environ.get(BN_TRAINING_VARIABLE)
+    os.environ[BN_TRAINING_VARIABLE] = route
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(BN_TRAINING_VARIABLE, None)
+        else:
+            os.environ[BN_TRAINING_VARIABLE] = before
 
 
 def _training(layer, training):

@@ -84,6 +84,23 @@ def test_the_environment_picks_the_batch_norm_training_route(route, fused, monke
     assert ("Mean" in ops) is not fused
 
 
+@pytest.mark.parametrize("before", [None, "fused"])
+def test_batch_norm_route_sets_the_variable_in_its_block_only(before, monkeypatch):
+    if before is None:
+        monkeypatch.delenv(time_conv.BN_TRAINING_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(time_conv.BN_TRAINING_VARIABLE, before)
+    with pytest.raises(RuntimeError, match="inside"):
+        with time_conv.batch_norm_route("unfused"):
+            assert time_conv.batch_norm_training_route() == "unfused"
+            raise RuntimeError("inside")
+    assert time_conv.os.environ.get(time_conv.BN_TRAINING_VARIABLE) == before  # given back, even after an error
+    with pytest.raises(ValueError, match=r"route must be one of \['fused', 'unfused'\]. Received: route='fast'"):
+        with time_conv.batch_norm_route("fast"):
+            pass
+    assert time_conv.os.environ.get(time_conv.BN_TRAINING_VARIABLE) == before
+
+
 def test_an_unknown_batch_norm_route_is_refused(monkeypatch):
     monkeypatch.setenv(time_conv.BN_TRAINING_VARIABLE, "fast")
     layer = TimeBatchNormalization()
