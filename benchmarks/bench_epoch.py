@@ -33,6 +33,9 @@ pairs joined by commas:
   `keras_har.backend`) or ``register`` (Keras's own behaviour: every GRU
   traced in a graph also traces and registers its cuDNN variant); only the
   first epoch differs;
+- ``autotune``: ``off`` (the package's default, `keras_har.training.DATA_AUTOTUNE`)
+  or ``on`` (tf.data's model-based autotuning of the input pipeline, as
+  before); it matters with ``procs=2``, between epochs;
 - ``precision``: ``float32`` (the package's default) or ``mixed_bfloat16``
   (Keras's mixed-precision policy: variables in float32, the layers compute
   in bfloat16; the logits too, so the loss reads bfloat16 logits). It
@@ -42,7 +45,11 @@ pairs joined by commas:
 Reported per setting: the median over repeats of the median epoch (epoch 1,
 which traces the graph, is left out), epochs per minute over all processes,
 and the ratio to the first setting, as the median and within each repeat (the
-runs of one repeat share the machine's load). Numbers are only meaningful on
+runs of one repeat share the machine's load). The wall columns time each epoch
+from its start to the next epoch's start (`keras_har.training.EpochTimer.wall`),
+the mean over the epochs after the first, so they include what happens between
+epochs: the median epoch leaves out an occasional pause there, the wall
+columns do not. Numbers are only meaningful on
 quiet cores.
 
 Examples:
@@ -63,22 +70,22 @@ import time
 
 SETTING_KEYS = {"layers": ("fast", "stock"), "threads": None, "procs": None, "unroll": ("0", "1"),
                 "optimizer": ("early", "lazy"), "cudnn": ("skip", "register"),
-                "precision": ("float32", "mixed_bfloat16"), "bn": ("fused", "unfused")}
-TEXT_KEYS = ("layers", "optimizer", "cudnn", "precision", "bn")
+                "precision": ("float32", "mixed_bfloat16"), "bn": ("fused", "unfused"), "autotune": ("off", "on")}
+TEXT_KEYS = ("layers", "optimizer", "cudnn", "precision", "bn", "autotune")
 BATCH = 256
 
 
 def parse_setting(text):
     """``"layers=fast,threads=1"`` -> ``{"layers": "fast", "threads": 1, "procs": 1, "unroll": 0, ...}``."""
     setting = {"layers": "fast", "threads": 0, "procs": 1, "unroll": 0, "optimizer": "early", "cudnn": "skip",
-               "precision": "float32", "bn": "fused"}
+               "precision": "float32", "bn": "fused", "autotune": "off"}
     for part in filter(None, (part.strip() for part in text.split(","))):
         key, _, value = part.partition("=")
         choices = SETTING_KEYS.get(key, ())
         if key not in SETTING_KEYS or (choices and value not in choices) or (choices is None and not value.isdigit()):
             raise argparse.ArgumentTypeError(
                 "expected key=value pairs: layers=fast|stock, threads=N, procs=N, unroll=0|1, optimizer=early|lazy, "
-                f"cudnn=skip|register, precision=float32|mixed_bfloat16, bn=fused|unfused, e.g. 'layers=fast,threads=1'. Received: {text!r}"
+                f"cudnn=skip|register, precision=float32|mixed_bfloat16, bn=fused|unfused, autotune=off|on, e.g. 'layers=fast,threads=1'. Received: {text!r}"
             )
         setting[key] = value if key in TEXT_KEYS else int(value)
     if setting["procs"] < 1:
@@ -148,12 +155,15 @@ def worker(args):
         from keras_har.backend import keras
 
         keras.mixed_precision.set_global_policy(setting["precision"])
+    keras_har.training.DATA_AUTOTUNE = setting.get("autotune", "off") == "on"
     _, num_classes, train, val = fold_data(args.dataset, args.data_home)
     model = keras_har.TinierHAR(input_shape=train[0].shape[1:], num_classes=num_classes)
     fitted = keras_har.training.fit(model, train, val, epochs=args.epochs, verbose=0)
     from keras_har.layers import time_conv
 
-    print(json.dumps({"seconds_per_epoch": fitted["seconds_per_epoch"], "n_train": int(len(train[1])),
+    print(json.dumps({"seconds_per_epoch": fitted["seconds_per_epoch"], "wall_per_epoch": fitted["wall_per_epoch"],
+                      "fit_seconds": fitted["fit_seconds"], "n_train": int(len(train[1])),
+                      "autotune": keras_har.training.make_dataset(train[0][:1]).options().autotune.enabled,
                       "logits_dtype": model.output.dtype.name, "bn": time_conv.batch_norm_training_route()}))
     return 0
 
@@ -176,22 +186,33 @@ def run_setting(args, label, setting):
         runs.append(json.loads(out.strip().splitlines()[-1]))
     epochs = [statistics.median(run["seconds_per_epoch"][1:]) for run in runs]
     seconds = statistics.mean(epochs)
+    # Start to next start, every epoch after the first: the time between epochs included.
+    walls = statistics.mean(statistics.mean(run["wall_per_epoch"][1:]) for run in runs)
     return {"setting": label, "seconds_per_epoch": seconds, "epochs_per_minute": 60.0 * len(runs) / seconds,
+            "wall_seconds_per_epoch": walls, "wall_epochs_per_minute": 60.0 * len(runs) / walls,
             "first_epoch_seconds": statistics.mean(run["seconds_per_epoch"][0] for run in runs),
             "wall_seconds": wall, "n_train": runs[0]["n_train"], "logits_dtype": runs[0]["logits_dtype"],
-            "bn": runs[0]["bn"]}
+            "bn": runs[0]["bn"], "autotune": runs[0]["autotune"]}
+
+
+WALL_KEYS = ("wall_seconds_per_epoch", "wall_epochs_per_minute")
 
 
 def summarise(trials, labels):
+    keys = ("seconds_per_epoch", "epochs_per_minute", "first_epoch_seconds")
+    if all(key in trial for trial in trials for key in WALL_KEYS):  # results from before these keys lack them
+        keys += WALL_KEYS
     summary = {}
     for label in labels:
         runs = [trial for trial in trials if trial["setting"] == label]
-        summary[label] = {key: statistics.median(run[key] for run in runs)
-                          for key in ("seconds_per_epoch", "epochs_per_minute", "first_epoch_seconds")}
+        summary[label] = {key: statistics.median(run[key] for run in runs) for key in keys}
         summary[label]["runs"] = len(runs)
     base = summary[labels[0]]
     for label in labels:
         summary[label]["throughput_ratio"] = summary[label]["epochs_per_minute"] / base["epochs_per_minute"]
+        if "wall_epochs_per_minute" in base:
+            summary[label]["wall_throughput_ratio"] = (summary[label]["wall_epochs_per_minute"]
+                                                       / base["wall_epochs_per_minute"])
         # The same ratio within each repeat: the runs of one repeat ran back to back, under the same load.
         summary[label]["throughput_ratio_per_repeat"] = [
             run["epochs_per_minute"] / first["epochs_per_minute"]
@@ -384,12 +405,21 @@ def table(result):
                      f"{epoch['checkpoint_writes']}) | {epoch['checkpoint_write_seconds']:.2f} | "
                      f"{epoch['checkpoint_write_seconds'] / epoch['epoch_seconds']:.0%} |")
         return "\n".join(lines)
-    lines = ["| setting | s/epoch (one process) | first epoch (s) | epochs/min (all processes) | throughput vs first "
-             "| the same, per repeat | runs |", "|---|---|---|---|---|---|---|"]
+    wall = all("wall_throughput_ratio" in row for row in result["summary"].values())
+    head = ("| setting | s/epoch (one process) | first epoch (s) | epochs/min (all processes) | throughput vs first "
+            "| the same, per repeat |")
+    if wall:
+        head += " wall s/epoch, start to next start | wall epochs/min (all processes) | wall throughput vs first |"
+    head += " runs |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for label, row in result["summary"].items():
         per_repeat = ", ".join(f"{ratio:.2f}x" for ratio in row["throughput_ratio_per_repeat"])
-        lines.append(f"| `{label}` | {row['seconds_per_epoch']:.2f} | {row['first_epoch_seconds']:.1f} | "
-                     f"{row['epochs_per_minute']:.1f} | {row['throughput_ratio']:.2f}x | {per_repeat} | {row['runs']} |")
+        line = (f"| `{label}` | {row['seconds_per_epoch']:.2f} | {row['first_epoch_seconds']:.1f} | "
+                f"{row['epochs_per_minute']:.1f} | {row['throughput_ratio']:.2f}x | {per_repeat} |")
+        if wall:
+            line += (f" {row['wall_seconds_per_epoch']:.2f} | {row['wall_epochs_per_minute']:.1f} | "
+                     f"{row['wall_throughput_ratio']:.2f}x |")
+        lines.append(line + f" {row['runs']} |")
     return "\n".join(lines)
 
 

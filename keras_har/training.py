@@ -58,6 +58,11 @@ JIT_COMPILE = False
 #: Least seconds between two writes of the best model during a fit (`BestModelCheckpoint`); it is always
 #: written at the end.
 CHECKPOINT_INTERVAL = 60.0
+#: tf.data's model-based autotuning of the input pipelines `make_dataset` builds. Off: with two training
+#: processes on two cores (``evaluate --jobs 2``), tearing down an epoch's iterator waited for the autotuning
+#: thread, 0.7-1.0 s after about two epochs in three (12% of the ten-fold protocol's time); with it off the
+#: pause is gone (0.02 s) and the batches are the same (``benchmarks/bench_epoch.py``, setting ``autotune``).
+DATA_AUTOTUNE = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,7 +192,9 @@ def make_dataset(x, y=None, *, batch_size=BATCH_SIZE, shuffle=False, seed=0):
     else:
         labels = tf.constant(y)
         ds = indices.batch(batch_size).map(lambda batch: (tf.gather(windows, batch), tf.gather(labels, batch)))
-    return ds.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.autotune.enabled = DATA_AUTOTUNE  # read at each call, see DATA_AUTOTUNE
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 def compile_model(

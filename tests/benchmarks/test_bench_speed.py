@@ -115,14 +115,16 @@ def test_epoch_settings_parse_with_defaults_and_refuse_unknown_keys():
     bench = load_benchmark_script("bench_epoch")
     assert bench.parse_setting("layers=stock,threads=1") == {"layers": "stock", "threads": 1, "procs": 1, "unroll": 0,
                                                              "optimizer": "early", "cudnn": "skip",
-                                                             "precision": "float32", "bn": "fused"}
+                                                             "precision": "float32", "bn": "fused",
+                                                             "autotune": "off"}
     assert bench.parse_setting("procs=2,optimizer=lazy,cudnn=register") == {
         "layers": "fast", "threads": 0, "procs": 2, "unroll": 0, "optimizer": "lazy", "cudnn": "register",
-        "precision": "float32", "bn": "fused"}
+        "precision": "float32", "bn": "fused", "autotune": "off"}
     assert bench.parse_setting("precision=mixed_bfloat16")["precision"] == "mixed_bfloat16"
     assert bench.parse_setting("bn=unfused")["bn"] == "unfused"
+    assert bench.parse_setting("autotune=on")["autotune"] == "on"
     for bad in ("layers=slow", "cores=2", "procs=0", "threads=x", "optimizer=late", "cudnn=gpu", "precision=float16",
-                "bn=fast"):
+                "bn=fast", "autotune=yes"):
         with pytest.raises(Exception, match=r"Received: "):
             bench.parse_setting(bad)
 
@@ -132,7 +134,7 @@ def test_bench_epoch_times_each_setting_in_child_processes(tmp_path, capsys):
     bench = load_benchmark_script("bench_epoch")
     npz = toy_npz(tmp_path, subjects_count=3, per_subject=20)
     output = tmp_path / "epoch.json"
-    bf16 = "layers=fast,procs=2,threads=1,precision=mixed_bfloat16,bn=unfused"
+    bf16 = "layers=fast,procs=2,threads=1,precision=mixed_bfloat16,bn=unfused,autotune=on"
     assert bench.main(["--dataset", str(npz), "--epochs", "2", "--repeats", "1", "--setting",
                        "layers=stock,cudnn=register", "--setting", bf16, "--output", str(output)]) == 0
     result = json.loads(output.read_text())
@@ -141,14 +143,28 @@ def test_bench_epoch_times_each_setting_in_child_processes(tmp_path, capsys):
     assert [trial["logits_dtype"] for trial in result["trials"]] == ["float32", "bfloat16"]
     # ... and read the batch-norm route from the environment the setting gave it.
     assert [trial["bn"] for trial in result["trials"]] == ["fused", "unfused"]
+    # ... and built its input pipeline with tf.data's autotuning as the setting asked (off by default).
+    assert [trial["autotune"] for trial in result["trials"]] == [False, True]
     summary = result["summary"]
-    fast = summary[bf16]
+    fast, stock = summary[bf16], summary["layers=stock,cudnn=register"]
     assert fast["epochs_per_minute"] == pytest.approx(2 * 60.0 / fast["seconds_per_epoch"])
-    assert fast["throughput_ratio"] == pytest.approx(
-        fast["epochs_per_minute"] / summary["layers=stock,cudnn=register"]["epochs_per_minute"])
+    assert fast["throughput_ratio"] == pytest.approx(fast["epochs_per_minute"] / stock["epochs_per_minute"])
+    # The wall columns: start to next start, so never shorter than the timer's epoch.
+    assert fast["wall_epochs_per_minute"] == pytest.approx(2 * 60.0 / fast["wall_seconds_per_epoch"])
+    assert fast["wall_throughput_ratio"] == pytest.approx(
+        fast["wall_epochs_per_minute"] / stock["wall_epochs_per_minute"])
+    for trial in result["trials"]:
+        assert trial["wall_seconds_per_epoch"] >= trial["seconds_per_epoch"] * 0.99
     capsys.readouterr()
     assert bench.main(["--table", str(output)]) == 0
-    assert f"| `{bf16}` |" in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert f"| `{bf16}` |" in table and "wall s/epoch, start to next start" in table
+    # A result file from before the wall columns still gives its table, without them.
+    for trial in result["trials"]:
+        del trial["wall_seconds_per_epoch"], trial["wall_epochs_per_minute"]
+    old = bench.summarise(result["trials"], list(summary))
+    assert "wall_throughput_ratio" not in old[bf16]
+    assert "wall s/epoch" not in bench.table(dict(result, summary=old))
 
 
 @pytest.mark.slow
