@@ -33,7 +33,7 @@ pairs joined by commas:
   `keras_har.backend`) or ``register`` (Keras's own behaviour: every GRU
   traced in a graph also traces and registers its cuDNN variant); only the
   first epoch differs;
-- ``autotune``: ``off`` (the package's default, `keras_har.training.DATA_AUTOTUNE`)
+- ``autotune``: ``off`` (the package's default, ``KERAS_HAR_DATA_AUTOTUNE``)
   or ``on`` (tf.data's model-based autotuning of the input pipeline, as
   before); it matters with ``procs=2``, between epochs;
 - ``precision``: ``float32`` (the package's default) or ``mixed_bfloat16``
@@ -155,7 +155,6 @@ def worker(args):
         from keras_har.backend import keras
 
         keras.mixed_precision.set_global_policy(setting["precision"])
-    keras_har.training.DATA_AUTOTUNE = setting.get("autotune", "off") == "on"
     _, num_classes, train, val = fold_data(args.dataset, args.data_home)
     model = keras_har.TinierHAR(input_shape=train[0].shape[1:], num_classes=num_classes)
     fitted = keras_har.training.fit(model, train, val, epochs=args.epochs, verbose=0)
@@ -173,7 +172,8 @@ def run_setting(args, label, setting):
                "--worker", json.dumps(setting)]
     if args.data_home:
         command += ["--data-home", args.data_home]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_HAR_BN_TRAINING=setting["bn"])
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", KERAS_HAR_BN_TRAINING=setting["bn"],
+               KERAS_HAR_DATA_AUTOTUNE=setting["autotune"])
     start = time.perf_counter()
     children = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
                 for _ in range(setting["procs"])]

@@ -20,9 +20,11 @@ per-fold macro-F1 difference from it, on the folds both ran.
 
 A setting is ``key=value`` pairs joined by commas: ``jobs`` (folds at once),
 ``threads`` (TensorFlow threads per worker, `cross_validate`'s
-``threads_per_job``) and ``bn`` (``fused`` or ``unfused``: the training route
+``threads_per_job``), ``bn`` (``fused`` or ``unfused``: the training route
 of `keras_har.layers.TimeBatchNormalization`, set as ``KERAS_HAR_BN_TRAINING``
-for the run and its workers; left out, the environment's). ``--b none`` times
+for the run and its workers; left out, the environment's) and ``autotune``
+(``off`` or ``on``: tf.data's autotuning of the input pipelines, set as
+``KERAS_HAR_DATA_AUTOTUNE`` likewise). ``--b none`` times
 setting A alone (no ratio), for a protocol too long to run twice. Prints a
 table and writes a JSON with the keys ``config``, ``settings``, ``trials``,
 ``summary`` and ``ratio``.
@@ -38,19 +40,22 @@ Example:
 """
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
 import sys
 import tempfile
 import time
+from unittest import mock
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from cv_table import common_folds, load_run  # noqa: E402  (TensorFlow-free)
 
-SETTING_KEYS = {"jobs": "jobs", "threads": "threads_per_job", "bn": "bn"}
-BN_ROUTES = ("fused", "unfused")
+SETTING_KEYS = {"jobs": "jobs", "threads": "threads_per_job", "bn": "bn", "autotune": "autotune"}
+# The values of the text keys (the rest are counts).
+TEXT_VALUES = {"bn": ("fused", "unfused"), "autotune": ("off", "on")}
 FOLD_KEYS = ("fold", "macro_f1", "epochs_run", "seconds_per_epoch", "fold_seconds")
 # Kept too where the fold records them (folds run before they existed lack them).
 FOLD_TIMES = ("first_epoch_seconds", "epoch_seconds_sum", "fit_seconds")
@@ -62,13 +67,13 @@ def parse_setting(text):
     setting = {}
     for part in filter(None, (part.strip() for part in text.split(","))):
         key, _, value = part.partition("=")
-        valid = value in BN_ROUTES if key == "bn" else value.isdigit()
+        valid = value in TEXT_VALUES[key] if key in TEXT_VALUES else value.isdigit()
         if key not in SETTING_KEYS or not valid:
             raise argparse.ArgumentTypeError(
-                f"expected key=value pairs: jobs=N, threads=N, bn=fused|unfused, e.g. 'jobs=2,threads=1'. "
-                f"Received: {text!r}"
+                f"expected key=value pairs: jobs=N, threads=N, bn=fused|unfused, autotune=off|on, "
+                f"e.g. 'jobs=2,threads=1'. Received: {text!r}"
             )
-        setting[SETTING_KEYS[key]] = value if key == "bn" else int(value)
+        setting[SETTING_KEYS[key]] = value if key in TEXT_VALUES else int(value)
     return setting
 
 
@@ -115,14 +120,17 @@ def parse_args(argv=None):
 
 
 def run_once(dataset, args, setting, output_dir):
-    """One cross-validation under a setting (its ``bn`` put in the environment for the run), timed."""
+    """One cross-validation under a setting (its ``bn`` and ``autotune`` put in the environment for the run), timed."""
     from keras_har.layers import time_conv
+    from keras_har.training import DATA_AUTOTUNE_VARIABLE
 
     setting = dict(setting)
-    route = setting.pop("bn", None)
-    if route is None:
-        return _run_once(dataset, args, setting, output_dir)
-    with time_conv.batch_norm_route(route):  # read when a graph is traced, here or in the workers, which inherit it
+    route, autotune = setting.pop("bn", None), setting.pop("autotune", None)
+    with contextlib.ExitStack() as stack:  # both read here and in the workers, which inherit them
+        if route is not None:
+            stack.enter_context(time_conv.batch_norm_route(route))
+        if autotune is not None:
+            stack.enter_context(mock.patch.dict(os.environ, {DATA_AUTOTUNE_VARIABLE: autotune}))
         return _run_once(dataset, args, setting, output_dir)
 
 

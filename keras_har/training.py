@@ -58,11 +58,12 @@ JIT_COMPILE = False
 #: Least seconds between two writes of the best model during a fit (`BestModelCheckpoint`); it is always
 #: written at the end.
 CHECKPOINT_INTERVAL = 60.0
-#: tf.data's model-based autotuning of the input pipelines `make_dataset` builds. Off: with two training
-#: processes on two cores (``evaluate --jobs 2``), tearing down an epoch's iterator waited for the autotuning
-#: thread, 0.7-1.0 s after about two epochs in three (12% of the ten-fold protocol's time); with it off the
-#: pause is gone (0.02 s) and the batches are the same (``benchmarks/bench_epoch.py``, setting ``autotune``).
-DATA_AUTOTUNE = False
+#: The environment variable that turns tf.data's model-based autotuning of `make_dataset`'s pipelines back on
+#: (``on``; unset or ``off``: off, the default). Off because, with two training processes on two cores
+#: (``evaluate --jobs 2``), tearing down an epoch's iterator waited for the autotuning thread: 0.7-1.0 s after
+#: about two epochs in three. With it off that pause is gone (0.02 s) and the batches are the same
+#: (``benchmarks/bench_epoch.py``, setting ``autotune``). Worker processes inherit it.
+DATA_AUTOTUNE_VARIABLE = "KERAS_HAR_DATA_AUTOTUNE"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,6 +151,23 @@ def set_seed(seed):
     keras.utils.set_random_seed(int(seed))
 
 
+def data_autotune():
+    """Whether `make_dataset` turns tf.data's autotuning on: ``KERAS_HAR_DATA_AUTOTUNE`` is ``on``.
+
+    Read at each call. An unknown value is refused with its name.
+
+    Example:
+    >>> import keras_har.training
+    >>> keras_har.training.data_autotune()  # doctest: +SKIP
+    False
+    """
+    value = os.environ.get(DATA_AUTOTUNE_VARIABLE, "").strip().lower() or "off"
+    if value not in ("off", "on"):
+        raise ValueError(f"{DATA_AUTOTUNE_VARIABLE} must be 'on' or 'off' (or unset: off). "
+                         f"Received: {os.environ[DATA_AUTOTUNE_VARIABLE]!r}")
+    return value == "on"
+
+
 def make_dataset(x, y=None, *, batch_size=BATCH_SIZE, shuffle=False, seed=0):
     """Wraps arrays in a batched, prefetching ``tf.data.Dataset``.
 
@@ -193,7 +211,7 @@ def make_dataset(x, y=None, *, batch_size=BATCH_SIZE, shuffle=False, seed=0):
         labels = tf.constant(y)
         ds = indices.batch(batch_size).map(lambda batch: (tf.gather(windows, batch), tf.gather(labels, batch)))
     options = tf.data.Options()
-    options.autotune.enabled = DATA_AUTOTUNE  # read at each call, see DATA_AUTOTUNE
+    options.autotune.enabled = data_autotune()  # off unless asked: see DATA_AUTOTUNE_VARIABLE
     return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 

@@ -207,19 +207,23 @@ def test_make_dataset_gives_the_batches_of_shuffling_the_windows_themselves(shuf
     np.testing.assert_array_equal(x_only, x)
 
 
-@pytest.mark.parametrize("autotune", [False, True])
-def test_make_dataset_turns_tf_data_autotuning_off_unless_asked(monkeypatch, autotune):
-    """Off by default (`training.DATA_AUTOTUNE`: its iterator teardown paused two-process training between
-    epochs); the module constant is read at each call, so a benchmark can turn it back on."""
-    monkeypatch.setattr(training, "DATA_AUTOTUNE", autotune)
+@pytest.mark.parametrize("value, autotune", [(None, False), ("off", False), ("on", True), (" ON ", True)])
+def test_make_dataset_turns_tf_data_autotuning_off_unless_asked(monkeypatch, value, autotune):
+    """Off by default (its iterator teardown paused two-process training between epochs);
+    ``KERAS_HAR_DATA_AUTOTUNE=on`` turns it back on, read at each call."""
+    if value is None:
+        monkeypatch.delenv(training.DATA_AUTOTUNE_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(training.DATA_AUTOTUNE_VARIABLE, value)
     x, y = _toy_data(n=10)
     for ds in (training.make_dataset(x, y, shuffle=True), training.make_dataset(x)):
         assert ds.options().autotune.enabled is autotune
-    assert training.DATA_AUTOTUNE is autotune
 
 
-def test_data_autotune_is_off_by_default():
-    assert training.DATA_AUTOTUNE is False
+def test_make_dataset_refuses_an_unknown_autotune_value(monkeypatch):
+    monkeypatch.setenv(training.DATA_AUTOTUNE_VARIABLE, "yes")
+    with pytest.raises(ValueError, match=r"KERAS_HAR_DATA_AUTOTUNE must be 'on' or 'off'.*Received: 'yes'"):
+        training.make_dataset(*_toy_data(n=10))
 
 
 @pytest.mark.parametrize(

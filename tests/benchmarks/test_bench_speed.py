@@ -12,7 +12,8 @@ def test_settings_parse_into_cross_validate_arguments():
     bench = load_benchmark_script("bench_speed")
     assert bench.parse_setting("jobs=2,threads=1") == {"jobs": 2, "threads_per_job": 1}
     assert bench.parse_setting("jobs=2,bn=unfused") == {"jobs": 2, "bn": "unfused"}
-    for bad in ("cores=2", "bn=fast", "jobs=x"):
+    assert bench.parse_setting("jobs=2,autotune=on") == {"jobs": 2, "autotune": "on"}
+    for bad in ("cores=2", "bn=fast", "jobs=x", "autotune=1"):
         with pytest.raises(Exception, match=f"Received: '{bad}'"):
             bench.parse_setting(bad)
     # --b none: setting A alone.
@@ -20,20 +21,23 @@ def test_settings_parse_into_cross_validate_arguments():
     assert args.settings == {"jobs=2,bn=fused": {"jobs": 2, "bn": "fused"}}
 
 
-def test_the_bn_setting_is_in_the_environment_for_the_run_only(monkeypatch):
-    """Workers of `cross_validate` inherit the environment, so the route reaches every fold; it is given back after."""
+def test_the_bn_and_autotune_settings_are_in_the_environment_for_the_run_only(monkeypatch):
+    """Workers of `cross_validate` inherit the environment, so the settings reach every fold; they are given back
+    after."""
     bench = load_benchmark_script("bench_speed")
     seen = []
     monkeypatch.setattr(bench, "_run_once", lambda dataset, args, setting, output_dir: seen.append(
-        (os.environ.get("KERAS_HAR_BN_TRAINING"), setting)) or {})
+        (os.environ.get("KERAS_HAR_BN_TRAINING"), os.environ.get("KERAS_HAR_DATA_AUTOTUNE"), setting)) or {})
     monkeypatch.setenv("KERAS_HAR_BN_TRAINING", "fused")
-    bench.run_once(None, None, {"jobs": 2, "bn": "unfused"}, "out")
+    monkeypatch.delenv("KERAS_HAR_DATA_AUTOTUNE", raising=False)
+    bench.run_once(None, None, {"jobs": 2, "bn": "unfused", "autotune": "on"}, "out")
     bench.run_once(None, None, {"jobs": 1}, "out")
-    assert seen == [("unfused", {"jobs": 2}), ("fused", {"jobs": 1})]
-    assert os.environ["KERAS_HAR_BN_TRAINING"] == "fused"
+    assert seen == [("unfused", "on", {"jobs": 2}), ("fused", None, {"jobs": 1})]
+    assert os.environ["KERAS_HAR_BN_TRAINING"] == "fused" and "KERAS_HAR_DATA_AUTOTUNE" not in os.environ
     monkeypatch.delenv("KERAS_HAR_BN_TRAINING")
-    bench.run_once(None, None, {"bn": "unfused"}, "out")
-    assert "KERAS_HAR_BN_TRAINING" not in os.environ
+    monkeypatch.setenv("KERAS_HAR_DATA_AUTOTUNE", "off")
+    bench.run_once(None, None, {"bn": "unfused", "autotune": "on"}, "out")
+    assert "KERAS_HAR_BN_TRAINING" not in os.environ and os.environ["KERAS_HAR_DATA_AUTOTUNE"] == "off"
 
 
 @pytest.mark.slow
