@@ -25,6 +25,8 @@ pairs joined by commas:
   is then that of one process with the others beside it, and the throughput
   column counts all of them;
 - ``unroll``: 1 unrolls the GRU's time loop;
+- ``gru_implementation``: 2 (Keras's default: the three gates' matrix products
+  batched into one) or 1 (one product per gate); the same function;
 - ``optimizer``: ``early`` (the package's default: `keras_har.training.compile_model`
   builds the optimizer's variables before the fit) or ``lazy`` (Keras creates
   them inside the first training step, and the step is traced twice); only
@@ -70,7 +72,8 @@ import time
 
 SETTING_KEYS = {"layers": ("fast", "stock"), "threads": None, "procs": None, "unroll": ("0", "1"),
                 "optimizer": ("early", "lazy"), "cudnn": ("skip", "register"),
-                "precision": ("float32", "mixed_bfloat16"), "bn": ("fused", "unfused"), "autotune": ("off", "on")}
+                "precision": ("float32", "mixed_bfloat16"), "bn": ("fused", "unfused"), "autotune": ("off", "on"),
+                "gru_implementation": ("1", "2")}
 TEXT_KEYS = ("layers", "optimizer", "cudnn", "precision", "bn", "autotune")
 BATCH = 256
 
@@ -78,14 +81,15 @@ BATCH = 256
 def parse_setting(text):
     """``"layers=fast,threads=1"`` -> ``{"layers": "fast", "threads": 1, "procs": 1, "unroll": 0, ...}``."""
     setting = {"layers": "fast", "threads": 0, "procs": 1, "unroll": 0, "optimizer": "early", "cudnn": "skip",
-               "precision": "float32", "bn": "fused", "autotune": "off"}
+               "precision": "float32", "bn": "fused", "autotune": "off", "gru_implementation": 2}
     for part in filter(None, (part.strip() for part in text.split(","))):
         key, _, value = part.partition("=")
         choices = SETTING_KEYS.get(key, ())
         if key not in SETTING_KEYS or (choices and value not in choices) or (choices is None and not value.isdigit()):
             raise argparse.ArgumentTypeError(
                 "expected key=value pairs: layers=fast|stock, threads=N, procs=N, unroll=0|1, optimizer=early|lazy, "
-                f"cudnn=skip|register, precision=float32|mixed_bfloat16, bn=fused|unfused, autotune=off|on, e.g. 'layers=fast,threads=1'. Received: {text!r}"
+                f"cudnn=skip|register, precision=float32|mixed_bfloat16, bn=fused|unfused, autotune=off|on, "
+                f"gru_implementation=1|2, e.g. 'layers=fast,threads=1'. Received: {text!r}"
             )
         setting[key] = value if key in TEXT_KEYS else int(value)
     if setting["procs"] < 1:
@@ -93,23 +97,27 @@ def parse_setting(text):
     return setting
 
 
-def use_layers(kind, unroll=False):
-    """Makes TinierHAR build with the stock Keras layers (``"stock"``) or the fast ones; optionally unrolled GRUs."""
+def use_layers(kind, unroll=False, gru_implementation=2):
+    """Makes TinierHAR build with the stock Keras layers (``"stock"``) or the fast ones; optionally unrolled GRUs,
+    or GRUs with another ``implementation`` (1: the gates' matrix products one by one; 2, Keras's default: batched)."""
     from keras_har.backend import keras
     from keras_har.layers import time_conv
     from keras_har.models import tinier_har
 
     for fast, stock in time_conv.STOCK_CLASSES.items():
         setattr(tinier_har, fast.__name__, stock if kind == "stock" else fast)
-    if unroll:  # a child process of its own: patching Keras's GRU class affects only it
+    forced = {"unroll": True} if unroll else {}
+    if gru_implementation != 2:
+        forced["implementation"] = gru_implementation
+    if forced:  # a child process of its own: patching Keras's GRU class affects only it
         gru = keras.layers.GRU
 
-        class UnrolledGRU(gru):
+        class PatchedGRU(gru):
             def __init__(self, *args, **kwargs):
-                kwargs["unroll"] = True
+                kwargs.update(forced)
                 super().__init__(*args, **kwargs)
 
-        keras.layers.GRU = UnrolledGRU
+        keras.layers.GRU = PatchedGRU
 
 
 def fold_data(dataset_name, data_home, seed=0):
@@ -141,7 +149,7 @@ def worker(args):
 
     tf_logging.quiet_tensorflow()
     set_threads(setting["threads"])
-    use_layers(setting["layers"], setting["unroll"])
+    use_layers(setting["layers"], setting["unroll"], setting.get("gru_implementation", 2))
     import keras_har
     import keras_har.training
 

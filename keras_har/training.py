@@ -61,7 +61,7 @@ CHECKPOINT_INTERVAL = 60.0
 #: The environment variable that turns tf.data's model-based autotuning of `make_dataset`'s pipelines back on
 #: (``on``; unset or ``off``: off, the default). Off because, with two training processes on two cores
 #: (``evaluate --jobs 2``), tearing down an epoch's iterator waited for the autotuning thread: 0.7-1.0 s after
-#: about two epochs in three. With it off that pause is gone (0.02 s) and the batches are the same
+#: 1 to 5 epochs in 8. With it off that pause is gone (0.02 s) and the batches are the same
 #: (``benchmarks/bench_epoch.py``, setting ``autotune``). Worker processes inherit it.
 DATA_AUTOTUNE_VARIABLE = "KERAS_HAR_DATA_AUTOTUNE"
 

@@ -120,17 +120,37 @@ def test_epoch_settings_parse_with_defaults_and_refuse_unknown_keys():
     assert bench.parse_setting("layers=stock,threads=1") == {"layers": "stock", "threads": 1, "procs": 1, "unroll": 0,
                                                              "optimizer": "early", "cudnn": "skip",
                                                              "precision": "float32", "bn": "fused",
-                                                             "autotune": "off"}
+                                                             "autotune": "off", "gru_implementation": 2}
     assert bench.parse_setting("procs=2,optimizer=lazy,cudnn=register") == {
         "layers": "fast", "threads": 0, "procs": 2, "unroll": 0, "optimizer": "lazy", "cudnn": "register",
-        "precision": "float32", "bn": "fused", "autotune": "off"}
+        "precision": "float32", "bn": "fused", "autotune": "off", "gru_implementation": 2}
     assert bench.parse_setting("precision=mixed_bfloat16")["precision"] == "mixed_bfloat16"
     assert bench.parse_setting("bn=unfused")["bn"] == "unfused"
     assert bench.parse_setting("autotune=on")["autotune"] == "on"
+    assert bench.parse_setting("gru_implementation=1")["gru_implementation"] == 1
     for bad in ("layers=slow", "cores=2", "procs=0", "threads=x", "optimizer=late", "cudnn=gpu", "precision=float16",
-                "bn=fast", "autotune=yes"):
+                "bn=fast", "autotune=yes", "gru_implementation=3"):
         with pytest.raises(Exception, match=r"Received: "):
             bench.parse_setting(bad)
+
+
+def test_bench_epoch_use_layers_forces_the_gru_settings(monkeypatch):
+    """``unroll=1`` and ``gru_implementation=1`` reach both directions of TinierHAR's GRU; the default leaves it."""
+    bench = load_benchmark_script("bench_epoch")
+    import keras_har
+    from keras_har.backend import keras
+    from keras_har.layers import time_conv
+    from keras_har.models import tinier_har
+
+    monkeypatch.setattr(keras.layers, "GRU", keras.layers.GRU)  # given back after the test
+    for fast in time_conv.STOCK_CLASSES:
+        monkeypatch.setattr(tinier_har, fast.__name__, getattr(tinier_har, fast.__name__))
+    for unroll, implementation in ((False, 2), (True, 1)):
+        bench.use_layers("fast", unroll=unroll, gru_implementation=implementation)
+        recurrent = keras_har.TinierHAR(input_shape=(20, 3), num_classes=2, filters=2, gru_units=2).get_layer(
+            "recurrent")
+        for gru in (recurrent.forward_layer, recurrent.backward_layer):
+            assert (gru.unroll, gru.implementation) == (unroll, implementation)
 
 
 @pytest.mark.slow

@@ -47,6 +47,7 @@ def test_usc_had_per_fold_rows_are_the_cv_table_output(capsys):
     ("bench_epoch", "epoch_optimizer.json", 2),
     ("bench_epoch", "epoch_cudnn.json", 2),
     ("bench_epoch", "epoch_bfloat16.json", 2),
+    ("bench_epoch", "epoch_autotune.json", 4),
     ("bench_grid_device", "grid_device.json", 11),
 ])
 def test_benchmark_tables_are_the_scripts_output(script, result, min_lines, capsys):
