@@ -25,6 +25,9 @@ pairs joined by commas:
   is then that of one process with the others beside it, and the throughput
   column counts all of them;
 - ``unroll``: 1 unrolls the GRU's time loop;
+- ``steps_per_execution``: training steps per call of the compiled training
+  function (Keras's ``steps_per_execution``; 1, the default, calls it once per
+  batch); the same steps in the same order;
 - ``gru_implementation``: 2 (Keras's default: the three gates' matrix products
   batched into one) or 1 (one product per gate); the same function;
 - ``optimizer``: ``early`` (the package's default: `keras_har.training.compile_model`
@@ -73,7 +76,7 @@ import time
 SETTING_KEYS = {"layers": ("fast", "stock"), "threads": None, "procs": None, "unroll": ("0", "1"),
                 "optimizer": ("early", "lazy"), "cudnn": ("skip", "register"),
                 "precision": ("float32", "mixed_bfloat16"), "bn": ("fused", "unfused"), "autotune": ("off", "on"),
-                "gru_implementation": ("1", "2")}
+                "gru_implementation": ("1", "2"), "steps_per_execution": None}
 TEXT_KEYS = ("layers", "optimizer", "cudnn", "precision", "bn", "autotune")
 BATCH = 256
 
@@ -81,7 +84,8 @@ BATCH = 256
 def parse_setting(text):
     """``"layers=fast,threads=1"`` -> ``{"layers": "fast", "threads": 1, "procs": 1, "unroll": 0, ...}``."""
     setting = {"layers": "fast", "threads": 0, "procs": 1, "unroll": 0, "optimizer": "early", "cudnn": "skip",
-               "precision": "float32", "bn": "fused", "autotune": "off", "gru_implementation": 2}
+               "precision": "float32", "bn": "fused", "autotune": "off", "gru_implementation": 2,
+               "steps_per_execution": 1}
     for part in filter(None, (part.strip() for part in text.split(","))):
         key, _, value = part.partition("=")
         choices = SETTING_KEYS.get(key, ())
@@ -89,11 +93,12 @@ def parse_setting(text):
             raise argparse.ArgumentTypeError(
                 "expected key=value pairs: layers=fast|stock, threads=N, procs=N, unroll=0|1, optimizer=early|lazy, "
                 f"cudnn=skip|register, precision=float32|mixed_bfloat16, bn=fused|unfused, autotune=off|on, "
-                f"gru_implementation=1|2, e.g. 'layers=fast,threads=1'. Received: {text!r}"
+                f"gru_implementation=1|2, steps_per_execution=N, e.g. 'layers=fast,threads=1'. Received: {text!r}"
             )
         setting[key] = value if key in TEXT_KEYS else int(value)
-    if setting["procs"] < 1:
-        raise argparse.ArgumentTypeError(f"procs must be at least 1. Received: {text!r}")
+    for key in ("procs", "steps_per_execution"):
+        if setting[key] < 1:
+            raise argparse.ArgumentTypeError(f"{key} must be at least 1. Received: {text!r}")
     return setting
 
 
@@ -159,6 +164,15 @@ def worker(args):
         import keras_har.backend
 
         keras_har.backend._GPU_VISIBLE = True
+    if setting.get("steps_per_execution", 1) > 1:  # fit compiles through the module's compile_model
+        compile_model = keras_har.training.compile_model
+
+        def compile_with_steps(model, **kwargs):
+            model = compile_model(model, **kwargs)
+            model._configure_steps_per_execution(setting["steps_per_execution"])
+            return model
+
+        keras_har.training.compile_model = compile_with_steps
     if setting.get("precision", "float32") != "float32":
         from keras_har.backend import keras
 
@@ -171,6 +185,7 @@ def worker(args):
     print(json.dumps({"seconds_per_epoch": fitted["seconds_per_epoch"], "wall_per_epoch": fitted["wall_per_epoch"],
                       "fit_seconds": fitted["fit_seconds"], "n_train": int(len(train[1])),
                       "autotune": keras_har.training.make_dataset(train[0][:1]).options().autotune.enabled,
+                      "steps_per_execution": int(model._steps_per_execution.numpy()),
                       "logits_dtype": model.output.dtype.name, "bn": time_conv.batch_norm_training_route()}))
     return 0
 
@@ -200,7 +215,8 @@ def run_setting(args, label, setting):
             "wall_seconds_per_epoch": walls, "wall_epochs_per_minute": 60.0 * len(runs) / walls,
             "first_epoch_seconds": statistics.mean(run["seconds_per_epoch"][0] for run in runs),
             "wall_seconds": wall, "n_train": runs[0]["n_train"], "logits_dtype": runs[0]["logits_dtype"],
-            "bn": runs[0]["bn"], "autotune": runs[0]["autotune"]}
+            "bn": runs[0]["bn"], "autotune": runs[0]["autotune"],
+            "steps_per_execution": runs[0]["steps_per_execution"]}
 
 
 WALL_KEYS = ("wall_seconds_per_epoch", "wall_epochs_per_minute")

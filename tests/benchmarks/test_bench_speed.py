@@ -120,16 +120,19 @@ def test_epoch_settings_parse_with_defaults_and_refuse_unknown_keys():
     assert bench.parse_setting("layers=stock,threads=1") == {"layers": "stock", "threads": 1, "procs": 1, "unroll": 0,
                                                              "optimizer": "early", "cudnn": "skip",
                                                              "precision": "float32", "bn": "fused",
-                                                             "autotune": "off", "gru_implementation": 2}
+                                                             "autotune": "off", "gru_implementation": 2,
+                                                             "steps_per_execution": 1}
     assert bench.parse_setting("procs=2,optimizer=lazy,cudnn=register") == {
         "layers": "fast", "threads": 0, "procs": 2, "unroll": 0, "optimizer": "lazy", "cudnn": "register",
-        "precision": "float32", "bn": "fused", "autotune": "off", "gru_implementation": 2}
+        "precision": "float32", "bn": "fused", "autotune": "off", "gru_implementation": 2,
+        "steps_per_execution": 1}
     assert bench.parse_setting("precision=mixed_bfloat16")["precision"] == "mixed_bfloat16"
     assert bench.parse_setting("bn=unfused")["bn"] == "unfused"
     assert bench.parse_setting("autotune=on")["autotune"] == "on"
     assert bench.parse_setting("gru_implementation=1")["gru_implementation"] == 1
+    assert bench.parse_setting("steps_per_execution=4")["steps_per_execution"] == 4
     for bad in ("layers=slow", "cores=2", "procs=0", "threads=x", "optimizer=late", "cudnn=gpu", "precision=float16",
-                "bn=fast", "autotune=yes", "gru_implementation=3"):
+                "bn=fast", "autotune=yes", "gru_implementation=3", "steps_per_execution=0"):
         with pytest.raises(Exception, match=r"Received: "):
             bench.parse_setting(bad)
 
@@ -158,7 +161,7 @@ def test_bench_epoch_times_each_setting_in_child_processes(tmp_path, capsys):
     bench = load_benchmark_script("bench_epoch")
     npz = toy_npz(tmp_path, subjects_count=3, per_subject=20)
     output = tmp_path / "epoch.json"
-    bf16 = "layers=fast,procs=2,threads=1,precision=mixed_bfloat16,bn=unfused,autotune=on"
+    bf16 = "layers=fast,procs=2,threads=1,precision=mixed_bfloat16,bn=unfused,autotune=on,steps_per_execution=2"
     assert bench.main(["--dataset", str(npz), "--epochs", "2", "--repeats", "1", "--setting",
                        "layers=stock,cudnn=register", "--setting", bf16, "--output", str(output)]) == 0
     result = json.loads(output.read_text())
@@ -169,6 +172,7 @@ def test_bench_epoch_times_each_setting_in_child_processes(tmp_path, capsys):
     assert [trial["bn"] for trial in result["trials"]] == ["fused", "unfused"]
     # ... and built its input pipeline with tf.data's autotuning as the setting asked (off by default).
     assert [trial["autotune"] for trial in result["trials"]] == [False, True]
+    assert [trial["steps_per_execution"] for trial in result["trials"]] == [1, 2]
     summary = result["summary"]
     fast, stock = summary[bf16], summary["layers=stock,cudnn=register"]
     assert fast["epochs_per_minute"] == pytest.approx(2 * 60.0 / fast["seconds_per_epoch"])

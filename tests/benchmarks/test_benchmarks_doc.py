@@ -48,6 +48,7 @@ def test_usc_had_per_fold_rows_are_the_cv_table_output(capsys):
     ("bench_epoch", "epoch_cudnn.json", 2),
     ("bench_epoch", "epoch_bfloat16.json", 2),
     ("bench_epoch", "epoch_autotune.json", 4),
+    ("bench_epoch", "epoch_gru.json", 4),
     ("bench_grid_device", "grid_device.json", 11),
 ])
 def test_benchmark_tables_are_the_scripts_output(script, result, min_lines, capsys):
@@ -100,7 +101,8 @@ def test_ten_fold_speed_table_is_the_scripts_output(capsys):
     bench = load_benchmark_script("bench_speed")
     assert bench.main(["--table", str(BENCHMARKS / "results" / "speed_10fold.json"),
                        "--table", str(BENCHMARKS / "results" / "speed_10fold_fused.json"),
+                       "--table", str(BENCHMARKS / "results" / "speed_10fold_autotune.json"),
                        "--baseline", str(CV / "hapt_tinierhar")]) == 0
     table = capsys.readouterr().out.strip()
-    assert table.count("\n") == 4  # a header, its rule, the two settings of the first file and the second's one
+    assert table.count("\n") == 5  # a header, its rule, the two settings of the first file, one of each other
     assert table in DOC
