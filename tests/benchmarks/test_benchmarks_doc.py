@@ -19,6 +19,7 @@ CV_TABLES = {
     "ablations": ["--baseline"] + _runs("hapt_tinierhar") + sorted(str(p) for p in CV.glob("hapt_tinierhar_*-*")),
     "seeds": ["--baseline"] + _runs("hapt_tinierhar") + sorted(str(p) for p in CV.glob("hapt_tinierhar_seed?")),
     "fast-training layers": ["--baseline"] + _runs("hapt_tinierhar", "hapt_tinierhar_timelayers"),
+    "M x N grid": ["--baseline"] + _runs("hapt_tinierhar") + sorted(str(p) for p in CV.glob("hapt_tinierhar_m?_n*")),
 }
 
 
