@@ -40,7 +40,7 @@ pairs joined by commas:
   first epoch differs;
 - ``autotune``: ``off`` (the package's default, ``KERAS_HAR_DATA_AUTOTUNE``)
   or ``on`` (tf.data's model-based autotuning of the input pipeline, as
-  before); it matters with ``procs=2``, between epochs;
+  before): it changes the time between epochs, with one process or several;
 - ``precision``: ``float32`` (the package's default) or ``mixed_bfloat16``
   (Keras's mixed-precision policy: variables in float32, the layers compute
   in bfloat16; the logits too, so the loss reads bfloat16 logits). It
