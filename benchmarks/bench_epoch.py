@@ -184,7 +184,7 @@ def worker(args):
 
     print(json.dumps({"seconds_per_epoch": fitted["seconds_per_epoch"], "wall_per_epoch": fitted["wall_per_epoch"],
                       "fit_seconds": fitted["fit_seconds"], "n_train": int(len(train[1])),
-                      "autotune": keras_har.training.make_dataset(train[0][:1]).options().autotune.enabled,
+                      "autotune": keras_har.training.data_autotune(),
                       "steps_per_execution": int(model._steps_per_execution.numpy()),
                       "logits_dtype": model.output.dtype.name, "bn": time_conv.batch_norm_training_route()}))
     return 0

@@ -40,7 +40,6 @@ Example:
 """
 
 import argparse
-import contextlib
 import json
 import os
 import statistics
@@ -125,12 +124,9 @@ def run_once(dataset, args, setting, output_dir):
     from keras_har.training import DATA_AUTOTUNE_VARIABLE
 
     setting = dict(setting)
-    route, autotune = setting.pop("bn", None), setting.pop("autotune", None)
-    with contextlib.ExitStack() as stack:  # both read here and in the workers, which inherit them
-        if route is not None:
-            stack.enter_context(time_conv.batch_norm_route(route))
-        if autotune is not None:
-            stack.enter_context(mock.patch.dict(os.environ, {DATA_AUTOTUNE_VARIABLE: autotune}))
+    variables = {"bn": time_conv.BN_TRAINING_VARIABLE, "autotune": DATA_AUTOTUNE_VARIABLE}
+    environment = {variables[key]: setting.pop(key) for key in variables if key in setting}
+    with mock.patch.dict(os.environ, environment):  # read here and in the workers, which inherit them
         return _run_once(dataset, args, setting, output_dir)
 
 

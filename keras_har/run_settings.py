@@ -25,6 +25,26 @@ class _Absent:
 _ABSENT = _Absent()
 
 
+def environment_choice(variable, choices):
+    """The value of environment variable ``variable``, one of ``choices`` (unset or empty: the first).
+
+    Case and surrounding spaces are ignored; any other value is refused with
+    the variable's name.
+
+    Example:
+    >>> import os
+    >>> from keras_har.run_settings import environment_choice
+    >>> os.environ.pop("KERAS_HAR_EXAMPLE", None)
+    >>> environment_choice("KERAS_HAR_EXAMPLE", ("off", "on"))
+    'off'
+    """
+    value = os.environ.get(variable, "").strip().lower() or choices[0]
+    if value not in choices:
+        raise ValueError(f"{variable} must be one of {list(choices)} (or unset: {choices[0]}). "
+                         f"Received: {os.environ[variable]!r}")
+    return value
+
+
 def check_or_write(path, settings, *, holds, remedy, write=True):
     """Writes ``settings`` to ``path``, or checks them against the file already there.
 

@@ -39,7 +39,7 @@ import time
 
 import numpy as np
 
-from keras_har import atomic
+from keras_har import atomic, run_settings
 from keras_har.backend import keras, tf
 
 BATCH_SIZE = 256
@@ -161,11 +161,7 @@ def data_autotune():
     >>> keras_har.training.data_autotune()  # doctest: +SKIP
     False
     """
-    value = os.environ.get(DATA_AUTOTUNE_VARIABLE, "").strip().lower() or "off"
-    if value not in ("off", "on"):
-        raise ValueError(f"{DATA_AUTOTUNE_VARIABLE} must be 'on' or 'off' (or unset: off). "
-                         f"Received: {os.environ[DATA_AUTOTUNE_VARIABLE]!r}")
-    return value == "on"
+    return run_settings.environment_choice(DATA_AUTOTUNE_VARIABLE, ("off", "on")) == "on"
 
 
 def make_dataset(x, y=None, *, batch_size=BATCH_SIZE, shuffle=False, seed=0):

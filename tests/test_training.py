@@ -222,7 +222,7 @@ def test_make_dataset_turns_tf_data_autotuning_off_unless_asked(monkeypatch, val
 
 def test_make_dataset_refuses_an_unknown_autotune_value(monkeypatch):
     monkeypatch.setenv(training.DATA_AUTOTUNE_VARIABLE, "yes")
-    with pytest.raises(ValueError, match=r"KERAS_HAR_DATA_AUTOTUNE must be 'on' or 'off'.*Received: 'yes'"):
+    with pytest.raises(ValueError, match=r"KERAS_HAR_DATA_AUTOTUNE must be one of \['off', 'on'\].*Received: 'yes'"):
         training.make_dataset(*_toy_data(n=10))
 
 

@@ -41,6 +41,7 @@ outputs, gradients and moving statistics against the stock layers.
 import contextlib
 import os
 
+from keras_har import run_settings
 from keras_har.backend import keras, register, tf
 
 #: The environment variable that picks `TimeBatchNormalization`'s training route, and its values.
@@ -59,11 +60,7 @@ def batch_norm_training_route():
     >>> time_conv.batch_norm_training_route()  # doctest: +SKIP
     'fused'
     """
-    route = os.environ.get(BN_TRAINING_VARIABLE, "").strip().lower() or "fused"
-    if route not in BN_TRAINING_ROUTES:
-        raise ValueError(f"{BN_TRAINING_VARIABLE} must be one of {list(BN_TRAINING_ROUTES)} (or unset: fused). "
-                         f"Received: {os.environ[BN_TRAINING_VARIABLE]!r}")
-    return route
+    return run_settings.environment_choice(BN_TRAINING_VARIABLE, BN_TRAINING_ROUTES)
 
 
 @contextlib.contextmanager
