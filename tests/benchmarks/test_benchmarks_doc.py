@@ -1,5 +1,7 @@
 """BENCHMARKS.md's generated tables equal what the scripts make from the committed result files."""
 
+import re
+
 import pytest
 
 from helpers import BENCHMARKS, EXAMPLES, load_benchmark_script
@@ -12,6 +14,13 @@ def _runs(*names):
     return [str(CV / name) for name in names]
 
 
+def _grid_runs():
+    """The grid's folders in (M, N) order, as `ls -v` lists them for BENCHMARKS.md's command."""
+    def filters_and_units(path):
+        return tuple(int(number) for number in re.fullmatch(r"hapt_tinierhar_m(\d+)_n(\d+)", path.name).groups())
+    return [str(p) for p in sorted(CV.glob("hapt_tinierhar_m?_n*"), key=filters_and_units)]
+
+
 CV_TABLES = {
     "summary": _runs("hapt_tinierhar", "usc_had_tinierhar", "hapt_tinyhar", "usc_had_tinyhar",
                      "hapt_deepconvlstm", "usc_had_deepconvlstm"),
@@ -19,7 +28,7 @@ CV_TABLES = {
     "ablations": ["--baseline"] + _runs("hapt_tinierhar") + sorted(str(p) for p in CV.glob("hapt_tinierhar_*-*")),
     "seeds": ["--baseline"] + _runs("hapt_tinierhar") + sorted(str(p) for p in CV.glob("hapt_tinierhar_seed?")),
     "fast-training layers": ["--baseline"] + _runs("hapt_tinierhar", "hapt_tinierhar_timelayers"),
-    "M x N grid": ["--baseline"] + _runs("hapt_tinierhar") + sorted(str(p) for p in CV.glob("hapt_tinierhar_m?_n*")),
+    "M x N grid": ["--baseline"] + _runs("hapt_tinierhar") + _grid_runs(),
 }
 
 
